@@ -1,0 +1,56 @@
+# The single entry point: `make test` sets everything up on a fresh machine.
+PYTHON ?= python3
+# pyenv installs keep 3.13 outside PATH; fall back to whatever `python3.13` is.
+PYTHON_LAMBDA ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+VENV_LAMBDA := .venv-3.13
+STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: test lint unit test-lambda-python bench events config clean
+
+test: lint unit test-lambda-python
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+# The Lambda runtime is Python 3.13: the core and the handlers' tests run there too.
+$(STAMP_LAMBDA): requirements-dev.txt pyproject.toml
+	rm -rf $(VENV_LAMBDA)
+	$(PYTHON_LAMBDA) -m venv $(VENV_LAMBDA)
+	$(VENV_LAMBDA)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV_LAMBDA)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+test-lambda-python:
+	@if $(PYTHON_LAMBDA) --version >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(STAMP_LAMBDA) && \
+		$(VENV_LAMBDA)/bin/pytest tests/unit tests/functional -p no:cacheprovider; \
+	else echo "$(PYTHON_LAMBDA) not found: skipping the run on the Lambda runtime's Python"; fi
+
+# Recompile the development config (development key) after editing the policy.
+config: $(STAMP)
+	$(BIN)/edge-consent policy compile policy/policy.yaml -o policy/config.dev.json
+
+# Sample events carry consent cookies that expire: regenerate them.
+events: $(STAMP)
+	$(BIN)/edge-consent events --config policy/config.dev.json
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/edge_hot_path.py
+
+clean:
+	rm -rf $(VENV) $(VENV_LAMBDA) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,66 @@
+"""viewer-request: decide consent from the signed cookie and strip what it does not permit.
+
+The origin and the cache key see only necessary cookies, the valid consent cookie and
+cookies of granted categories, plus the decision in `x-consent-state` and
+`x-consent-categories`. Standard library only: this runs on every page view.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from consent_core import cloudfront, consent, edge, log
+from consent_core.config import EdgeConfig
+
+HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
+_STRIPPED_HEADER_LIMIT = 1024
+
+
+def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, Any]:
+    request: dict[str, Any] = cloudfront.cf_record(event)["request"]
+    headers = request.setdefault("headers", {})
+    result = consent.read_request_cookies(
+        cloudfront.cookie_header(headers), cloudfront.gpc_enabled(headers), config, now
+    )
+    _forward(headers, result.header, result.consent)
+    if result.stripped:
+        # Names only, so that viewer-response can delete them from the browser.
+        cloudfront.set_header(headers, "X-Consent-Stripped", _bounded_list(result.stripped))
+    else:
+        headers.pop("x-consent-stripped", None)
+    log.unknown_cookies(result.unknown, "request")
+    return request
+
+
+def fail_closed(event: dict[str, Any], config: EdgeConfig | None) -> dict[str, Any]:
+    request: dict[str, Any] = cloudfront.cf_record(event)["request"]
+    headers = request.setdefault("headers", {})
+    header = edge.necessary_cookie_header(cloudfront.cookie_header(headers), config)
+    _forward(headers, header, consent.Consent(consent.ERROR, consent.ONLY_NECESSARY))
+    headers.pop("x-consent-stripped", None)
+    return request
+
+
+def _forward(headers: cloudfront.Headers, cookie_header: str | None, decision: consent.Consent) -> None:
+    if cookie_header is None:
+        headers.pop("cookie", None)
+    else:
+        cloudfront.set_header(headers, "Cookie", cookie_header)
+    cloudfront.set_header(headers, "X-Consent-State", decision.state)
+    cloudfront.set_header(headers, "X-Consent-Categories", decision.header_value)
+
+
+def _bounded_list(names: tuple[str, ...]) -> str:
+    out: list[str] = []
+    size = 0
+    for name in names:
+        size += len(name) + 1
+        if size > _STRIPPED_HEADER_LIMIT:
+            break
+        out.append(name)
+    return ",".join(out)
+
+
+def lambda_handler(event: dict[str, Any], context: object = None) -> Any:
+    return edge.run("viewer-request", HANDLER_DIR, event, handle, fail_closed)

@@ -1,0 +1,52 @@
+"""viewer-response: remove the Set-Cookie of refused categories, cap lifetimes, delete withdrawn cookies.
+
+Consent is read again from the consent cookie in the event's request (never from the
+`x-consent-*` headers, which a viewer could send itself), so the answer is the same
+whether CloudFront hands over the request as the viewer sent it or as viewer-request
+rewrote it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from consent_core import cloudfront, consent, cookies, edge, log
+from consent_core.config import EdgeConfig
+
+HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, Any]:
+    record = cloudfront.cf_record(event)
+    request_headers = record["request"].get("headers", {})
+    response: dict[str, Any] = record["response"]
+    headers = response.setdefault("headers", {})
+
+    pairs = cookies.parse_cookie_header(cloudfront.cookie_header(request_headers))
+    decision = consent.decide(
+        (value for name, value in pairs if name == config.consent_cookie_name),
+        cloudfront.gpc_enabled(request_headers),
+        config,
+        now,
+    )
+    result = consent.filter_set_cookies(cloudfront.set_cookie_lines(headers), decision.granted, config, now)
+    sent = [name for name, _ in pairs] + _stripped_by_viewer_request(request_headers)
+    deletions = consent.withdrawal_deletions(
+        sent, decision.granted, config, already_set=(cookies.set_cookie_name(line) for line in result.kept)
+    )
+    cloudfront.replace_set_cookies(headers, result.kept + deletions)
+    log.unknown_cookies(result.unknown, "set-cookie")
+    return response
+
+
+def _stripped_by_viewer_request(headers: cloudfront.Headers) -> list[str]:
+    # Only ever used to delete catalogued cookies of refused categories: a forged
+    # header can do no more than delete the sender's own cookies.
+    return [
+        name.strip() for value in cloudfront.header_values(headers, "x-consent-stripped") for name in value.split(",")
+    ]
+
+
+def lambda_handler(event: dict[str, Any], context: object = None) -> Any:
+    return edge.run("viewer-response", HANDLER_DIR, event, handle, edge.fail_closed_response)

@@ -1,0 +1,49 @@
+"""Reading and writing the CloudFront event shape: lower-case keys, lists of {key, value}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Headers = dict[str, list[dict[str, str]]]
+
+
+def cf_record(event: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = event["Records"][0]["cf"]
+    return record
+
+
+def header_values(headers: Headers, name: str) -> list[str]:
+    return [item.get("value", "") for item in headers.get(name, ())]
+
+
+def cookie_header(headers: Headers) -> str:
+    """Every `cookie` entry joined, as one header (HTTP/2 viewers send several)."""
+    return "; ".join(header_values(headers, "cookie"))
+
+
+def set_header(headers: Headers, key: str, value: str) -> None:
+    headers[key.lower()] = [{"key": key, "value": value}]
+
+
+def set_cookie_lines(headers: Headers) -> list[str]:
+    return header_values(headers, "set-cookie")
+
+
+def replace_set_cookies(headers: Headers, lines: list[str]) -> None:
+    """One list item per Set-Cookie: folding them with commas would break Expires."""
+    if lines:
+        headers["set-cookie"] = [{"key": "Set-Cookie", "value": line} for line in lines]
+    else:
+        headers.pop("set-cookie", None)
+
+
+def gpc_enabled(headers: Headers) -> bool:
+    values = header_values(headers, "sec-gpc")
+    return bool(values) and values[0].strip() == "1"
+
+
+def status_code(response: dict[str, Any]) -> int:
+    try:
+        return int(response.get("status", "0"))
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,178 @@
+"""Consent decisions: what the visitor granted, and what that means for each cookie."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import cookies, token
+from .config import NECESSARY, EdgeConfig
+
+VALID, ABSENT, INVALID, EXPIRED, OUTDATED, ERROR = "valid", "absent", "invalid", "expired", "outdated", "error"
+# When no consent cookie is valid, the state reported is the most telling one seen.
+_FAILURE_RANK = {INVALID: 0, EXPIRED: 1, OUTDATED: 2}
+ONLY_NECESSARY = frozenset({NECESSARY})
+
+
+@dataclass(frozen=True)
+class Consent:
+    state: str
+    granted: frozenset[str]
+    consent_id: str | None = None
+
+    @property
+    def header_value(self) -> str:
+        return ",".join(sorted(self.granted))
+
+
+NO_CONSENT = Consent(ABSENT, ONLY_NECESSARY)
+
+
+def check_token(value: str, config: EdgeConfig, now: float) -> tuple[str, token.ConsentToken | None]:
+    """The state of one consent cookie value, and its content when valid."""
+    parsed = token.verify(value, config.keys)
+    if parsed is None or parsed.issued_at > now + token.FUTURE_SKEW_SECONDS:
+        return INVALID, None
+    if parsed.issued_at + config.consent_max_age <= now:
+        return EXPIRED, None
+    if parsed.policy_version < config.reconsent_version:
+        return OUTDATED, None
+    return VALID, parsed
+
+
+def granted_by(parsed: token.ConsentToken, gpc: bool, config: EdgeConfig) -> frozenset[str]:
+    granted = (parsed.categories & frozenset(config.categories)) | ONLY_NECESSARY
+    if gpc and not parsed.gpc:
+        granted -= config.gpc_denies - ONLY_NECESSARY
+    return granted
+
+
+def decide(values: Iterable[str], gpc: bool, config: EdgeConfig, now: float) -> Consent:
+    """Consent from every consent cookie sent: only valid ones count, and they can only narrow each other.
+
+    A browser sends a host-only and a Domain cookie of the same name side by side;
+    intersecting means a cookie planted from a sibling subdomain never widens consent.
+    """
+    return _decide(values, gpc, config, now)[0]
+
+
+def _decide(values: Iterable[str], gpc: bool, config: EdgeConfig, now: float) -> tuple[Consent, set[str]]:
+    granted: frozenset[str] | None = None
+    consent_id = None
+    failure = None
+    valid_values = set()
+    for value in values:
+        state, parsed = check_token(value, config, now)
+        if parsed is None:
+            if failure is None or _FAILURE_RANK[state] > _FAILURE_RANK[failure]:
+                failure = state
+            continue
+        valid_values.add(value)
+        these = granted_by(parsed, gpc, config)
+        granted = these if granted is None else granted & these
+        consent_id = consent_id or parsed.consent_id
+    if granted is not None:
+        return Consent(VALID, granted, consent_id), valid_values
+    return Consent(failure or ABSENT, ONLY_NECESSARY), valid_values
+
+
+def is_permitted(name: str, granted: frozenset[str], config: EdgeConfig) -> bool:
+    category = config.category_of(name)
+    return category is not None and category in granted
+
+
+@dataclass(frozen=True)
+class RequestCookies:
+    """What viewer-request decided about the Cookie header."""
+
+    consent: Consent
+    header: str | None  # the Cookie header to forward; None to send none
+    stripped: tuple[str, ...]  # catalogued names of refused categories, for deletion downstream
+    unknown: tuple[str, ...]  # names missing from the catalogue
+
+
+def read_request_cookies(header: str, gpc: bool, config: EdgeConfig, now: float) -> RequestCookies:
+    """Decide consent from the Cookie header and keep only what it permits."""
+    pairs = cookies.parse_cookie_header(header)
+    consent_name = config.consent_cookie_name
+    consent, valid_values = _decide((v for n, v in pairs if n == consent_name), gpc, config, now)
+    granted = consent.granted
+    plain = cookies.header_is_plain(header)
+    kept: list[str] = []
+    stripped: list[str] = []
+    unknown: list[str] = []
+    for name, value in pairs:
+        if name == consent_name:
+            if value in valid_values:
+                kept.append(f"{name}={value}")
+            continue
+        entry = config.entry_for(name)
+        if entry is None:
+            unknown.append(name)
+            category = config.unknown_category
+        else:
+            category = entry.category
+        if category in granted and cookies.is_forwardable(name, value, plain):
+            kept.append(f"{name}={value}")
+        elif entry is not None and category not in granted and name not in stripped:
+            stripped.append(name)
+    return RequestCookies(consent, "; ".join(kept) or None, tuple(stripped), tuple(unknown))
+
+
+@dataclass(frozen=True)
+class ResponseCookies:
+    kept: list[str]
+    removed: tuple[str, ...]  # names whose Set-Cookie was dropped
+    capped: tuple[str, ...]  # names whose lifetime was shortened
+    unknown: tuple[str, ...]
+
+
+def filter_set_cookies(
+    lines: Iterable[str], granted: frozenset[str] | None, config: EdgeConfig, now: float
+) -> ResponseCookies:
+    """Drop malformed Set-Cookie and those of categories not granted; cap every lifetime.
+
+    `granted` None keeps every category (the consent-independent pass of origin-response).
+    Deletions always pass: removing a cookie never needs consent.
+    """
+    cap = cookies.add_calendar_months(now, config.max_cookie_months)
+    kept: list[str] = []
+    removed: list[str] = []
+    capped: list[str] = []
+    unknown: list[str] = []
+    for line in lines:
+        if cookies.is_malformed_set_cookie(line):
+            removed.append(cookies.set_cookie_name(line) or "")
+            continue
+        name = cookies.set_cookie_name(line)
+        if not config.is_catalogued(name):
+            unknown.append(name)
+        if granted is not None and not is_permitted(name, granted, config) and not cookies.is_deletion(line, now):
+            removed.append(name)
+            continue
+        shortened = cookies.cap_lifetime(line, now, cap)
+        if shortened is not line:
+            capped.append(name)
+        kept.append(shortened)
+    return ResponseCookies(kept, tuple(removed), tuple(capped), tuple(unknown))
+
+
+def withdrawal_deletions(
+    sent_names: Iterable[str], granted: frozenset[str], config: EdgeConfig, already_set: Iterable[str]
+) -> list[str]:
+    """Deletion Set-Cookie lines for catalogued cookies the visitor still holds but no longer consents to.
+
+    They are written with the catalogue's Path and Domain, which is the only way to
+    reach an HttpOnly cookie the page's scripts cannot see.
+    """
+    skip = set(already_set)
+    lines = []
+    for name in sent_names:
+        if name in skip or name == config.consent_cookie_name:
+            continue
+        entry = config.entry_for(name)
+        if entry is None or entry.category in granted:
+            continue
+        skip.add(name)
+        lines.append(cookies.deletion_line(name, entry.path, entry.domain))
+    return lines

@@ -1,0 +1,206 @@
+"""Cookie and Set-Cookie text, read the way browsers read it.
+
+``http.cookies.SimpleCookie`` is not used: it drops every cookie after a malformed
+one and splits on commas. Browsers split the Cookie header on ``;``, trim, and cut
+each pair at its first ``=``; a Set-Cookie's name is the text before the first
+``;`` and then before the first ``=`` (RFC 6265bis 5.6).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime
+
+_WHITESPACE = " \t"
+
+# Characters that never need a second look in a Cookie header: RFC 6265 cookie-octets
+# plus the separators. Anything else sends the header down the careful path.
+_UNUSUAL_RE = re.compile(r"[^\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e; ]")
+_COOKIE_OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_SAFE_VALUE_RE = re.compile(f'{_COOKIE_OCTETS}|"{_COOKIE_OCTETS}"')
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_NAME_BREAKERS_RE = re.compile(r'[\x00-\x20\x7f",\\]')
+
+
+def parse_cookie_header(header: str) -> list[tuple[str, str]]:
+    """(name, value) pairs in order; a pair without ``=`` has an empty name, as browsers send it."""
+    pairs = []
+    for chunk in header.split(";"):
+        chunk = chunk.strip(_WHITESPACE)
+        if not chunk:
+            continue
+        name, sep, value = chunk.partition("=")
+        if sep:
+            pairs.append((name.rstrip(_WHITESPACE), value.lstrip(_WHITESPACE)))
+        else:
+            pairs.append(("", chunk))
+    return pairs
+
+
+def header_is_plain(header: str) -> bool:
+    """True when the header holds only cookie-octets and separators (the usual case)."""
+    return _UNUSUAL_RE.search(header) is None
+
+
+def is_forwardable(name: str, value: str, plain: bool) -> bool:
+    """Whether a pair can be forwarded without any origin parser reading another cookie in it.
+
+    Parsers disagree on whitespace, commas and quotes: SimpleCookie starts a new
+    cookie after whitespace, old Django split on commas, Werkzeug lets a quoted
+    value run across ``;``. A pair is forwarded when it gives them nothing to
+    disagree on: a name without separators, and a value of cookie-octets (bare or
+    quoted), or one holding no ``=`` (so no second name) and no quote or backslash.
+    """
+    if not name:
+        return False  # `=__Host-x=y` reaches a server as `__Host-x=y`: never forward a nameless cookie
+    if plain and " " not in name and " " not in value:
+        return True
+    if _NAME_BREAKERS_RE.search(name) or _CONTROL_RE.search(value):
+        return False
+    if _SAFE_VALUE_RE.fullmatch(value):
+        return True
+    return '"' not in value and "\\" not in value and "=" not in value
+
+
+# --- Set-Cookie -----------------------------------------------------------------
+
+_FORBIDDEN_IN_SET_COOKIE = ("\r", "\n", "\x00")
+
+
+def set_cookie_name(line: str) -> str:
+    """The name a browser stores for this Set-Cookie line; empty when it has none."""
+    pair = line.split(";", 1)[0]
+    name, sep, _ = pair.partition("=")
+    return name.strip(_WHITESPACE) if sep else ""
+
+
+def is_malformed_set_cookie(line: str) -> bool:
+    return any(char in line for char in _FORBIDDEN_IN_SET_COOKIE) or not set_cookie_name(line)
+
+
+def _attributes(line: str) -> list[tuple[int, str, str]]:
+    """(index among `;` parts, lower-case attribute name, value) for each attribute."""
+    result = []
+    for index, part in enumerate(line.split(";")):
+        if index == 0:
+            continue
+        name, _, value = part.partition("=")
+        result.append((index, name.strip(_WHITESPACE).lower(), value.strip(_WHITESPACE)))
+    return result
+
+
+_MAX_AGE_RE = re.compile(r"-?[0-9]+")
+
+
+def _max_age(value: str) -> int | None:
+    # RFC 6265 5.2.2: a value that is not an optional minus and digits is ignored.
+    return int(value) if _MAX_AGE_RE.fullmatch(value) else None
+
+
+def expiry_of(line: str, now: float) -> float | None:
+    """Unix time the cookie expires at (Max-Age wins over Expires); None for a session cookie."""
+    max_age = expires = None
+    for _, attr, value in _attributes(line):
+        if attr == "max-age":
+            parsed = _max_age(value)
+            if parsed is not None:
+                max_age = parsed
+        elif attr == "expires":
+            parsed_date = parse_cookie_date(value)
+            if parsed_date is not None:
+                expires = parsed_date
+    if max_age is not None:
+        return now + max_age if max_age > 0 else float("-inf")
+    return expires
+
+
+def is_deletion(line: str, now: float) -> bool:
+    """Max-Age <= 0, or (without a valid Max-Age) an Expires in the past."""
+    expiry = expiry_of(line, now)
+    return expiry is not None and expiry <= now
+
+
+def cap_lifetime(line: str, now: float, cap: float) -> str:
+    """Rewrite every Max-Age and Expires that reaches past `cap`, leaving the rest of the line as sent."""
+    parts = line.split(";")
+    changed = False
+    max_age_cap = int(cap - now)
+    for index, attr, value in _attributes(line):
+        if attr == "max-age":
+            parsed = _max_age(value)
+            if parsed is not None and parsed > max_age_cap:
+                parts[index] = f" Max-Age={max_age_cap}"
+                changed = True
+        elif attr == "expires":
+            parsed_date = parse_cookie_date(value)
+            if parsed_date is not None and parsed_date > cap:
+                parts[index] = f" Expires={format_http_date(cap)}"
+                changed = True
+    return ";".join(parts) if changed else line
+
+
+def deletion_line(name: str, path: str, domain: str | None) -> str:
+    """A Set-Cookie that deletes a cookie set with this Path and Domain."""
+    attributes = [f"{name}=", "Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT", f"Path={path}"]
+    if domain:
+        attributes.append(f"Domain={domain}")
+    if name.lower().startswith(("__secure-", "__host-")):
+        attributes.append("Secure")  # browsers refuse a prefixed cookie without it, deletions included
+    return "; ".join(attributes)
+
+
+# --- Dates and lifetimes ---------------------------------------------------------
+
+_DELIMITER_RE = re.compile(r"[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
+_TIME_RE = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[^0-9].*)?", re.DOTALL)
+_DAY_RE = re.compile(r"([0-9]{1,2})(?:[^0-9].*)?", re.DOTALL)
+_YEAR_RE = re.compile(r"([0-9]{2,4})(?:[^0-9].*)?", re.DOTALL)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def parse_cookie_date(text: str) -> float | None:
+    """RFC 6265 5.1.1, the lenient date algorithm browsers use for Expires; None when they would ignore it."""
+    hms = day = month = year = None
+    for token in _DELIMITER_RE.split(text):
+        if not token:
+            continue
+        if hms is None and (m := _TIME_RE.fullmatch(token)):
+            hms = tuple(int(g) for g in m.groups())
+        elif day is None and (m := _DAY_RE.fullmatch(token)):
+            day = int(m.group(1))
+        elif month is None and token[:3].lower() in _MONTHS:
+            month = _MONTHS.index(token[:3].lower()) + 1
+        elif year is None and (m := _YEAR_RE.fullmatch(token)):
+            year = int(m.group(1))
+    if hms is None or day is None or month is None or year is None:
+        return None
+    if 70 <= year <= 99:
+        year += 1900
+    elif 0 <= year <= 69:
+        year += 2000
+    hour, minute, second = hms
+    if not 1 <= day <= 31 or year < 1601 or hour > 23 or minute > 59 or second > 59:
+        return None
+    if day > calendar.monthrange(year, month)[1]:
+        return None
+    return float(calendar.timegm((year, month, day, hour, minute, second)))
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def format_http_date(timestamp: float) -> str:
+    """IMF-fixdate, the form every browser reads (spelt out: strftime follows the locale)."""
+    m = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    month = _MONTHS[m.month - 1].capitalize()
+    return f"{_WEEKDAYS[m.weekday()]}, {m.day:02d} {month} {m.year} {m.hour:02d}:{m.minute:02d}:{m.second:02d} GMT"
+
+
+def add_calendar_months(timestamp: float, months: int) -> float:
+    """The same wall-clock time `months` later; a day past the month's end clamps (Jan 31 + 1 = Feb 28/29)."""
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day).timestamp()

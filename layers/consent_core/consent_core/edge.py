@@ -1,0 +1,81 @@
+"""What every edge handler shares: config once per container, and an error path that fails closed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import cloudfront, cookies, log
+from .config import NECESSARY, EdgeConfig, load_config
+
+Handle = Callable[[dict[str, Any], EdgeConfig, float], dict[str, Any]]
+FailClosed = Callable[[dict[str, Any], EdgeConfig | None], dict[str, Any]]
+
+_warned_development_key = False
+
+
+def run(trigger: str, handler_dir: str, event: dict[str, Any], handle: Handle, fail_closed: FailClosed) -> Any:
+    """Run `handle`; on any error log it and return `fail_closed`'s answer, never raise.
+
+    A raising viewer function is a 500 for the whole site; a failing one must keep the
+    site up and privacy closed (only necessary cookies in either direction).
+    """
+    global _warned_development_key
+    config = None
+    try:
+        config = load_config(handler_dir)
+        if config.development_key and not _warned_development_key:
+            _warned_development_key = True
+            log.log("WARNING", "development_key_in_use", trigger=trigger)
+        return handle(event, config, time.time())
+    except Exception as exc:  # noqa: BLE001 - the edge must answer whatever went wrong
+        log.handler_error(trigger, exc)
+        try:
+            return fail_closed(event, config)
+        except Exception as second:  # noqa: BLE001
+            log.handler_error(trigger, second)
+            return _bare_passthrough(event)
+
+
+def _bare_passthrough(event: Any) -> Any:
+    """Last resort for an event too broken to read: hand back whatever CloudFront can use."""
+    try:
+        record = cloudfront.cf_record(event)
+        return record.get("response") or record.get("request") or {}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def necessary_cookie_header(header: str, config: EdgeConfig | None) -> str | None:
+    """Only the necessary cookies of a Cookie header; none at all without a config to tell which."""
+    if config is None:
+        return None
+    plain = cookies.header_is_plain(header)
+    kept = [
+        f"{name}={value}"
+        for name, value in cookies.parse_cookie_header(header)
+        if name != config.consent_cookie_name
+        and config.category_of(name) == NECESSARY
+        and cookies.is_forwardable(name, value, plain)
+    ]
+    return "; ".join(kept) or None
+
+
+def necessary_set_cookies(lines: list[str], config: EdgeConfig | None) -> list[str]:
+    """Only the well-formed Set-Cookie of necessary cookies (the consent cookie among them)."""
+    if config is None:
+        return []
+    return [
+        line
+        for line in lines
+        if not cookies.is_malformed_set_cookie(line) and config.category_of(cookies.set_cookie_name(line)) == NECESSARY
+    ]
+
+
+def fail_closed_response(event: dict[str, Any], config: EdgeConfig | None) -> dict[str, Any]:
+    """The response with every Set-Cookie that is not necessary removed (response triggers' error path)."""
+    response: dict[str, Any] = cloudfront.cf_record(event)["response"]
+    headers = response.setdefault("headers", {})
+    cloudfront.replace_set_cookies(headers, necessary_set_cookies(cloudfront.set_cookie_lines(headers), config))
+    return response

@@ -1,0 +1,198 @@
+"""`edge-consent`: check and compile the policy, mint consent cookies, run an edge handler on an event."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import importlib.util
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from consent_core import token
+from consent_core.config import CONFIG_ENV, NECESSARY, ConfigError, EdgeConfig, config_from_dict
+
+from . import edge_rules, events, policy
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEV_CONFIG = REPO_ROOT / "policy" / "config.dev.json"
+HANDLERS = {
+    "viewer-request": REPO_ROOT / "functions" / "viewer_request" / "app.py",
+    "viewer-response": REPO_ROOT / "functions" / "viewer_response" / "app.py",
+    "origin-response": REPO_ROOT / "functions" / "origin_response" / "app.py",
+}
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
+
+
+def _read_config(path: str | None) -> EdgeConfig:
+    source = Path(path or os.environ.get(CONFIG_ENV) or DEV_CONFIG)
+    try:
+        return config_from_dict(json.loads(source.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ConfigError) as exc:
+        raise CommandError(f"{source}: {exc}") from None
+
+
+def policy_check(args: argparse.Namespace) -> int:
+    loaded = policy.load_policy(args.file)
+    print(
+        f"{args.file}: valid policy version {loaded.version} (re-consent from {loaded.reconsent_version}), "
+        f"{len(loaded.categories)} categories, {len(loaded.cookies)} cookies"
+    )
+    return 0
+
+
+def policy_compile(args: argparse.Namespace) -> int:
+    loaded = policy.load_policy(args.file)
+    keys = policy.load_keys(args.keys)
+    if keys["development"]:
+        print(
+            "warning: signing with the DEVELOPMENT key; deployed configs get theirs from the stack secret",
+            file=sys.stderr,
+        )
+    compiled = policy.compile_policy(loaded, keys)
+    config_from_dict(compiled)  # what the edge will load must load
+    policy.write_json_atomically(args.output, compiled)
+    print(f"wrote {args.output} (policy version {loaded.version}, sha256 {compiled['policy_sha256'][:12]}...)")
+    return 0
+
+
+def _parse_time(text: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--issued-at: {text!r} is not an ISO 8601 time such as 2026-11-26T14:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def token_issue(args: argparse.Namespace) -> int:
+    config = _read_config(args.config)
+    # `necessary` is always granted, so it is implied rather than stored.
+    categories = frozenset(c.strip() for c in args.categories.split(",") if c.strip()) - {NECESSARY}
+    unknown = categories - set(config.categories)
+    if unknown:
+        raise CommandError(f"--categories: unknown {', '.join(sorted(unknown))}; known: {', '.join(config.categories)}")
+    issued_at = _parse_time(args.issued_at) if args.issued_at else int(time.time())
+    try:
+        value = token.issue(
+            config.keys,
+            args.key_id or config.signing_key_id,
+            config.policy_version if args.policy_version is None else args.policy_version,
+            categories,
+            issued_at,
+            gpc=args.gpc,
+        )
+    except token.TokenError as exc:
+        raise CommandError(str(exc)) from None
+    print(value)
+    return 0
+
+
+def load_handler(trigger: str) -> ModuleType:
+    path = HANDLERS[trigger]
+    spec = importlib.util.spec_from_file_location(f"edge_consent_handler_{path.parent.name}", path)
+    if spec is None or spec.loader is None:
+        raise CommandError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def invoke(trigger: str, event: dict[str, Any], config_path: str | None = None) -> tuple[Any, list[str]]:
+    """Run a handler on an event as Lambda@Edge would, and the rules its result breaks."""
+    if trigger not in HANDLERS:
+        raise CommandError(f"TRIGGER: one of {', '.join(HANDLERS)}")
+    os.environ[CONFIG_ENV] = str(Path(config_path or os.environ.get(CONFIG_ENV) or DEV_CONFIG).resolve())
+    try:
+        recorded = event["Records"][0]["cf"]["config"].get("eventType")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise CommandError("EVENT: not a CloudFront event (expected Records[0].cf)") from None
+    if recorded and recorded != trigger:
+        raise CommandError(f"EVENT: its config.eventType is {recorded!r}, not {trigger!r}")
+    before = copy.deepcopy(event)
+    # The handler's JSON log lines go to stderr, so stdout carries only the result.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = load_handler(trigger).lambda_handler(event, None)
+    return result, edge_rules.check_result(trigger, before, result)
+
+
+def invoke_command(args: argparse.Namespace) -> int:
+    try:
+        event = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{args.event}: {exc}") from None
+    result, problems = invoke(args.trigger, event, args.config)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    for problem in problems:
+        print(f"Lambda@Edge rule broken: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def events_command(args: argparse.Namespace) -> int:
+    config = _read_config(args.config)
+    for path in events.write_events(Path(args.output), config, int(time.time())):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-consent", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    policy_parser = commands.add_parser("policy", help="check or compile the consent policy")
+    policy_commands = policy_parser.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser("check", help="validate a policy file")
+    check.add_argument("file")
+    check.set_defaults(run=policy_check)
+    compile_ = policy_commands.add_parser("compile", help="compile a policy into the edge configuration")
+    compile_.add_argument("file")
+    compile_.add_argument("-o", "--output", required=True, help="the config JSON to write")
+    compile_.add_argument("--keys", help="keys JSON {signing, keys}; default: the development key")
+    compile_.set_defaults(run=policy_compile)
+
+    token_parser = commands.add_parser("token", help="consent cookies")
+    token_commands = token_parser.add_subparsers(dest="token_command", required=True)
+    issue = token_commands.add_parser("issue", help="print a signed consent-cookie value")
+    issue.add_argument("--config", help=f"compiled config; default ${CONFIG_ENV} or the development config")
+    issue.add_argument("--categories", required=True, help="granted categories, comma-separated ('' refuses all)")
+    issue.add_argument("--issued-at", help="ISO 8601 time (default now)")
+    issue.add_argument("--gpc", action="store_true", help="given while Global Privacy Control was on")
+    issue.add_argument("--key-id", help="sign with this key id (default the signing key)")
+    issue.add_argument("--policy-version", type=int, help="default the config's policy version")
+    issue.set_defaults(run=token_issue)
+
+    invoke_parser = commands.add_parser("invoke", help="run an edge handler on a CloudFront event and check the result")
+    invoke_parser.add_argument("trigger", metavar="TRIGGER", choices=sorted(HANDLERS))
+    invoke_parser.add_argument("event", metavar="EVENT.json")
+    invoke_parser.add_argument("--config", help=f"compiled config; default ${CONFIG_ENV} or the development config")
+    invoke_parser.set_defaults(run=invoke_command)
+
+    events_parser = commands.add_parser("events", help="regenerate the sample events with fresh consent cookies")
+    events_parser.add_argument("-o", "--output", default=str(REPO_ROOT / "events"))
+    events_parser.add_argument("--config", help="compiled config; default the development config")
+    events_parser.set_defaults(run=events_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+        return status
+    except (CommandError, policy.PolicyError) as exc:
+        print(f"edge-consent: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import pytest
+from consent_core.config import CONFIG_ENV
+
+from tests.conftest import DEV_CONFIG_PATH
+
+
+@pytest.fixture(autouse=True)
+def dev_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handlers read their config as they do locally: from $EDGE_CONSENT_CONFIG."""
+    monkeypatch.setenv(CONFIG_ENV, str(DEV_CONFIG_PATH))

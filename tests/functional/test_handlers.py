@@ -1,0 +1,314 @@
+"""The three edge handlers on real CloudFront event shapes: every sample event, every scenario, every failure."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from consent_core import consent, cookies
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge_consent import edge_rules, events
+from edge_consent.cli import invoke
+from functions.origin_response import app as origin_response
+from functions.viewer_request import app as viewer_request
+from functions.viewer_response import app as viewer_response
+from tests.conftest import DEV_CONFIG, ROOT
+
+EVENTS_DIR = ROOT / "events"
+HANDLERS = {
+    "viewer-request": viewer_request.lambda_handler,
+    "viewer-response": viewer_response.lambda_handler,
+    "origin-response": origin_response.lambda_handler,
+}
+NECESSARY_SENT = ["sessionid", "csrftoken", "AWSALB", "lang"]
+
+
+def committed_events() -> list[Path]:
+    return sorted(EVENTS_DIR.glob("*/*.json"))
+
+
+@pytest.mark.parametrize("path", committed_events(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_sample_event_passes_the_lambda_edge_rules(path: Path) -> None:
+    event = json.loads(path.read_text(encoding="utf-8"))
+    assert event["Records"][0]["cf"]["config"]["eventType"] == path.parent.name
+    result, problems = invoke(path.parent.name, event)
+    assert problems == []
+    assert isinstance(result, dict) and result
+
+
+def test_sample_events_are_the_generated_scenarios() -> None:
+    generated = set(events.build_events(DEV_CONFIG, int(time.time())))
+    assert {str(p.relative_to(EVENTS_DIR)) for p in committed_events()} == generated
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict[str, dict[str, Any]]:
+    """The sample scenarios with consent cookies minted now."""
+    return events.build_events(DEV_CONFIG, int(time.time()))
+
+
+def run(fresh: dict[str, dict[str, Any]], relative: str) -> dict[str, Any]:
+    trigger = relative.split("/")[0]
+    event = copy.deepcopy(fresh[relative])
+    result = HANDLERS[trigger](event, None)
+    assert edge_rules.check_result(trigger, fresh[relative], result) == []
+    return result
+
+
+def header(result: dict[str, Any], name: str) -> str | None:
+    items = result["headers"].get(name)
+    assert items is None or len(items) == 1
+    return items[0]["value"] if items else None
+
+
+def forwarded_names(result: dict[str, Any]) -> list[str]:
+    return [name for name, _ in cookies.parse_cookie_header(header(result, "cookie") or "")]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "state", "categories", "forwarded"),
+    [
+        ("no-cookie", "absent", "necessary", []),
+        (
+            "all-granted",
+            "valid",
+            "advertising,analytics,necessary,preferences,social",
+            ["__Host-consent", *(n for n, _ in events.BROWSER_COOKIES if n != "tracking_pixel_id")],
+        ),
+        ("reject-all", "valid", "necessary", ["__Host-consent", *NECESSARY_SENT]),
+        ("tampered", "invalid", "necessary", NECESSARY_SENT),
+        ("expired", "expired", "necessary", NECESSARY_SENT),
+        ("outdated-policy", "outdated", "necessary", NECESSARY_SENT),
+        (
+            "gpc",
+            "valid",
+            "analytics,necessary,preferences,social",
+            [
+                "__Host-consent",
+                *NECESSARY_SENT,
+                "display_prefs",
+                "registration_draft",
+                "_ga",
+                "_ga_Q8ZR2P4K7L",
+                "_pk_id.1.a1b2",
+                "_hjSessionUser_3816201",
+            ],
+        ),
+        (
+            "two-cookie-headers",
+            "valid",
+            "analytics,necessary",
+            ["__Host-consent", *NECESSARY_SENT, "_ga", "_ga_Q8ZR2P4K7L", "_pk_id.1.a1b2", "_hjSessionUser_3816201"],
+        ),
+        (
+            "sibling-domain-consent",
+            "valid",
+            "analytics,necessary",
+            [
+                "__Host-consent",
+                "__Host-consent",
+                *NECESSARY_SENT,
+                "_ga",
+                "_ga_Q8ZR2P4K7L",
+                "_pk_id.1.a1b2",
+                "_hjSessionUser_3816201",
+            ],
+        ),
+        ("malformed-cookie", "absent", "necessary", ["sessionid"]),
+        (
+            "large-cookie-header",
+            "valid",
+            "analytics,necessary",
+            ["__Host-consent", *NECESSARY_SENT, "_ga", "_ga_Q8ZR2P4K7L", "_pk_id.1.a1b2", "_hjSessionUser_3816201"],
+        ),
+    ],
+)
+def test_viewer_request_scenarios(
+    fresh: dict[str, dict[str, Any]], scenario: str, state: str, categories: str, forwarded: list[str]
+) -> None:
+    result = run(fresh, f"viewer-request/{scenario}.json")
+    assert header(result, "x-consent-state") == state
+    assert header(result, "x-consent-categories") == categories
+    assert forwarded_names(result) == forwarded
+    # Headers the viewer sent are otherwise untouched.
+    assert header(result, "host") == events.HOST and header(result, "user-agent")
+
+
+def test_viewer_request_lists_stripped_catalogued_names(fresh: dict[str, dict[str, Any]]) -> None:
+    result = run(fresh, "viewer-request/gpc.json")
+    assert header(result, "x-consent-stripped") == "_gcl_au,_fbp,FPID,ad_slot_freq"
+
+
+def test_viewer_request_replaces_consent_headers_a_viewer_forged(fresh: dict[str, dict[str, Any]]) -> None:
+    event = copy.deepcopy(fresh["viewer-request/no-cookie.json"])
+    request_headers = event["Records"][0]["cf"]["request"]["headers"]
+    for name in ("X-Consent-State", "X-Consent-Categories", "X-Consent-Stripped"):
+        request_headers[name.lower()] = [{"key": name, "value": "forged"}]
+    result = viewer_request.lambda_handler(event, None)
+    assert header(result, "x-consent-state") == "absent"
+    assert header(result, "x-consent-categories") == "necessary"
+    assert "x-consent-stripped" not in result["headers"]
+
+
+def test_large_cookie_header_is_cut_down(fresh: dict[str, dict[str, Any]]) -> None:
+    original = fresh["viewer-request/large-cookie-header.json"]["Records"][0]["cf"]["request"]["headers"]["cookie"]
+    assert len(original[0]["value"]) >= 16 * 1024
+    assert len(header(run(fresh, "viewer-request/large-cookie-header.json"), "cookie") or "") < 1024
+
+
+def set_cookies(result: dict[str, Any]) -> list[str]:
+    return [item["value"] for item in result["headers"].get("set-cookie", [])]
+
+
+def test_viewer_response_without_consent_keeps_only_necessary_and_deletions(fresh: dict[str, dict[str, Any]]) -> None:
+    lines = set_cookies(run(fresh, "viewer-response/mixed-set-cookie-no-consent.json"))
+    assert [cookies.set_cookie_name(line) for line in lines] == ["sessionid", "csrftoken", "_fbp"]
+    assert "HttpOnly" in lines[0]
+    assert "Max-Age=63072000" not in lines[1]  # two years capped
+    assert cookies.is_deletion(lines[2], time.time())
+
+
+def test_viewer_response_keeps_granted_categories(fresh: dict[str, dict[str, Any]]) -> None:
+    lines = set_cookies(run(fresh, "viewer-response/mixed-set-cookie-analytics-granted.json"))
+    assert [cookies.set_cookie_name(line) for line in lines] == ["sessionid", "csrftoken", "_ga", "_fbp"]
+    everything = set_cookies(run(fresh, "viewer-response/mixed-set-cookie-all-granted.json"))
+    assert [cookies.set_cookie_name(line) for line in everything] == [
+        "sessionid",
+        "csrftoken",
+        "_ga",
+        "_gcl_au",
+        "FPID",
+        "_fbp",
+        "display_prefs",
+    ]  # the unknown tracking_pixel_id is denied by the default policy
+    fpid = next(line for line in everything if line.startswith("FPID="))
+    assert "Expires=Sun, 26 Nov 2028" not in fpid and "HttpOnly" in fpid
+
+
+def test_viewer_response_keeps_set_cookie_entries_separate(fresh: dict[str, dict[str, Any]]) -> None:
+    result = run(fresh, "viewer-response/mixed-set-cookie-all-granted.json")
+    assert all(item["key"] == "Set-Cookie" for item in result["headers"]["set-cookie"])
+    assert len(result["headers"]["set-cookie"]) == 7
+
+
+def test_withdrawal_deletes_httponly_and_domain_cookies(fresh: dict[str, dict[str, Any]]) -> None:
+    lines = set_cookies(run(fresh, "viewer-response/withdrawal.json"))
+    deleted = {cookies.set_cookie_name(line): line for line in lines if cookies.is_deletion(line, time.time())}
+    assert set(deleted) == {
+        "display_prefs",
+        "registration_draft",
+        "_ga",
+        "_ga_Q8ZR2P4K7L",
+        "_pk_id.1.a1b2",
+        "_hjSessionUser_3816201",
+        "_gcl_au",
+        "_fbp",
+        "FPID",
+        "ad_slot_freq",
+    }
+    assert "Domain=.planete-micro-entreprises.fr" in deleted["FPID"]  # the HttpOnly one, out of scripts' reach
+    assert "Path=/inscription" in deleted["registration_draft"]
+
+
+def test_withdrawal_works_on_the_request_as_viewer_request_rewrote_it(fresh: dict[str, dict[str, Any]]) -> None:
+    """CloudFront may hand viewer-response the rewritten request: the stripped names still come through."""
+    rewritten = run(fresh, "viewer-request/reject-all.json")
+    event = copy.deepcopy(fresh["viewer-response/withdrawal.json"])
+    event["Records"][0]["cf"]["request"] = rewritten
+    lines = set_cookies(viewer_response.lambda_handler(event, None))
+    assert {cookies.set_cookie_name(line) for line in lines if cookies.is_deletion(line, time.time())} >= {
+        "_ga",
+        "FPID",
+    }
+
+
+def test_origin_response_caps_but_keeps_every_category(fresh: dict[str, dict[str, Any]]) -> None:
+    lines = set_cookies(run(fresh, "origin-response/mixed-set-cookie.json"))
+    assert len(lines) == len(events.MIXED_SET_COOKIES)
+    cap = cookies.add_calendar_months(time.time(), 13) + 5
+    assert all((cookies.expiry_of(line, time.time()) or 0) <= cap for line in lines)
+
+
+def test_origin_response_error_status_keeps_only_necessary(fresh: dict[str, dict[str, Any]]) -> None:
+    lines = set_cookies(run(fresh, "origin-response/not-found-with-set-cookie.json"))
+    assert [cookies.set_cookie_name(line) for line in lines] == ["sessionid", "csrftoken", "_fbp"]
+
+
+# --- Failing closed ---------------------------------------------------------------------------
+
+
+def boom(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("secret-cookie-value-123")
+
+
+def test_viewer_request_internal_error_forwards_only_necessary(
+    fresh: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(consent, "read_request_cookies", boom)
+    result = viewer_request.lambda_handler(copy.deepcopy(fresh["viewer-request/all-granted.json"]), None)
+    assert header(result, "x-consent-state") == "error"
+    assert header(result, "x-consent-categories") == "necessary"
+    assert forwarded_names(result) == NECESSARY_SENT
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    errors = [entry for entry in logged if entry["event"] == "handler_error"]
+    assert errors and errors[0]["error"] == "RuntimeError" and errors[0]["trigger"] == "viewer-request"
+    assert "secret-cookie-value-123" not in json.dumps(logged)
+
+
+def test_missing_config_strips_every_cookie(
+    fresh: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("EDGE_CONSENT_CONFIG", str(tmp_path / "missing.json"))
+    result = viewer_request.lambda_handler(copy.deepcopy(fresh["viewer-request/all-granted.json"]), None)
+    assert header(result, "x-consent-state") == "error" and "cookie" not in result["headers"]
+    response = viewer_response.lambda_handler(copy.deepcopy(fresh["viewer-response/mixed-set-cookie-all-granted.json"]))
+    assert "set-cookie" not in response["headers"]
+
+
+@pytest.mark.parametrize("module", [viewer_response, origin_response])
+def test_response_internal_error_keeps_only_necessary_set_cookie(
+    fresh: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, module: Any
+) -> None:
+    monkeypatch.setattr(consent, "filter_set_cookies", boom)
+    trigger = "viewer-response/mixed-set-cookie-all-granted.json"
+    event = copy.deepcopy(fresh[trigger])
+    event["Records"][0]["cf"]["config"]["eventType"] = module.__name__.split(".")[1].replace("_", "-")
+    lines = set_cookies(module.lambda_handler(event, None))
+    assert [cookies.set_cookie_name(line) for line in lines] == ["sessionid", "csrftoken"]
+
+
+@pytest.mark.parametrize("handler", list(HANDLERS.values()))
+@pytest.mark.parametrize("event", [{}, {"Records": []}, {"Records": [{"cf": {}}]}, None, "x"])
+def test_unreadable_events_never_raise(handler: Any, event: Any) -> None:
+    handler(event, None)
+
+
+header_items = st.lists(
+    st.fixed_dictionaries({"key": st.text(max_size=10), "value": st.text(max_size=300)}), max_size=3
+)
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    trigger=st.sampled_from(sorted(HANDLERS)),
+    cookie=header_items,
+    set_cookie=header_items,
+    gpc=header_items,
+    status=st.sampled_from(["200", "404", "oops", "", "503"]),
+)
+def test_handlers_never_raise_on_any_header_values(
+    trigger: str, cookie: Any, set_cookie: Any, gpc: Any, status: str
+) -> None:
+    request = {"headers": {"cookie": cookie, "sec-gpc": gpc}, "uri": "/", "method": "GET", "querystring": ""}
+    response = {"status": status, "headers": {"set-cookie": set_cookie}}
+    cf: dict[str, Any] = {"config": {"eventType": trigger}, "request": request}
+    if trigger != "viewer-request":
+        cf["response"] = response
+    result = HANDLERS[trigger]({"Records": [{"cf": cf}]}, None)
+    assert isinstance(result, dict)

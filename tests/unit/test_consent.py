@@ -1,0 +1,152 @@
+"""Consent decisions from the consent cookie, and what they mean for each cookie."""
+
+from __future__ import annotations
+
+import pytest
+from consent_core import consent, cookies
+from consent_core.config import EdgeConfig
+
+from tests.conftest import NOW, Issue
+
+NAME = "__Host-consent"
+
+
+def decide(config: EdgeConfig, *values: str, gpc: bool = False) -> consent.Consent:
+    return consent.decide(values, gpc, config, NOW)
+
+
+def test_no_cookie_is_absent_and_only_necessary(config: EdgeConfig) -> None:
+    assert decide(config) == consent.Consent("absent", frozenset({"necessary"}))
+
+
+def test_valid_cookie_grants_its_categories_and_necessary(config: EdgeConfig, issue: Issue) -> None:
+    decision = decide(config, issue({"analytics"}))
+    assert decision.state == "valid"
+    assert decision.granted == {"necessary", "analytics"}
+    assert decision.header_value == "analytics,necessary"
+    assert decision.consent_id is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "state"),
+    [
+        ({"issued_at": NOW - 182 * 86400}, "expired"),
+        ({"issued_at": NOW - 182 * 86400 + 60}, "valid"),
+        ({"issued_at": NOW + 299}, "valid"),
+        ({"issued_at": NOW + 301}, "invalid"),
+        ({"policy_version": 1}, "outdated"),
+        ({"policy_version": 2}, "valid"),
+        ({"policy_version": 4}, "valid"),  # a newer policy reaching this replica first
+    ],
+)
+def test_time_and_policy_version(config: EdgeConfig, issue: Issue, kwargs: dict[str, int], state: str) -> None:
+    decision = decide(config, issue({"analytics"}, **kwargs))
+    assert decision.state == state
+    assert decision.granted == ({"necessary", "analytics"} if state == "valid" else {"necessary"})
+
+
+def test_garbage_is_invalid(config: EdgeConfig) -> None:
+    assert decide(config, "granted").state == "invalid"
+
+
+def test_several_cookies_only_narrow(config: EdgeConfig, issue: Issue, all_categories: frozenset[str]) -> None:
+    wide, narrow = issue(all_categories), issue({"analytics", "social"})
+    assert decide(config, wide, narrow).granted == {"necessary", "analytics", "social"}
+    assert decide(config, narrow, wide).granted == {"necessary", "analytics", "social"}
+
+
+def test_invalid_cookies_beside_a_valid_one_do_not_count(config: EdgeConfig, issue: Issue) -> None:
+    tampered = issue({"analytics"}).replace(".analytics.", ".advertising-analytics.")
+    decision = decide(config, tampered, issue({"analytics"}), "junk")
+    assert decision.state == "valid" and decision.granted == {"necessary", "analytics"}
+
+
+def test_most_telling_failure_is_reported(config: EdgeConfig, issue: Issue) -> None:
+    assert decide(config, "junk", issue({"analytics"}, policy_version=1)).state == "outdated"
+    assert decide(config, issue(issued_at=NOW - 200 * 86400), "junk").state == "expired"
+
+
+def test_gpc_denies_advertising_unless_given_with_gpc_on(
+    config: EdgeConfig, issue: Issue, all_categories: frozenset[str]
+) -> None:
+    assert "advertising" not in decide(config, issue(all_categories), gpc=True).granted
+    assert "analytics" in decide(config, issue(all_categories), gpc=True).granted
+    assert "advertising" in decide(config, issue(all_categories, gpc=True), gpc=True).granted
+    assert "advertising" in decide(config, issue(all_categories), gpc=False).granted
+
+
+def test_categories_unknown_to_the_policy_are_ignored(config: EdgeConfig, issue: Issue) -> None:
+    assert decide(config, issue({"analytics", "retired_purpose"})).granted == {"necessary", "analytics"}
+
+
+# --- Request cookies ----------------------------------------------------------------------------
+
+HEADER = "sessionid=s1; _ga=GA1.1.1.1; _ga_ABC=GS2; _fbp=fb.1; display_prefs=dark; mystery=1; lang=fr"
+
+
+def test_request_cookies_keep_necessary_granted_and_the_valid_consent_cookie(config: EdgeConfig, issue: Issue) -> None:
+    value = issue({"analytics"})
+    result = consent.read_request_cookies(f"{NAME}={value}; {HEADER}", False, config, NOW)
+    assert result.header == f"{NAME}={value}; sessionid=s1; _ga=GA1.1.1.1; _ga_ABC=GS2; lang=fr"
+    assert result.stripped == ("_fbp", "display_prefs")
+    assert result.unknown == ("mystery",)
+
+
+def test_invalid_consent_cookie_is_not_forwarded(config: EdgeConfig) -> None:
+    result = consent.read_request_cookies(f"{NAME}=1.forged; {HEADER}", False, config, NOW)
+    assert result.consent.state == "invalid"
+    assert result.header == "sessionid=s1; lang=fr"
+
+
+def test_unknown_cookies_follow_the_policy(config: EdgeConfig) -> None:
+    config.unknown_category = "necessary"
+    config._cache.clear()
+    assert "mystery=1" in (consent.read_request_cookies(HEADER, False, config, NOW).header or "")
+
+
+def test_nothing_left_means_no_cookie_header(config: EdgeConfig) -> None:
+    assert consent.read_request_cookies("_ga=1; _fbp=2", False, config, NOW).header is None
+
+
+# --- Set-Cookie --------------------------------------------------------------------------------
+
+LINES = [
+    "sessionid=s1; Path=/; HttpOnly",
+    f"{NAME}=abc; Path=/; Secure; Max-Age=15724800",
+    "_ga=GA1; Max-Age=63072000; Domain=.planete-micro-entreprises.fr",
+    "_fbp=; Max-Age=0",
+    "FPID=x; Expires=Sun, 26 Nov 2028 14:12:00 GMT; HttpOnly",
+    "mystery=1",
+    "=nameless",
+]
+
+
+def names(lines: list[str]) -> list[str]:
+    return [cookies.set_cookie_name(line) for line in lines]
+
+
+def test_set_cookie_filtered_by_consent(config: EdgeConfig) -> None:
+    result = consent.filter_set_cookies(LINES, frozenset({"necessary", "analytics"}), config, NOW)
+    assert names(result.kept) == ["sessionid", NAME, "_ga", "_fbp"]
+    assert result.removed == ("FPID", "mystery", "")
+    assert result.capped == ("_ga",)
+    assert result.unknown == ("mystery",)
+
+
+def test_set_cookie_consent_independent_pass(config: EdgeConfig) -> None:
+    result = consent.filter_set_cookies(LINES, None, config, NOW)
+    assert names(result.kept) == ["sessionid", NAME, "_ga", "_fbp", "FPID", "mystery"]
+    assert result.capped == ("_ga", "FPID")
+
+
+def test_withdrawal_deletes_held_cookies_of_refused_categories_where_they_were_set(config: EdgeConfig) -> None:
+    lines = consent.withdrawal_deletions(
+        ["sessionid", "_ga", "_ga_ABC", "registration_draft", "mystery", NAME, "_ga"],
+        frozenset({"necessary"}),
+        config,
+        already_set=["_ga_ABC"],
+    )
+    assert lines == [
+        "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=.planete-micro-entreprises.fr",
+        "registration_draft=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/inscription",
+    ]

@@ -1,0 +1,161 @@
+"""Reading the Cookie header like a browser, and forwarding only what no origin parser can misread."""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+
+import pytest
+from consent_core import consent, cookies
+from consent_core.config import NECESSARY, EdgeConfig
+from django.http.cookie import parse_cookie as django_parse_cookie
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.http import parse_cookie as werkzeug_parse_cookie
+
+from tests.conftest import DEV_CONFIG, NOW
+
+
+def test_split_like_a_browser() -> None:
+    header = ' a=1;b = 2 ;;  c="x; d=4, e=5 ;f ;=g=h; ="q"'
+    assert cookies.parse_cookie_header(header) == [
+        ("a", "1"),
+        ("b", "2"),
+        ("c", '"x'),
+        ("d", "4, e=5"),
+        ("", "f"),
+        ("", "g=h"),
+        ("", '"q"'),
+    ]
+
+
+def test_no_unquoting_and_no_comma_splitting() -> None:
+    assert cookies.parse_cookie_header('x=1, consent=granted; y="a\\"b"') == [
+        ("x", "1, consent=granted"),
+        ("y", '"a\\"b"'),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "forwardable"),
+    [
+        ("sessionid", "abc123", True),
+        ("sessionid", "YWJj==", True),
+        ("sessionid", '"quoted-ok"', True),
+        ("prefs", '{"a":1}', False),  # a quote that does not wrap the whole value
+        ("prefs", "a b", True),  # whitespace but no second name
+        ("prefs", "1, _ga=2", False),  # a comma-splitting parser would see _ga
+        ("prefs", "x _ga=2", False),  # SimpleCookie starts a new cookie after whitespace
+        ("prefs", "x\x00", False),
+        ("prefs", "x\\", False),
+        ("", "__Host-x=y", False),  # a nameless cookie reaches servers as `__Host-x=y`
+        ("a b", "1", False),
+    ],
+)
+def test_forwardable(name: str, value: str, forwardable: bool) -> None:
+    assert cookies.is_forwardable(name, value, cookies.header_is_plain(f"{name}={value}")) is forwardable
+
+
+# --- Properties ---------------------------------------------------------------------
+
+CATALOGUE_NAMES = [
+    "sessionid",
+    "csrftoken",
+    "lang",
+    "display_prefs",
+    "_ga",
+    "_ga_Q8ZR2P4K7L",
+    "_pk_id.1.a1b2",
+    "_hjSession_12",
+    "_gcl_au",
+    "_fbp",
+    "FPID",
+    "ad_slot_freq",
+    "__Host-consent",
+    "tracker",
+    "$Version",
+]
+NASTY = ['"', ",", " ", "\t", ";", "=", "\\", "\x00", "\x7f", "é", "\u2028", "$", "(", "[", ":"]
+
+names = st.one_of(st.sampled_from(CATALOGUE_NAMES), st.text(max_size=12))
+value_parts = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(NASTY),
+    st.sampled_from(CATALOGUE_NAMES).map(lambda n: f"{n}=1"),
+    st.sampled_from(CATALOGUE_NAMES).map(lambda n: f'"; {n}=x"'),
+)
+values = st.lists(value_parts, max_size=6).map("".join)
+separators = st.sampled_from(["; ", ";", " ; ", ", ", ";;", "; \t", ";\x00"])
+pairs = st.tuples(names, st.sampled_from(["=", "", " = ", "=="]), values).map("".join)
+
+
+@st.composite
+def cookie_headers(draw: st.DrawFn) -> str:
+    items = draw(st.lists(pairs, max_size=20))
+    return "".join(item + draw(separators) for item in items)
+
+
+def browser_names(header: str) -> set[str]:
+    return {name for name, _ in cookies.parse_cookie_header(header)}
+
+
+def simple_cookie_names(header: str) -> set[str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return set()
+    return set(jar)
+
+
+def visible_names(header: str) -> set[str]:
+    return (
+        browser_names(header)
+        | simple_cookie_names(header)
+        | set(django_parse_cookie(header))
+        # A WSGI server hands Werkzeug the header's bytes decoded as latin-1.
+        | set(werkzeug_parse_cookie(header.encode("utf-8", "surrogatepass").decode("latin-1")))
+    )
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(header=cookie_headers(), granted=st.sets(st.sampled_from(["preferences", "analytics", "advertising", "social"])))
+def test_no_refused_name_is_visible_to_any_origin_parser(header: str, granted: set[str]) -> None:
+    config = DEV_CONFIG
+    allowed = frozenset(granted) | {NECESSARY}
+    # Consent is absent in random headers; filter with the drawn grant to test the stripping itself.
+    forwarded = _filter_with(header, allowed, config)
+    if forwarded is None:
+        return
+    for name in visible_names(forwarded):
+        category = config.category_of(name)
+        assert name == "" or category in allowed, (header, forwarded, name)
+
+
+def _filter_with(header: str, granted: frozenset[str], config: EdgeConfig) -> str | None:
+    decided = consent.Consent(consent.VALID, granted)
+    original = consent._decide
+    try:
+        consent._decide = lambda *args, **kwargs: (decided, set())  # type: ignore[assignment]
+        return consent.read_request_cookies(header, False, config, NOW).header
+    finally:
+        consent._decide = original  # type: ignore[assignment]
+
+
+@settings(max_examples=3000)
+@given(st.text(max_size=300) | cookie_headers())
+def test_random_headers_never_raise(header: str) -> None:
+    result = consent.read_request_cookies(header, True, DEV_CONFIG, NOW)
+    assert result.consent.state in {consent.ABSENT, consent.INVALID}
+
+
+def _over_8kb(chunk: str) -> str:
+    chunk = chunk or "x"
+    return chunk * (8192 // len(chunk) + 1)
+
+
+@settings(max_examples=1000)
+@given((st.text(max_size=64) | cookie_headers()).map(_over_8kb))
+def test_headers_over_8kb_never_raise(header: str) -> None:
+    assert len(header) > 8192
+    result = consent.read_request_cookies(header, True, DEV_CONFIG, NOW)
+    assert result.header is None or len(result.header) <= len(header)

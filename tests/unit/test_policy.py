@@ -1,0 +1,138 @@
+"""The policy file: the default site's policy, and clear errors for bad ones."""
+
+from __future__ import annotations
+
+import json
+import re
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from consent_core.config import config_from_dict
+
+from edge_consent import policy
+from tests.conftest import ROOT
+
+POLICY_PATH = ROOT / "policy" / "policy.yaml"
+NOTICE = ROOT.parent / "shared" / "site-cookie-notice.txt"
+
+
+@pytest.fixture
+def raw() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(POLICY_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+def test_default_policy_describes_the_site(raw: dict[str, Any]) -> None:
+    loaded = policy.parse_policy(raw)
+    assert [c.id for c in loaded.categories] == ["necessary", "preferences", "analytics", "advertising", "social"]
+    by_category: dict[str, set[str]] = {}
+    for cookie in loaded.cookies:
+        by_category.setdefault(cookie.category, set()).add(cookie.name)
+    assert {"sessionid", "csrftoken", "AWSALB"} <= by_category["necessary"]
+    assert {"display_prefs", "registration_draft"} <= by_category["preferences"]
+    assert {"_ga", "_ga_*", "_pk_id.*", "_hjSession_*"} <= by_category["analytics"]
+    assert {"_gcl_au", "_fbp", "FPID", "ad_slot_freq", "IDE"} <= by_category["advertising"]
+    assert by_category["social"]
+    assert loaded.consent_cookie.name == "__Host-consent" and loaded.consent_cookie.lifetime_days == 182
+    assert loaded.unknown_cookies == "deny" and loaded.gpc_denies == ["advertising"]
+
+
+@pytest.mark.skipif(not NOTICE.exists(), reason="the shared notice is not beside the checkout")
+def test_default_policy_keeps_the_notices_site_name() -> None:
+    assert "Planète micro-entreprises" in NOTICE.read_text(encoding="utf-8")
+    assert policy.load_policy(POLICY_PATH).site.name == "Planète micro-entreprises"
+
+
+def test_shipped_dev_config_is_the_compiled_policy() -> None:
+    """`make config` was run after the last policy edit."""
+    shipped = json.loads((ROOT / "policy" / "config.dev.json").read_text(encoding="utf-8"))
+    compiled = policy.compile_policy(policy.load_policy(POLICY_PATH), policy.load_keys(None))
+    assert shipped == compiled
+    assert shipped["edge"]["keys"]["development"] is True
+
+
+def mutate(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    data = deepcopy(raw)
+    node: Any = data
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (
+            "consent_cookie.lifetime_days",
+            400,
+            "consent_cookie.lifetime_days: Input should be less than or equal to 393",
+        ),
+        ("max_cookie_lifetime_months", 24, "max_cookie_lifetime_months: Input should be less than or equal to 13"),
+        ("cookies.0.category", "marketing", "sessionid names category 'marketing', which is not defined"),
+        ("cookies.7.lifetime", "2 years", "cookies[7] (_ga).lifetime: write `session` or a number and a unit"),
+        ("cookies.7.lifetime", "14 months", "_ga lives 14 months, over 13 months"),
+        ("cookies.7.privacy_policy", None, "_ga: a third-party cookie needs `privacy_policy`"),
+        ("categories.1.id", "Preferences", "categories[1] (Preferences).id: String should match pattern"),
+        ("categories.0.id", "essential", "`necessary` is required"),
+        ("gpc_denies", ["necessary"], "gpc_denies: 'necessary' is not a category that can be refused"),
+        ("unknown_cookies", "allow", "unknown_cookies: `deny` or a category id"),
+        ("reconsent_version", 9, "reconsent_version: cannot be above version"),
+        ("consent_cookie.name", "__host-consent", "write the prefix as __Host-"),
+        ("cookies.0.name", "bad name", "cookies[0] (bad name).name: String should match pattern"),
+        ("cookies.1.name", "sessionid", "sessionid is listed twice"),
+        ("site.colour", "blue", "site.colour: Extra inputs are not permitted"),
+        ("categories.2.name", {"fr": "Mesure"}, "categories[2] (analytics).name.en: Field required"),
+    ],
+)
+def test_bad_policy_errors_name_the_field(raw: dict[str, Any], path: str, value: Any, message: str) -> None:
+    with pytest.raises(policy.PolicyError, match=re.escape(message)):
+        policy.parse_policy(mutate(raw, path, value))
+
+
+def test_compile_writes_nothing_for_a_bad_policy(tmp_path: Path, raw: dict[str, Any]) -> None:
+    from edge_consent.cli import main
+
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(yaml.safe_dump(mutate(raw, "cookies.0.category", "marketing")), encoding="utf-8")
+    out = tmp_path / "config.json"
+    assert main(["policy", "compile", str(bad), "-o", str(out)]) == 2
+    assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_compiled_config_loads_with_the_standard_library_only(tmp_path: Path) -> None:
+    compiled = policy.compile_policy(policy.load_policy(POLICY_PATH), policy.load_keys(None))
+    config = config_from_dict(json.loads(json.dumps(compiled)))
+    assert config.category_of("_ga_XYZ123") == "analytics"
+    assert config.category_of("_pk_id.1.abcd") == "analytics"
+    assert config.category_of("_hjSession_42") == "analytics"
+    assert config.category_of("sessionid") == "necessary"
+    assert config.category_of("__Host-consent") == "necessary"
+    assert config.category_of("somethingelse") is None
+    assert config.consent_max_age == 182 * 86400
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"signing": "a", "keys": {"a": "c2hvcnQ"}}, "keys.a: 5 bytes, at least 32 needed"),
+        ({"signing": "b", "keys": {"a": "A" * 43}}, "keys.signing: 'b' is not one of the keys"),
+        ({"signing": "a.b", "keys": {"a.b": "A" * 43}}, "key id 'a.b' must be"),
+        ({"keys": {}}, "keys: expected"),
+    ],
+)
+def test_bad_keys(keys: dict[str, Any], message: str) -> None:
+    with pytest.raises(policy.PolicyError, match=re.escape(message)):
+        policy.parse_keys(keys)
+
+
+def test_policy_hash_ignores_formatting_and_keys(raw: dict[str, Any]) -> None:
+    one = policy.parse_policy(raw)
+    two = policy.parse_policy(yaml.safe_load(yaml.safe_dump(raw, sort_keys=True)))
+    assert policy.policy_sha256(one) == policy.policy_sha256(two)
+    changed = policy.parse_policy(mutate(raw, "cookies.0.lifetime", "15 days"))
+    assert policy.policy_sha256(changed) != policy.policy_sha256(one)
