@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | ck
 VENV_LAMBDA := .venv-3.13
 STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test lint unit test-lambda-python bench events config clean
+.PHONY: test lint unit test-lambda-python bench events config clean \
+	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction
 
 test: lint unit test-lambda-python
 
@@ -54,3 +55,20 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(VENV_LAMBDA) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR. Lambda@Edge refuses
+# layers, so each edge package carries the standard-library core beside its handler.
+define edge_package
+	mkdir -p "$(ARTIFACTS_DIR)/consent_core"
+	cp functions/$(1)/app.py "$(ARTIFACTS_DIR)/"
+	cp layers/consent_core/consent_core/*.py "$(ARTIFACTS_DIR)/consent_core/"
+endef
+
+build-ViewerRequestFunction:
+	$(call edge_package,viewer_request)
+
+build-ViewerResponseFunction:
+	$(call edge_package,viewer_response)
+
+build-OriginResponseFunction:
+	$(call edge_package,origin_response)
