@@ -159,3 +159,10 @@ def test_headers_over_8kb_never_raise(header: str) -> None:
     assert len(header) > 8192
     result = consent.read_request_cookies(header, True, DEV_CONFIG, NOW)
     assert result.header is None or len(result.header) <= len(header)
+
+
+@settings(max_examples=3000)
+@given(cookie_headers() | st.text(max_size=200), st.sampled_from(["__Host-consent", "consent", "a"]))
+def test_consent_scan_reads_pairs_as_the_parser_does(header: str, name: str) -> None:
+    expected = [value for n, value in cookies.parse_cookie_header(header) if n == name]
+    assert consent.consent_values(header, name) == expected

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import cookies, token
 from .config import NECESSARY, EdgeConfig
@@ -14,8 +14,7 @@ _FAILURE_RANK = {INVALID: 0, EXPIRED: 1, OUTDATED: 2}
 ONLY_NECESSARY = frozenset({NECESSARY})
 
 
-@dataclass(frozen=True)
-class Consent:
+class Consent(NamedTuple):
     state: str
     granted: frozenset[str]
     consent_id: str | None = None
@@ -41,7 +40,7 @@ def check_token(value: str, config: EdgeConfig, now: float) -> tuple[str, token.
 
 
 def granted_by(parsed: token.ConsentToken, gpc: bool, config: EdgeConfig) -> frozenset[str]:
-    granted = (parsed.categories & frozenset(config.categories)) | ONLY_NECESSARY
+    granted = (parsed.categories & config.category_set) | ONLY_NECESSARY
     if gpc and not parsed.gpc:
         granted -= config.gpc_denies - ONLY_NECESSARY
     return granted
@@ -81,8 +80,7 @@ def is_permitted(name: str, granted: frozenset[str], config: EdgeConfig) -> bool
     return category is not None and category in granted
 
 
-@dataclass(frozen=True)
-class RequestCookies:
+class RequestCookies(NamedTuple):
     """What viewer-request decided about the Cookie header."""
 
     consent: Consent
@@ -91,36 +89,68 @@ class RequestCookies:
     unknown: tuple[str, ...]  # names missing from the catalogue
 
 
+def consent_values(header: str, name: str) -> list[str]:
+    """The value of every pair named `name`, read as `cookies.parse_cookie_header` reads it.
+
+    A scan with `str.find` rather than a full parse or a regex: on a first visit the
+    name is not there at all, and otherwise it is found in a few C-level steps.
+    """
+    values = []
+    start = header.find(name)
+    while start != -1:
+        chunk_start = header.rfind(";", 0, start) + 1
+        chunk_end = header.find(";", start)
+        if chunk_end == -1:
+            chunk_end = len(header)
+        rest = header[start + len(name) : chunk_end].lstrip(" \t")
+        if rest.startswith("=") and not header[chunk_start:start].strip(" \t"):
+            values.append(rest[1:].strip(" \t"))
+        start = header.find(name, start + len(name))
+    return values
+
+
 def read_request_cookies(header: str, gpc: bool, config: EdgeConfig, now: float) -> RequestCookies:
-    """Decide consent from the Cookie header and keep only what it permits."""
-    pairs = cookies.parse_cookie_header(header)
+    """Decide consent from the Cookie header and keep only what it permits.
+
+    This runs on every request: the consent cookies are found first, then one pass
+    over the pairs keeps what is granted, with each name's category cached.
+    """
+    values = consent_values(header, config.consent_cookie_name)
+    decision, valid_values = _decide(values, gpc, config, now)
+    granted = decision.granted
     consent_name = config.consent_cookie_name
-    consent, valid_values = _decide((v for n, v in pairs if n == consent_name), gpc, config, now)
-    granted = consent.granted
     plain = cookies.header_is_plain(header)
-    kept: list[str] = []
+    known = config._class_cache.get
+    classify = config.classify
+    kept = [f"{consent_name}={value}" for value in values if value in valid_values]
     stripped: list[str] = []
     unknown: list[str] = []
-    for name, value in pairs:
+    for chunk in header.split(";"):
+        chunk = chunk.strip(" \t")
+        name, sep, value = chunk.partition("=")
+        if not name or not sep:
+            continue  # empty, or a nameless cookie: never forwarded
+        if not plain or " " in chunk:
+            name, value = name.rstrip(" \t"), value.lstrip(" \t")
+            chunk = f"{name}={value}" if cookies.is_forwardable(name, value, plain) else ""
         if name == consent_name:
-            if value in valid_values:
-                kept.append(f"{name}={value}")
             continue
-        entry = config.entry_for(name)
-        if entry is None:
-            unknown.append(name)
-            category = config.unknown_category
-        else:
-            category = entry.category
-        if category in granted and cookies.is_forwardable(name, value, plain):
-            kept.append(f"{name}={value}")
-        elif entry is not None and category not in granted and name not in stripped:
+        category, catalogued = known(name) or classify(name)
+        if category in granted:
+            if chunk:
+                kept.append(chunk)
+        elif catalogued and name not in stripped:
             stripped.append(name)
-    return RequestCookies(consent, "; ".join(kept) or None, tuple(stripped), tuple(unknown))
+        if not catalogued:
+            unknown.append(name)
+    forwarded = "; ".join(kept)
+    if len(forwarded) > len(header):
+        # Never grow the header: CloudFront answers 502 past 20 KB of request headers.
+        forwarded = ";".join(kept)
+    return RequestCookies(decision, forwarded or None, tuple(stripped), tuple(unknown))
 
 
-@dataclass(frozen=True)
-class ResponseCookies:
+class ResponseCookies(NamedTuple):
     kept: list[str]
     removed: tuple[str, ...]  # names whose Set-Cookie was dropped
     capped: tuple[str, ...]  # names whose lifetime was shortened

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 FORMAT_VERSION = "1"
 MAX_TOKEN_BYTES = 200
@@ -35,8 +35,7 @@ KEY_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,16}")
 CATEGORY_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 
-@dataclass(frozen=True)
-class ConsentToken:
+class ConsentToken(NamedTuple):
     key_id: str
     consent_id: str
     policy_version: int

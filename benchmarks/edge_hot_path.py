@@ -1,0 +1,204 @@
+"""Benchmark of the viewer path: per-event cost against a floor, cold import, package size.
+
+Run with `make bench`. On a shared machine absolute times move by 30% from run to
+run, so each figure is a ratio to a baseline measured in the same run, call by
+call: the hot paths against the floor (split the Cookie header on `;` and verify
+one HMAC-SHA256), the cold imports against a bare `python -c pass`.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("EDGE_CONSENT_CONFIG", str(ROOT / "policy" / "config.dev.json"))
+
+from consent_core import token  # noqa: E402
+from consent_core.config import config_from_dict  # noqa: E402
+
+from edge_consent import events  # noqa: E402
+from functions.viewer_request import app as viewer_request  # noqa: E402
+from functions.viewer_response import app as viewer_response  # noqa: E402
+
+CONFIG = config_from_dict(json.loads((ROOT / "policy" / "config.dev.json").read_text(encoding="utf-8")))
+ROUNDS = 21
+CALLS_PER_ROUND = 400
+COLD_RUNS = 20
+VIEWERS = {"ViewerRequestFunction": "viewer_request", "ViewerResponseFunction": "viewer_response"}
+
+
+def realistic_cookie_header(now: int) -> tuple[str, str]:
+    """A returning visitor's header: 28 cookies, about 1.5 KB, with a valid consent cookie."""
+    consent = token.issue(
+        CONFIG.keys, CONFIG.signing_key_id, CONFIG.policy_version, frozenset({"analytics", "preferences"}), now - 600
+    )
+    pairs = [(CONFIG.consent_cookie_name, consent), *events.BROWSER_COOKIES]
+    pairs += [
+        ("_pk_ses.1.a1b2", "1"),
+        ("_hjSession_3816201", "eyJpZCI6IjBmYjY0YjEzIiwiYyI6MTc2NDE2NjM1OTEyMywicyI6MH0="),
+        ("_gid", "GA1.1.1290038475.1764166359"),
+        ("FPLC", "r9%2F7GfXKpQ2sLmNvB8wZ%3D%3D"),
+        ("AWSALBCORS", "c2VydmVyLTE2OjE3NjQxNjYzNTk="),
+        ("cart_token", "c1f0a9b2-7e3d-4c5b-9a8f-2d1e0b3c4a5f"),
+        ("last_visit", "2026-11-25T18:42:11Z"),
+        ("_ga_Z9Y8X7W6V5", "GS2.1.s1764166359$o12$g1$t1764166412$j7$l0$h0$dAbCdEfGhIjKlMnOpQrStUvWxYz"),
+        ("newsletter_popup", "dismissed-2026-11-20-after-3-views-on-pages-home-blog-and-pricing"),
+        ("_pk_ref.1.a1b2", "%5B%22%22%2C%22%22%2C1764166359%2C%22https%3A%2F%2Fwww.google.com%2F%22%5D"),
+        ("recently_viewed", "p-1042|p-877|p-3110|p-95|p-2201|p-640|p-1187|p-2954|p-733|p-1650|p-402|p-2890"),
+        ("consent_banner_ab", "variant-equal-buttons-2026-11-layout-c-copy-b-position-bottom-full-width"),
+    ]
+    header = "; ".join(f"{n}={v}" for n, v in pairs)
+    return header, consent
+
+
+def viewer_request_event(header: str) -> dict[str, Any]:
+    event = events._event("viewer-request", events._request([header]))
+    return event
+
+
+def viewer_response_event(header: str) -> dict[str, Any]:
+    lines = [line for line in events.MIXED_SET_COOKIES if not line.startswith("tracking_pixel_id")][:6]
+    return events._event("viewer-response", events._request([header]), events._response("200", "OK", lines))
+
+
+def timed_ratio(measured: Any, baseline: Any, fresh_args: Any) -> dict[str, float]:
+    """Median over rounds of (measured per call / baseline per call), calls alternating."""
+    ratios, measured_us, baseline_us = [], [], []
+    for _ in range(ROUNDS):
+        args = [fresh_args() for _ in range(CALLS_PER_ROUND)]
+        spent_measured = spent_baseline = 0.0
+        gc.disable()
+        try:
+            for arg in args:
+                start = time.perf_counter()
+                measured(arg)
+                middle = time.perf_counter()
+                baseline(arg)
+                spent_measured += middle - start
+                spent_baseline += time.perf_counter() - middle
+        finally:
+            gc.enable()
+        measured_us.append(spent_measured / CALLS_PER_ROUND * 1e6)
+        baseline_us.append(spent_baseline / CALLS_PER_ROUND * 1e6)
+        ratios.append(spent_measured / spent_baseline)
+    return {
+        "us_per_event": round(statistics.median(measured_us), 1),
+        "floor_us": round(statistics.median(baseline_us), 1),
+        "ratio_to_floor": round(statistics.median(ratios), 2),
+    }
+
+
+def hot_paths() -> dict[str, Any]:
+    now = int(time.time())
+    header, consent = realistic_cookie_header(now)
+    request_template = viewer_request_event(header)
+    response_template = viewer_response_event(header)
+    keys = CONFIG.keys
+
+    def floor(event: dict[str, Any]) -> None:
+        event["Records"][0]["cf"]["request"]["headers"]["cookie"][0]["value"].split(";")
+        token.verify(consent, keys)
+
+    # Warm the container as a second request would find it (config loaded, names cached).
+    viewer_request.lambda_handler(copy.deepcopy(request_template))
+    viewer_response.lambda_handler(copy.deepcopy(response_template))
+    decision = viewer_request.lambda_handler(copy.deepcopy(request_template))["headers"]
+    assert decision["x-consent-state"][0]["value"] == "valid", decision
+    return {
+        "cookie_header_bytes": len(header),
+        "cookies": header.count(";") + 1,
+        "viewer_request": timed_ratio(viewer_request.lambda_handler, floor, lambda: copy.deepcopy(request_template)),
+        "viewer_response_6_set_cookie": timed_ratio(
+            viewer_response.lambda_handler, floor, lambda: copy.deepcopy(response_template)
+        ),
+    }
+
+
+def build_packages(workdir: Path) -> dict[str, Path]:
+    packages = {}
+    for function in VIEWERS:
+        artifacts = workdir / function
+        artifacts.mkdir()
+        subprocess.run(["make", "-s", f"build-{function}", f"ARTIFACTS_DIR={artifacts}"], cwd=ROOT, check=True)
+        shutil.copy(ROOT / "policy" / "config.dev.json", artifacts / "config.json")
+        packages[function] = artifacts
+    return packages
+
+
+def zip_size(directory: Path) -> int:
+    archive = directory.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(directory.rglob("*")):
+            zf.write(path, path.relative_to(directory))
+    return archive.stat().st_size
+
+
+def run_python(code: str, *args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-I", "-B", "-c", code, *args], check=True, cwd=tempfile.gettempdir())
+    return time.perf_counter() - start
+
+
+IMPORT_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import app
+heavy = [m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "pydantic", "aws_lambda_powertools")]
+assert not heavy, heavy
+"""
+
+
+def cold_imports(packages: dict[str, Path]) -> dict[str, Any]:
+    """Fresh interpreters without bytecode for the package, alternating with a bare `pass`; minima compared."""
+    results = {}
+    for function, package in packages.items():
+        for leftover in package.rglob("__pycache__"):
+            shutil.rmtree(leftover)
+        bare, imported = [], []
+        for _ in range(COLD_RUNS):
+            bare.append(run_python("pass"))
+            imported.append(run_python(IMPORT_PROBE, str(package)))
+        results[function] = {
+            "import_over_bare_ms_min": round((min(imported) - min(bare)) * 1000, 1),
+            "import_over_bare_ms_median": round((statistics.median(imported) - statistics.median(bare)) * 1000, 1),
+            "bare_python_ms_min": round(min(bare) * 1000, 1),
+            "zip_bytes": zip_size(package),
+        }
+    return results
+
+
+def main() -> None:
+    report: dict[str, Any] = {"python": sys.version.split()[0], "hot_path": hot_paths()}
+    with tempfile.TemporaryDirectory() as workdir:
+        report["packages"] = cold_imports(build_packages(Path(workdir)))
+    hot = report["hot_path"]
+    print(f"Python {report['python']}; Cookie header {hot['cookie_header_bytes']} bytes, {hot['cookies']} cookies")
+    for name in ("viewer_request", "viewer_response_6_set_cookie"):
+        figures = hot[name]
+        print(
+            f"  {name:30} {figures['us_per_event']:7.1f} us/event   floor {figures['floor_us']:5.1f} us   "
+            f"ratio {figures['ratio_to_floor']:.2f} (goal for viewer_request: <= 3)"
+        )
+    for function, figures in report["packages"].items():
+        print(
+            f"  {function:30} cold import +{figures['import_over_bare_ms_min']} ms over `python -c pass` (min; "
+            f"median +{figures['import_over_bare_ms_median']} ms; goal <= 40)   zip {figures['zip_bytes']} bytes"
+        )
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

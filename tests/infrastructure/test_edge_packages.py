@@ -1,0 +1,88 @@
+"""What `sam build` packages for each edge function: small, standard library only, working as deployed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEV_CONFIG_PATH, ROOT
+
+VIEWER = {"ViewerRequestFunction": "viewer-request", "ViewerResponseFunction": "viewer-response"}
+ORIGIN = {"OriginResponseFunction": "origin-response"}
+HEAVY = ("boto3", "botocore", "pydantic", "pydantic_core", "aws_lambda_powertools")
+VIEWER_ZIP_LIMIT = 64 * 1024
+ORIGIN_ZIP_LIMIT = 50 * 1024 * 1024
+
+
+def build(function: str, tmp_path: Path) -> Path:
+    """Run the Makefile target `sam build` runs, then add the config as the deploy does."""
+    artifacts = tmp_path / function
+    artifacts.mkdir()
+    subprocess.run(["make", "-s", f"build-{function}", f"ARTIFACTS_DIR={artifacts}"], cwd=ROOT, check=True)
+    shutil.copy(DEV_CONFIG_PATH, artifacts / "config.json")
+    return artifacts
+
+
+def zipped_size(directory: Path, tmp_path: Path) -> int:
+    archive = tmp_path / f"{directory.name}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(directory.rglob("*")):
+            zf.write(path, path.relative_to(directory))
+    return archive.stat().st_size
+
+
+@pytest.mark.parametrize("function", list(VIEWER) + list(ORIGIN))
+def test_package_size_and_content(function: str, tmp_path: Path) -> None:
+    package = build(function, tmp_path)
+    files = [str(p.relative_to(package)) for p in package.rglob("*") if p.is_file()]
+    assert "app.py" in files and "consent_core/token.py" in files and "config.json" in files
+    assert not [f for f in files if f.split("/")[0] in HEAVY or f.endswith((".pyc", ".so"))]
+    limit = VIEWER_ZIP_LIMIT if function in VIEWER else ORIGIN_ZIP_LIMIT
+    assert zipped_size(package, tmp_path) <= limit
+
+
+PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import app
+event = json.load(open(sys.argv[2]))
+result = app.lambda_handler(event, None)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy})
+print(json.dumps({{"result": result, "heavy": heavy}}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("function", "event"),
+    [
+        ("ViewerRequestFunction", "viewer-request/reject-all.json"),
+        ("ViewerResponseFunction", "viewer-response/withdrawal.json"),
+        ("OriginResponseFunction", "origin-response/not-found-with-set-cookie.json"),
+    ],
+)
+def test_package_runs_alone_in_a_fresh_interpreter(function: str, event: str, tmp_path: Path) -> None:
+    """No EDGE_CONSENT_CONFIG, no installed project: only the package, as at the edge."""
+    package = build(function, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "EDGE_CONSENT_CONFIG"}
+    completed = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", PROBE.format(heavy=set(HEAVY)), str(package), str(ROOT / "events" / event)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    output = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert output["heavy"] == []
+    headers = output["result"]["headers"]
+    if function == "ViewerRequestFunction":
+        assert headers["x-consent-state"][0]["value"] in {"valid", "expired"}  # the sample's cookie ages
+    else:
+        assert all("_ga=GA1" not in item["value"] for item in headers.get("set-cookie", []))
