@@ -24,6 +24,9 @@ _CLASSIFY_CACHE_LIMIT = 4096
 
 _MISSING = object()
 
+# What viewer-request does with a cookie name under a given grant (see EdgeConfig.action).
+KEEP, KEEP_UNKNOWN, STRIP, DROP_UNKNOWN, CONSENT = 0, 1, 2, 3, 4
+
 
 class ConfigError(ValueError):
     """The compiled configuration is missing or does not have the expected shape."""
@@ -77,6 +80,7 @@ class EdgeConfig:
         self.site = site or {}
         self._cache: dict[str, CookieEntry | None] = {}
         self._class_cache: dict[str, tuple[str | None, bool]] = {}
+        self._actions: dict[frozenset[str], dict[str, int]] = {}
         self._pattern_re: re.Pattern[str] | None = None
         if patterns:
             alternatives = (f"(?P<p{i}>{_glob_to_regex(glob)})" for i, (glob, _) in enumerate(patterns))
@@ -110,6 +114,25 @@ class EdgeConfig:
             if len(self._class_cache) < _CLASSIFY_CACHE_LIMIT:
                 self._class_cache[name] = known
         return known
+
+    def actions_for(self, granted: frozenset[str]) -> dict[str, int]:
+        """The cached action of each name already seen under this grant (a few grants, a few names each)."""
+        actions = self._actions.get(granted)
+        if actions is None:
+            actions = self._actions[granted] = {self.consent_cookie_name: CONSENT}
+        return actions
+
+    def action(self, name: str, granted: frozenset[str]) -> int:
+        """KEEP or KEEP_UNKNOWN (granted), STRIP (catalogued, refused) or DROP_UNKNOWN; cached."""
+        category, catalogued = self.classify(name)
+        if category in granted:
+            action = KEEP if catalogued else KEEP_UNKNOWN
+        else:
+            action = STRIP if catalogued else DROP_UNKNOWN
+        actions = self.actions_for(granted)
+        if len(actions) < _CLASSIFY_CACHE_LIMIT:
+            actions[name] = action
+        return action
 
     def category_of(self, name: str) -> str | None:
         """The category a cookie belongs to; None when it is unknown and unknown cookies are denied."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from . import cookies, token
-from .config import NECESSARY, EdgeConfig
+from .config import DROP_UNKNOWN, KEEP_UNKNOWN, NECESSARY, STRIP, EdgeConfig
 
 VALID, ABSENT, INVALID, EXPIRED, OUTDATED, ERROR = "valid", "absent", "invalid", "expired", "outdated", "error"
 # When no consent cookie is valid, the state reported is the most telling one seen.
@@ -113,35 +113,38 @@ def read_request_cookies(header: str, gpc: bool, config: EdgeConfig, now: float)
     """Decide consent from the Cookie header and keep only what it permits.
 
     This runs on every request: the consent cookies are found first, then one pass
-    over the pairs keeps what is granted, with each name's category cached.
+    over the pairs applies what the config has cached for each name under this grant.
     """
-    values = consent_values(header, config.consent_cookie_name)
-    decision, valid_values = _decide(values, gpc, config, now)
-    granted = decision.granted
     consent_name = config.consent_cookie_name
-    plain = cookies.header_is_plain(header)
-    known = config._class_cache.get
-    classify = config.classify
+    values = consent_values(header, consent_name)
+    decision, valid_values = _decide(values, gpc, config, now)
     kept = [f"{consent_name}={value}" for value in values if value in valid_values]
     stripped: list[str] = []
     unknown: list[str] = []
-    for chunk in header.split(";"):
-        chunk = chunk.strip(" \t")
-        name, sep, value = chunk.partition("=")
-        if not name or not sep:
-            continue  # empty, or a nameless cookie: never forwarded
-        if not plain or " " in chunk:
+    actions = config.actions_for(decision.granted)
+    plain = cookies.header_is_plain(header)
+    # Browsers separate pairs with "; "; without the space most pairs need no trimming.
+    for chunk in header.replace("; ", ";").split(";") if plain else header.split(";"):
+        if plain and " " not in chunk:
+            name, sep, _ = chunk.partition("=")
+        else:
+            name, sep, value = chunk.strip(" \t").partition("=")
             name, value = name.rstrip(" \t"), value.lstrip(" \t")
             chunk = f"{name}={value}" if cookies.is_forwardable(name, value, plain) else ""
-        if name == consent_name:
-            continue
-        category, catalogued = known(name) or classify(name)
-        if category in granted:
+        if not name or not sep:
+            continue  # empty, or a nameless cookie: never forwarded
+        action = actions.get(name)
+        if action is None:
+            action = config.action(name, decision.granted)
+        if action <= KEEP_UNKNOWN:
             if chunk:
                 kept.append(chunk)
-        elif catalogued and name not in stripped:
-            stripped.append(name)
-        if not catalogued:
+            if action == KEEP_UNKNOWN:
+                unknown.append(name)
+        elif action == STRIP:
+            if name not in stripped:
+                stripped.append(name)
+        elif action == DROP_UNKNOWN:
             unknown.append(name)
     forwarded = "; ".join(kept)
     if len(forwarded) > len(header):
