@@ -52,6 +52,9 @@ def _forward(headers: cloudfront.Headers, cookie_header: str | None, decision: c
 
 
 def _bounded_list(names: tuple[str, ...]) -> str:
+    joined = ",".join(names)
+    if len(joined) <= _STRIPPED_HEADER_LIMIT:
+        return joined
     out: list[str] = []
     size = 0
     for name in names:

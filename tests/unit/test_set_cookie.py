@@ -168,3 +168,15 @@ def test_deletion_line_for_prefixed_and_domain_cookies() -> None:
         "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=.example.fr"
     )
     assert cookies.deletion_line("__Secure-id", "/a", None).endswith("; Path=/a; Secure")
+
+
+@settings(max_examples=2000)
+@given(st.datetimes(min_value=datetime(1601, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_the_fixdate_shortcut_agrees_with_the_lenient_algorithm(moment: datetime) -> None:
+    text = cookies.format_http_date(moment.replace(tzinfo=UTC, microsecond=0).timestamp())
+    assert cookies.parse_cookie_date(text) == cookies.parse_cookie_date_leniently(text)
+
+
+@pytest.mark.parametrize("text", ["Thu, 31 Feb 2027 00:00:00 GMT", "Thu, 26 Foo 2027 00:00:00 GMT"])
+def test_the_fixdate_shortcut_refuses_what_browsers_refuse(text: str) -> None:
+    assert cookies.parse_cookie_date(text) == cookies.parse_cookie_date_leniently(text)

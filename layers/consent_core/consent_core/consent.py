@@ -174,13 +174,16 @@ def filter_set_cookies(
     capped: list[str] = []
     unknown: list[str] = []
     for line in lines:
-        if cookies.is_malformed_set_cookie(line):
-            removed.append(cookies.set_cookie_name(line) or "")
-            continue
         name = cookies.set_cookie_name(line)
-        if not config.is_catalogued(name):
+        if not name or cookies.has_forbidden_characters(line):
+            removed.append(name)
+            continue
+        category, catalogued = config.classify(name)
+        if name == config.consent_cookie_name:
+            category, catalogued = NECESSARY, True
+        if not catalogued:
             unknown.append(name)
-        if granted is not None and not is_permitted(name, granted, config) and not cookies.is_deletion(line, now):
+        if granted is not None and category not in granted and not cookies.is_deletion(line, now):
             removed.append(name)
             continue
         shortened = cookies.cap_lifetime(line, now, cap)

@@ -70,8 +70,6 @@ def is_forwardable(name: str, value: str, plain: bool) -> bool:
 
 # --- Set-Cookie -----------------------------------------------------------------
 
-_FORBIDDEN_IN_SET_COOKIE = ("\r", "\n", "\x00")
-
 
 def set_cookie_name(line: str) -> str:
     """The name a browser stores for this Set-Cookie line; empty when it has none."""
@@ -80,8 +78,13 @@ def set_cookie_name(line: str) -> str:
     return name.strip(_WHITESPACE) if sep else ""
 
 
+def has_forbidden_characters(line: str) -> bool:
+    """CR, LF or NUL: a header-injection attempt or a broken origin."""
+    return "\r" in line or "\n" in line or "\x00" in line
+
+
 def is_malformed_set_cookie(line: str) -> bool:
-    return any(char in line for char in _FORBIDDEN_IN_SET_COOKIE) or not set_cookie_name(line)
+    return has_forbidden_characters(line) or not set_cookie_name(line)
 
 
 def _attributes(line: str) -> list[tuple[int, str, str]]:
@@ -128,6 +131,9 @@ def is_deletion(line: str, now: float) -> bool:
 
 def cap_lifetime(line: str, now: float, cap: float) -> str:
     """Rewrite every Max-Age and Expires that reaches past `cap`, leaving the rest of the line as sent."""
+    lowered = line.lower()
+    if "max-age" not in lowered and "expires" not in lowered:
+        return line  # a session cookie: nothing to cap
     parts = line.split(";")
     changed = False
     max_age_cap = int(cap - now)
@@ -164,8 +170,26 @@ _YEAR_RE = re.compile(r"([0-9]{2,4})(?:[^0-9].*)?", re.DOTALL)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
+_IMF_FIXDATE_RE = re.compile(
+    r"[A-Z][a-z]{2}, ([0-9]{2}) ([A-Z][a-z]{2}) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
+
+
 def parse_cookie_date(text: str) -> float | None:
-    """RFC 6265 5.1.1, the lenient date algorithm browsers use for Expires; None when they would ignore it."""
+    """RFC 6265 5.1.1, the lenient date algorithm browsers use for Expires; None when they would ignore it.
+
+    The form nearly every server sends (IMF-fixdate) takes a shortcut to the same answer.
+    """
+    fixdate = _IMF_FIXDATE_RE.fullmatch(text)
+    if fixdate is not None and fixdate.group(2).lower() in _MONTHS:
+        day, month_name, year, hour, minute, second = fixdate.groups()
+        return _valid_date(
+            int(year), _MONTHS.index(month_name.lower()) + 1, int(day), int(hour), int(minute), int(second)
+        )
+    return parse_cookie_date_leniently(text)
+
+
+def parse_cookie_date_leniently(text: str) -> float | None:
     hms = day = month = year = None
     for token in _DELIMITER_RE.split(text):
         if not token:
@@ -184,7 +208,10 @@ def parse_cookie_date(text: str) -> float | None:
         year += 1900
     elif 0 <= year <= 69:
         year += 2000
-    hour, minute, second = hms
+    return _valid_date(year, month, day, *hms)
+
+
+def _valid_date(year: int, month: int, day: int, hour: int, minute: int, second: int) -> float | None:
     if not 1 <= day <= 31 or year < 1601 or hour > 23 or minute > 59 or second > 59:
         return None
     if day > days_in_month(year, month):

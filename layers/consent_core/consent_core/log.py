@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 _UNKNOWN_LOG_LIMIT = 256
-_seen_unknown: set[tuple[str, str]] = set()
+_seen_unknown: dict[str, set[str]] = {}  # where -> names already logged
+_full: set[str] = set()  # wheres whose limit was reached and said
 
 
 def log(level: str, event: str, **fields: Any) -> None:
@@ -20,14 +21,15 @@ def log(level: str, event: str, **fields: Any) -> None:
 
 def unknown_cookies(names: Iterable[str], where: str) -> None:
     """Log each cookie name missing from the catalogue once per container: a live inventory of what the site sets."""
-    for name in names:
-        key = (name, where)
-        if key in _seen_unknown or len(_seen_unknown) > _UNKNOWN_LOG_LIMIT:
-            continue
-        _seen_unknown.add(key)
-        if len(_seen_unknown) > _UNKNOWN_LOG_LIMIT:
-            log("WARNING", "unknown_cookie_log_full", limit=_UNKNOWN_LOG_LIMIT)
-            continue
+    seen = _seen_unknown.setdefault(where, set())
+    new = set(names) - seen  # usually empty: the hot path pays one set operation
+    for name in sorted(new):
+        if len(seen) >= _UNKNOWN_LOG_LIMIT:
+            if where not in _full:
+                _full.add(where)
+                log("WARNING", "unknown_cookie_log_full", where=where, limit=_UNKNOWN_LOG_LIMIT)
+            return
+        seen.add(name)
         log("INFO", "unknown_cookie", name=name[:200], where=where)
 
 
