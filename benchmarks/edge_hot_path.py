@@ -209,7 +209,8 @@ def main() -> None:
         print(
             f"  {name:30} {figures['us_per_event']:6.1f} us/event   "
             f"floor {figures['floor_us']:4.1f} us: ratio {figures['ratio_to_floor']:.2f}   "
-            f"bare split floor {figures['bare_split_floor_us']:4.1f} us: ratio {figures['ratio_to_bare_split_floor']:.2f}"
+            f"bare split floor {figures['bare_split_floor_us']:4.1f} us: "
+            f"ratio {figures['ratio_to_bare_split_floor']:.2f}"
         )
     print("  (goal: viewer_request at most 3 times the floor)")
     for function, figures in report["packages"].items():
