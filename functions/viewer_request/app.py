@@ -46,9 +46,9 @@ def _forward(headers: cloudfront.Headers, cookie_header: str | None, decision: c
     if cookie_header is None:
         headers.pop("cookie", None)
     else:
-        cloudfront.set_header(headers, "Cookie", cookie_header)
-    cloudfront.set_header(headers, "X-Consent-State", decision.state)
-    cloudfront.set_header(headers, "X-Consent-Categories", decision.header_value)
+        headers["cookie"] = [{"key": "Cookie", "value": cookie_header}]
+    headers["x-consent-state"] = [{"key": "X-Consent-State", "value": decision.state}]
+    headers["x-consent-categories"] = [{"key": "X-Consent-Categories", "value": decision.header_value}]
 
 
 def _bounded_list(names: tuple[str, ...]) -> str:

@@ -150,3 +150,26 @@ def test_withdrawal_deletes_held_cookies_of_refused_categories_where_they_were_s
         "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=.planete-micro-entreprises.fr",
         "registration_draft=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/inscription",
     ]
+
+
+def test_remembered_signatures_still_expire_and_stay_with_their_keys(
+    config: EdgeConfig, config_dict: dict[str, object], issue: Issue
+) -> None:
+    from consent_core.config import config_from_dict
+
+    value = issue({"analytics"}, issued_at=NOW - 3600)
+    assert decide(config, value).state == "valid"
+    assert value in config.verified_tokens
+    # The same value a lifetime later: the remembered signature does not skip the clock.
+    assert consent.decide([value], False, config, NOW + 182 * 86400).state == "expired"
+    # Another config (rotated keys) remembers nothing and refuses the value.
+    rotated = config_from_dict(config_dict)
+    rotated.keys = {"other": b"k" * 32}
+    assert consent.decide([value], False, rotated, NOW).state == "invalid"
+
+
+def test_forgeries_are_never_remembered(config: EdgeConfig, issue: Issue) -> None:
+    forged = issue({"analytics"}).replace(".analytics.", ".advertising.")
+    for _ in range(3):
+        assert decide(config, forged).state == "invalid"
+    assert forged not in config.verified_tokens

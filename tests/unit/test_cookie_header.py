@@ -132,11 +132,16 @@ def test_no_refused_name_is_visible_to_any_origin_parser(header: str, granted: s
 
 
 def _filter_with(header: str, granted: frozenset[str], config: EdgeConfig) -> str | None:
+    return _read_with(header, granted, config).header
+
+
+def _read_with(header: str, granted: frozenset[str], config: EdgeConfig) -> consent.RequestCookies:
+    """The request filtered as if a valid consent cookie granted `granted`."""
     decided = consent.Consent(consent.VALID, granted)
     original = consent._decide
     try:
         consent._decide = lambda *args, **kwargs: (decided, set())  # type: ignore[assignment]
-        return consent.read_request_cookies(header, False, config, NOW).header
+        return consent.read_request_cookies(header, False, config, NOW)
     finally:
         consent._decide = original  # type: ignore[assignment]
 
@@ -166,3 +171,27 @@ def test_headers_over_8kb_never_raise(header: str) -> None:
 def test_consent_scan_reads_pairs_as_the_parser_does(header: str, name: str) -> None:
     expected = [value for n, value in cookies.parse_cookie_header(header) if n == name]
     assert consent.consent_values(header, name) == expected
+
+
+compact_pairs = st.tuples(
+    st.sampled_from([*CATALOGUE_NAMES, "", "x", "_ga_Z", "a=b"]),
+    st.sampled_from(["=", ""]),
+    st.text("ab=1._-", max_size=8),
+).map("".join)
+
+
+@settings(max_examples=3000)
+@given(
+    st.lists(compact_pairs, max_size=30).map("; ".join),
+    st.sets(st.sampled_from(["preferences", "analytics", "advertising", "social"])),
+)
+def test_fast_path_agrees_with_the_careful_path(header: str, granted: set[str]) -> None:
+    assert cookies.is_compact(header.replace("; ", ";"))
+    fast = _read_with(header, frozenset(granted) | {NECESSARY}, DEV_CONFIG)
+    original = cookies.is_compact
+    try:
+        cookies.is_compact = lambda header: False  # type: ignore[assignment]
+        careful = _read_with(header, frozenset(granted) | {NECESSARY}, DEV_CONFIG)
+    finally:
+        cookies.is_compact = original  # type: ignore[assignment]
+    assert fast == careful

@@ -18,6 +18,9 @@ def header_values(headers: Headers, name: str) -> list[str]:
 
 def cookie_header(headers: Headers) -> str:
     """Every `cookie` entry joined, as one header (HTTP/2 viewers send several)."""
+    items = headers.get("cookie")
+    if items and len(items) == 1:
+        return items[0].get("value", "")
     return "; ".join(header_values(headers, "cookie"))
 
 

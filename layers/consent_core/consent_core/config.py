@@ -81,6 +81,7 @@ class EdgeConfig:
         self._cache: dict[str, CookieEntry | None] = {}
         self._class_cache: dict[str, tuple[str | None, bool]] = {}
         self._actions: dict[frozenset[str], dict[str, int]] = {}
+        self.verified_tokens: dict[str, Any] = {}  # consent-cookie value -> its verified content
         self._pattern_re: re.Pattern[str] | None = None
         if patterns:
             alternatives = (f"(?P<p{i}>{_glob_to_regex(glob)})" for i, (glob, _) in enumerate(patterns))

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from . import cookies, token
-from .config import DROP_UNKNOWN, KEEP_UNKNOWN, NECESSARY, STRIP, EdgeConfig
+from .config import CONSENT, DROP_UNKNOWN, KEEP, KEEP_UNKNOWN, NECESSARY, STRIP, EdgeConfig
 
 VALID, ABSENT, INVALID, EXPIRED, OUTDATED, ERROR = "valid", "absent", "invalid", "expired", "outdated", "error"
 # When no consent cookie is valid, the state reported is the most telling one seen.
@@ -21,15 +21,44 @@ class Consent(NamedTuple):
 
     @property
     def header_value(self) -> str:
-        return ",".join(sorted(self.granted))
+        """The granted categories, sorted and comma-separated (a handful of grants: computed once each)."""
+        value = _HEADER_VALUES.get(self.granted)
+        if value is None:
+            value = _HEADER_VALUES[self.granted] = ",".join(sorted(self.granted))
+        return value
+
+
+_HEADER_VALUES: dict[frozenset[str], str] = {}
 
 
 NO_CONSENT = Consent(ABSENT, ONLY_NECESSARY)
 
 
+_VERIFIED_LIMIT = 4096
+
+
+def verified_token(value: str, config: EdgeConfig) -> token.ConsentToken | None:
+    """`token.verify`, remembered per container for well-signed values.
+
+    A page view brings the same cookie on every request for the page and its assets;
+    the signature is checked the first time. Only the signature is remembered: time
+    and policy are checked on every request. The cache lives with the keys it was
+    checked against, and starts over when full.
+    """
+    cache = config.verified_tokens
+    parsed = cache.get(value)
+    if parsed is None:
+        parsed = token.verify(value, config.keys)
+        if parsed is not None:
+            if len(cache) >= _VERIFIED_LIMIT:
+                cache.clear()
+            cache[value] = parsed
+    return parsed
+
+
 def check_token(value: str, config: EdgeConfig, now: float) -> tuple[str, token.ConsentToken | None]:
     """The state of one consent cookie value, and its content when valid."""
-    parsed = token.verify(value, config.keys)
+    parsed = verified_token(value, config)
     if parsed is None or parsed.issued_at > now + token.FUTURE_SKEW_SECONDS:
         return INVALID, None
     if parsed.issued_at + config.consent_max_age <= now:
@@ -122,30 +151,59 @@ def read_request_cookies(header: str, gpc: bool, config: EdgeConfig, now: float)
     stripped: list[str] = []
     unknown: list[str] = []
     actions = config.actions_for(decision.granted)
-    plain = cookies.header_is_plain(header)
-    # Browsers separate pairs with "; "; without the space most pairs need no trimming.
-    for chunk in header.replace("; ", ";").split(";") if plain else header.split(";"):
-        if plain and " " not in chunk:
+    # Browsers separate pairs with "; ". Without those spaces, a header of plain
+    # cookie-octets holding no other space needs no trimming: the common case, fast.
+    compact = header.replace("; ", ";")
+    if cookies.is_compact(compact):
+        # The one loop every page view runs: kept as flat as Python allows.
+        for chunk in compact.split(";"):
             name, sep, _ = chunk.partition("=")
-        else:
-            name, sep, value = chunk.strip(" \t").partition("=")
-            name, value = name.rstrip(" \t"), value.lstrip(" \t")
-            chunk = f"{name}={value}" if cookies.is_forwardable(name, value, plain) else ""
+            action = actions.get(name)
+            if action == KEEP:
+                if sep:
+                    kept.append(chunk)
+            elif not sep or not name:
+                continue  # empty, or a nameless cookie: never forwarded
+            elif action == STRIP:
+                if name not in stripped:
+                    stripped.append(name)
+            elif action == DROP_UNKNOWN:
+                unknown.append(name)
+            elif action != CONSENT:
+                if action is None:
+                    action = config.action(name, decision.granted)
+                _record(action, name, chunk, kept, stripped, unknown)
+        return _request_cookies(decision, header, kept, stripped, unknown)
+    plain = cookies.header_is_plain(header)
+    for chunk in header.split(";"):
+        name, sep, value = chunk.strip(" \t").partition("=")
+        name, value = name.rstrip(" \t"), value.lstrip(" \t")
         if not name or not sep:
             continue  # empty, or a nameless cookie: never forwarded
+        text = f"{name}={value}" if cookies.is_forwardable(name, value, plain) else ""
         action = actions.get(name)
         if action is None:
             action = config.action(name, decision.granted)
-        if action <= KEEP_UNKNOWN:
-            if chunk:
-                kept.append(chunk)
-            if action == KEEP_UNKNOWN:
-                unknown.append(name)
-        elif action == STRIP:
-            if name not in stripped:
-                stripped.append(name)
-        elif action == DROP_UNKNOWN:
+        _record(action, name, text, kept, stripped, unknown)
+    return _request_cookies(decision, header, kept, stripped, unknown)
+
+
+def _record(action: int, name: str, text: str, kept: list[str], stripped: list[str], unknown: list[str]) -> None:
+    if action <= KEEP_UNKNOWN:
+        if text:
+            kept.append(text)
+        if action == KEEP_UNKNOWN:
             unknown.append(name)
+    elif action == STRIP:
+        if name not in stripped:
+            stripped.append(name)
+    elif action == DROP_UNKNOWN:
+        unknown.append(name)
+
+
+def _request_cookies(
+    decision: Consent, header: str, kept: list[str], stripped: list[str], unknown: list[str]
+) -> RequestCookies:
     forwarded = "; ".join(kept)
     if len(forwarded) > len(header):
         # Never grow the header: CloudFront answers 502 past 20 KB of request headers.

@@ -48,6 +48,14 @@ def header_is_plain(header: str) -> bool:
     return header.isascii() and not header.encode("ascii").translate(None, _PLAIN_BYTES)
 
 
+_COMPACT_BYTES = _PLAIN_BYTES.replace(b" ", b"")
+
+
+def is_compact(header: str) -> bool:
+    """A plain header once its "; " separators lost their space: no pair needs trimming or a second look."""
+    return header.isascii() and not header.encode("ascii").translate(None, _COMPACT_BYTES)
+
+
 def is_forwardable(name: str, value: str, plain: bool) -> bool:
     """Whether a pair can be forwarded without any origin parser reading another cookie in it.
 

@@ -22,8 +22,9 @@ def log(level: str, event: str, **fields: Any) -> None:
 def unknown_cookies(names: Iterable[str], where: str) -> None:
     """Log each cookie name missing from the catalogue once per container: a live inventory of what the site sets."""
     seen = _seen_unknown.setdefault(where, set())
-    new = set(names) - seen  # usually empty: the hot path pays one set operation
-    for name in sorted(new):
+    if seen.issuperset(names):
+        return  # the usual case, in one C-level pass
+    for name in sorted(set(names) - seen):
         if len(seen) >= _UNKNOWN_LOG_LIMIT:
             if where not in _full:
                 _full.add(where)
