@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from consent_core import token
-from consent_core.config import CONFIG_ENV, NECESSARY, ConfigError, EdgeConfig, config_from_dict
+from consent_core.config import CONFIG_ENV, NECESSARY, ConfigError, EdgeConfig, config_from_dict, forget_loaded_configs
 
 from . import edge_rules, events, policy
 
@@ -113,6 +113,7 @@ def invoke(trigger: str, event: dict[str, Any], config_path: str | None = None) 
     if trigger not in HANDLERS:
         raise CommandError(f"TRIGGER: one of {', '.join(HANDLERS)}")
     os.environ[CONFIG_ENV] = str(Path(config_path or os.environ.get(CONFIG_ENV) or DEV_CONFIG).resolve())
+    forget_loaded_configs()  # each invocation is a new container
     try:
         recorded = event["Records"][0]["cf"]["config"].get("eventType")
     except (KeyError, IndexError, TypeError, AttributeError):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from consent_core import consent, cookies
+from consent_core.config import forget_loaded_configs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -265,6 +266,7 @@ def test_missing_config_strips_every_cookie(
     fresh: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("EDGE_CONSENT_CONFIG", str(tmp_path / "missing.json"))
+    forget_loaded_configs()
     result = viewer_request.lambda_handler(copy.deepcopy(fresh["viewer-request/all-granted.json"]), None)
     assert header(result, "x-consent-state") == "error" and "cookie" not in result["headers"]
     response = viewer_response.lambda_handler(copy.deepcopy(fresh["viewer-response/mixed-set-cookie-all-granted.json"]))

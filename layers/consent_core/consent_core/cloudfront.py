@@ -41,8 +41,9 @@ def replace_set_cookies(headers: Headers, lines: list[str]) -> None:
 
 
 def gpc_enabled(headers: Headers) -> bool:
-    values = header_values(headers, "sec-gpc")
-    return bool(values) and values[0].strip() == "1"
+    """`Sec-GPC: 1`: the Global Privacy Control signal is on."""
+    items = headers.get("sec-gpc")
+    return bool(items) and items[0].get("value", "").strip() == "1"
 
 
 def status_code(response: dict[str, Any]) -> int:

@@ -200,19 +200,23 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
         raise ConfigError(f"malformed edge config: {type(exc).__name__}: {exc}") from None
 
 
-_loaded: dict[tuple[str | None, str], EdgeConfig] = {}
+_loaded: dict[str, EdgeConfig] = {}  # handler directory -> its config, for the container's life
 
 
 def load_config(handler_dir: str) -> EdgeConfig:
     """This container's configuration, read once: ``$EDGE_CONSENT_CONFIG``, else ``config.json`` by the handler."""
-    override = os.environ.get(CONFIG_ENV)
-    config = _loaded.get((override, handler_dir))
+    config = _loaded.get(handler_dir)
     if config is None:
-        path = override or os.path.join(handler_dir, CONFIG_FILENAME)
+        path = os.environ.get(CONFIG_ENV) or os.path.join(handler_dir, CONFIG_FILENAME)
         try:
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read edge config {path}: {type(exc).__name__}") from None
-        config = _loaded[(override, handler_dir)] = config_from_dict(data)
+        config = _loaded[handler_dir] = config_from_dict(data)
     return config
+
+
+def forget_loaded_configs() -> None:
+    """Start over as a new container would: the next request reads its config again."""
+    _loaded.clear()
