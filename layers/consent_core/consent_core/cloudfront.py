@@ -43,7 +43,7 @@ def replace_set_cookies(headers: Headers, lines: list[str]) -> None:
 def gpc_enabled(headers: Headers) -> bool:
     """`Sec-GPC: 1`: the Global Privacy Control signal is on."""
     items = headers.get("sec-gpc")
-    return bool(items) and items[0].get("value", "").strip() == "1"
+    return items is not None and len(items) > 0 and items[0].get("value", "").strip() == "1"
 
 
 def status_code(response: dict[str, Any]) -> int:
