@@ -27,7 +27,11 @@ HANDLERS = {
     "viewer-response": viewer_response.lambda_handler,
     "origin-response": origin_response.lambda_handler,
 }
+# The sample browser's cookies, by category, in the order it sends them.
 NECESSARY_SENT = ["sessionid", "csrftoken", "AWSALB", "lang"]
+PREFERENCES_SENT = ["display_prefs", "registration_draft"]
+ANALYTICS_SENT = ["_ga", "_ga_Q8ZR2P4K7L", "_pk_id.1.a1b2", "_hjSessionUser_3816201"]
+ADVERTISING_SENT = ["_gcl_au", "_fbp", "FPID", "ad_slot_freq"]
 
 
 def committed_events() -> list[Path]:
@@ -90,43 +94,26 @@ def forwarded_names(result: dict[str, Any]) -> list[str]:
             "gpc",
             "valid",
             "analytics,necessary,preferences,social",
-            [
-                "__Host-consent",
-                *NECESSARY_SENT,
-                "display_prefs",
-                "registration_draft",
-                "_ga",
-                "_ga_Q8ZR2P4K7L",
-                "_pk_id.1.a1b2",
-                "_hjSessionUser_3816201",
-            ],
+            ["__Host-consent", *NECESSARY_SENT, *PREFERENCES_SENT, *ANALYTICS_SENT],
         ),
         (
             "two-cookie-headers",
             "valid",
             "analytics,necessary",
-            ["__Host-consent", *NECESSARY_SENT, "_ga", "_ga_Q8ZR2P4K7L", "_pk_id.1.a1b2", "_hjSessionUser_3816201"],
+            ["__Host-consent", *NECESSARY_SENT, *ANALYTICS_SENT],
         ),
         (
             "sibling-domain-consent",
             "valid",
             "analytics,necessary",
-            [
-                "__Host-consent",
-                "__Host-consent",
-                *NECESSARY_SENT,
-                "_ga",
-                "_ga_Q8ZR2P4K7L",
-                "_pk_id.1.a1b2",
-                "_hjSessionUser_3816201",
-            ],
+            ["__Host-consent", "__Host-consent", *NECESSARY_SENT, *ANALYTICS_SENT],
         ),
         ("malformed-cookie", "absent", "necessary", ["sessionid"]),
         (
             "large-cookie-header",
             "valid",
             "analytics,necessary",
-            ["__Host-consent", *NECESSARY_SENT, "_ga", "_ga_Q8ZR2P4K7L", "_pk_id.1.a1b2", "_hjSessionUser_3816201"],
+            ["__Host-consent", *NECESSARY_SENT, *ANALYTICS_SENT],
         ),
     ],
 )
@@ -143,7 +130,7 @@ def test_viewer_request_scenarios(
 
 def test_viewer_request_lists_stripped_catalogued_names(fresh: dict[str, dict[str, Any]]) -> None:
     result = run(fresh, "viewer-request/gpc.json")
-    assert header(result, "x-consent-stripped") == "_gcl_au,_fbp,FPID,ad_slot_freq"
+    assert header(result, "x-consent-stripped") == ",".join(ADVERTISING_SENT)
 
 
 def test_viewer_request_replaces_consent_headers_a_viewer_forged(fresh: dict[str, dict[str, Any]]) -> None:
@@ -201,18 +188,7 @@ def test_viewer_response_keeps_set_cookie_entries_separate(fresh: dict[str, dict
 def test_withdrawal_deletes_httponly_and_domain_cookies(fresh: dict[str, dict[str, Any]]) -> None:
     lines = set_cookies(run(fresh, "viewer-response/withdrawal.json"))
     deleted = {cookies.set_cookie_name(line): line for line in lines if cookies.is_deletion(line, time.time())}
-    assert set(deleted) == {
-        "display_prefs",
-        "registration_draft",
-        "_ga",
-        "_ga_Q8ZR2P4K7L",
-        "_pk_id.1.a1b2",
-        "_hjSessionUser_3816201",
-        "_gcl_au",
-        "_fbp",
-        "FPID",
-        "ad_slot_freq",
-    }
+    assert set(deleted) == {*PREFERENCES_SENT, *ANALYTICS_SENT, *ADVERTISING_SENT}
     assert "Domain=.planete-micro-entreprises.fr" in deleted["FPID"]  # the HttpOnly one, out of scripts' reach
     assert "Path=/inscription" in deleted["registration_draft"]
 
@@ -314,3 +290,12 @@ def test_handlers_never_raise_on_any_header_values(
         cf["response"] = response
     result = HANDLERS[trigger]({"Records": [{"cf": cf}]}, None)
     assert isinstance(result, dict)
+
+
+def test_the_development_key_is_announced_once_per_container(
+    fresh: dict[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(3):
+        viewer_request.lambda_handler(copy.deepcopy(fresh["viewer-request/no-cookie.json"]), None)
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [entry["event"] for entry in logged].count("development_key_in_use") == 1

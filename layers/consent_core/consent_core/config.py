@@ -76,6 +76,7 @@ class EdgeConfig:
         self.exact = exact
         self.patterns = patterns
         self.development_key = development_key
+        self.development_key_announced = False
         self.policy_sha256 = policy_sha256
         self.site = site or {}
         self._cache: dict[str, CookieEntry | None] = {}

@@ -12,21 +12,17 @@ from .config import NECESSARY, EdgeConfig, load_config
 Handle = Callable[[dict[str, Any], EdgeConfig, float], dict[str, Any]]
 FailClosed = Callable[[dict[str, Any], EdgeConfig | None], dict[str, Any]]
 
-_warned_development_key = False
-
-
 def run(trigger: str, handler_dir: str, event: dict[str, Any], handle: Handle, fail_closed: FailClosed) -> Any:
     """Run `handle`; on any error log it and return `fail_closed`'s answer, never raise.
 
     A raising viewer function is a 500 for the whole site; a failing one must keep the
     site up and privacy closed (only necessary cookies in either direction).
     """
-    global _warned_development_key
     config = None
     try:
         config = load_config(handler_dir)
-        if config.development_key and not _warned_development_key:
-            _warned_development_key = True
+        if config.development_key and not config.development_key_announced:
+            config.development_key_announced = True  # once per container
             log.log("WARNING", "development_key_in_use", trigger=trigger)
         return handle(event, config, time.time())
     except Exception as exc:  # noqa: BLE001 - the edge must answer whatever went wrong
