@@ -112,7 +112,12 @@ class EdgeConfig:
         known = self._class_cache.get(name)
         if known is None:
             entry = self.entry_for(name)
-            known = (entry.category, True) if entry is not None else (self.unknown_category, False)
+            if name == self.consent_cookie_name:
+                known = (NECESSARY, True)
+            elif entry is not None:
+                known = (entry.category, True)
+            else:
+                known = (self.unknown_category, False)
             if len(self._class_cache) < _CLASSIFY_CACHE_LIMIT:
                 self._class_cache[name] = known
         return known
@@ -142,9 +147,6 @@ class EdgeConfig:
             return NECESSARY
         entry = self.entry_for(name)
         return entry.category if entry is not None else self.unknown_category
-
-    def is_catalogued(self, name: str) -> bool:
-        return name == self.consent_cookie_name or self.entry_for(name) is not None
 
 
 def _glob_to_regex(glob: str) -> str:

@@ -29,11 +29,6 @@ class Consent(NamedTuple):
 
 
 _HEADER_VALUES: dict[frozenset[str], str] = {}
-
-
-NO_CONSENT = Consent(ABSENT, ONLY_NECESSARY)
-
-
 _VERIFIED_LIMIT = 4096
 
 
@@ -102,11 +97,6 @@ def _decide(values: Iterable[str], gpc: bool, config: EdgeConfig, now: float) ->
     if granted is not None:
         return Consent(VALID, granted, consent_id), valid_values
     return Consent(failure or ABSENT, ONLY_NECESSARY), valid_values
-
-
-def is_permitted(name: str, granted: frozenset[str], config: EdgeConfig) -> bool:
-    category = config.category_of(name)
-    return category is not None and category in granted
 
 
 class RequestCookies(NamedTuple):
@@ -237,8 +227,6 @@ def filter_set_cookies(
             removed.append(name)
             continue
         category, catalogued = config.classify(name)
-        if name == config.consent_cookie_name:
-            category, catalogued = NECESSARY, True
         if not catalogued:
             unknown.append(name)
         if granted is not None and category not in granted and not cookies.is_deletion(line, now):

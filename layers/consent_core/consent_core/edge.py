@@ -12,6 +12,7 @@ from .config import NECESSARY, EdgeConfig, load_config
 Handle = Callable[[dict[str, Any], EdgeConfig, float], dict[str, Any]]
 FailClosed = Callable[[dict[str, Any], EdgeConfig | None], dict[str, Any]]
 
+
 def run(trigger: str, handler_dir: str, event: dict[str, Any], handle: Handle, fail_closed: FailClosed) -> Any:
     """Run `handle`; on any error log it and return `fail_closed`'s answer, never raise.
 
