@@ -195,3 +195,9 @@ def test_fast_path_agrees_with_the_careful_path(header: str, granted: set[str]) 
     finally:
         cookies.is_compact = original  # type: ignore[assignment]
     assert fast == careful
+
+
+@settings(max_examples=3000)
+@given(st.lists(compact_pairs | st.just("__Host-consent=1.a"), max_size=12).map(";".join))
+def test_compact_consent_scan_agrees_with_the_general_scan(header: str) -> None:
+    assert consent._compact_values(header, "__Host-consent") == consent.consent_values(header, "__Host-consent")
