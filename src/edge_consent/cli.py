@@ -58,7 +58,7 @@ def policy_compile(args: argparse.Namespace) -> int:
             "warning: signing with the DEVELOPMENT key; deployed configs get theirs from the stack secret",
             file=sys.stderr,
         )
-    compiled = policy.compile_policy(loaded, keys)
+    compiled = policy.compile_policy(loaded, keys, table=args.table, region=args.region)
     config_from_dict(compiled)  # what the edge will load must load
     policy.write_json_atomically(args.output, compiled)
     print(f"wrote {args.output} (policy version {loaded.version}, sha256 {compiled['policy_sha256'][:12]}...)")
@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("file")
     compile_.add_argument("-o", "--output", required=True, help="the config JSON to write")
     compile_.add_argument("--keys", help="keys JSON {signing, keys}; default: the development key")
+    compile_.add_argument("--table", default=policy.DEFAULT_TABLE, help="the receipts table (default %(default)s)")
+    compile_.add_argument("--region", default=policy.DEFAULT_REGION, help="the table's region (default %(default)s)")
     compile_.set_defaults(run=policy_compile)
 
     token_parser = commands.add_parser("token", help="consent cookies")

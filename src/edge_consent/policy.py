@@ -107,6 +107,17 @@ class Cookie(Strict):
         return count * _DAYS_PER_UNIT[unit] > MAX_LIFETIME_DAYS * months / MAX_LIFETIME_MONTHS
 
 
+ConsentModeSignal = Literal["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"]
+DEFAULT_CONSENT_MODE: dict[ConsentModeSignal, list[str]] = {
+    "ad_storage": ["advertising"],
+    "analytics_storage": ["analytics"],
+    "ad_user_data": ["advertising"],
+    "ad_personalization": ["advertising"],
+}
+DEFAULT_TABLE = "consent-receipts"
+DEFAULT_REGION = "us-east-1"
+
+
 class Policy(Strict):
     version: int = Field(ge=1, le=999_999_999)
     reconsent_version: int = Field(ge=1, le=999_999_999)
@@ -117,6 +128,8 @@ class Policy(Strict):
     gpc_denies: list[CategoryId] = ["advertising"]
     categories: list[Category] = Field(min_length=1, max_length=12)
     cookies: list[Cookie] = []
+    # Google Consent Mode v2: a signal is granted when all its categories are.
+    consent_mode: dict[ConsentModeSignal, list[CategoryId]] = DEFAULT_CONSENT_MODE
 
     @model_validator(mode="after")
     def consistent(self) -> Policy:
@@ -147,6 +160,10 @@ class Policy(Strict):
                 )
         if self.consent_cookie.lifetime_days > MAX_LIFETIME_DAYS * self.max_cookie_lifetime_months // 13:
             raise ValueError("consent_cookie.lifetime_days: over max_cookie_lifetime_months")
+        for signal, needed in self.consent_mode.items():
+            for category in needed:
+                if category not in ids:
+                    raise ValueError(f"consent_mode.{signal}: {category!r} is not a category")
         worst = len("1.") + 17 + 23 + 10 + len("-".join(ids)) + 1 + 13 + 2 + 43
         if worst > token.MAX_TOKEN_BYTES:
             raise ValueError(f"categories: ids too long for a consent cookie of {token.MAX_TOKEN_BYTES} bytes")
@@ -158,6 +175,8 @@ def _error_location(loc: tuple[int | str, ...], data: Any) -> str:
     parts: list[str] = []
     node = data
     for item in loc:
+        if item == "[key]":
+            continue  # pydantic's marker for a bad mapping key: the key itself is already named
         if isinstance(item, int):
             label = f"[{item}]"
             node = node[item] if isinstance(node, list) and item < len(node) else None
@@ -237,8 +256,14 @@ def policy_sha256(policy: Policy) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def compile_policy(policy: Policy, keys: dict[str, Any]) -> dict[str, Any]:
-    """The compact configuration the edge handlers load with the standard library."""
+def compile_policy(
+    policy: Policy, keys: dict[str, Any], table: str = DEFAULT_TABLE, region: str = DEFAULT_REGION
+) -> dict[str, Any]:
+    """The compact configuration the edge handlers load with the standard library.
+
+    `site` carries what the consent endpoint shows (texts, catalogue, Consent Mode
+    mapping); `receipts` where it keeps the receipts.
+    """
 
     def location(cookie: Cookie) -> dict[str, Any]:
         entry: dict[str, Any] = {"category": cookie.category}
@@ -268,7 +293,11 @@ def compile_policy(policy: Policy, keys: dict[str, Any]) -> dict[str, Any]:
             },
             "keys": keys,
         },
-        "site": policy.model_dump(mode="json", include={"site", "categories", "cookies", "consent_cookie"}),
+        "site": policy.model_dump(
+            mode="json",
+            include={"site", "categories", "cookies", "consent_cookie", "consent_mode", "max_cookie_lifetime_months"},
+        ),
+        "receipts": {"table": table, "region": region},
     }
 
 

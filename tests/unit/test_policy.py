@@ -87,6 +87,8 @@ def mutate(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("cookies.1.name", "sessionid", "sessionid is listed twice"),
         ("site.colour", "blue", "site.colour: Extra inputs are not permitted"),
         ("categories.2.name", {"fr": "Mesure"}, "categories[2] (analytics).name.en: Field required"),
+        ("consent_mode", {"ad_storage": ["marketing"]}, "consent_mode.ad_storage: 'marketing' is not a category"),
+        ("consent_mode", {"sms_storage": ["analytics"]}, "consent_mode.sms_storage: Input should be"),
     ],
 )
 def test_bad_policy_errors_name_the_field(raw: dict[str, Any], path: str, value: Any, message: str) -> None:
