@@ -7,6 +7,7 @@ their own clock.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -18,6 +19,20 @@ from consent_core.config import NECESSARY, EdgeConfig
 DISTRIBUTION = {"distributionDomainName": "d111111abcdef8.cloudfront.net", "distributionId": "EDFDVBD6EXAMPLE"}
 HOST = "www.planete-micro-entreprises.fr"
 HOUR = 3600
+# The site's own origin, as origin-side events carry it.
+ORIGIN = {
+    "custom": {
+        "domainName": "origin.planete-micro-entreprises.fr",
+        "keepaliveTimeout": 5,
+        "path": "",
+        "port": 443,
+        "protocol": "https",
+        "readTimeout": 30,
+        "sslProtocols": ["TLSv1.2"],
+        "customHeaders": {},
+    }
+}
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0 Safari/537.36"
 
 # Cookies a returning visitor's browser holds: some of every category.
 BROWSER_COOKIES = [
@@ -62,13 +77,14 @@ def _headers(**named: str) -> dict[str, list[dict[str, str]]]:
 
 
 def _request(cookie_headers: list[str], extra: dict[str, str] | None = None) -> dict[str, Any]:
-    headers = _headers(
-        host=HOST,
-        user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0 Safari/537.36",
-        accept="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-        accept_language="fr-FR,fr;q=0.9,en;q=0.8",
+    named = {
+        "host": HOST,
+        "user_agent": USER_AGENT,
+        "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "accept_language": "fr-FR,fr;q=0.9,en;q=0.8",
         **(extra or {}),
-    )
+    }
+    headers = _headers(**named)
     if cookie_headers:
         headers["cookie"] = [{"key": "Cookie", "value": value} for value in cookie_headers]
     return {"clientIp": "203.0.113.178", "headers": headers, "method": "GET", "querystring": "", "uri": "/"}
@@ -138,18 +154,7 @@ def build_events(config: EdgeConfig, now: int) -> dict[str, dict[str, Any]]:
     def response_event(trigger: str, request: dict[str, Any], status: str, description: str, lines: list[str]) -> Any:
         request = copy.deepcopy(request)
         if trigger == "origin-response":
-            request["origin"] = {
-                "custom": {
-                    "domainName": "origin.planete-micro-entreprises.fr",
-                    "keepaliveTimeout": 5,
-                    "path": "",
-                    "port": 443,
-                    "protocol": "https",
-                    "readTimeout": 30,
-                    "sslProtocols": ["TLSv1.2"],
-                    "customHeaders": {},
-                }
-            }
+            request["origin"] = copy.deepcopy(ORIGIN)
         return _event(trigger, request, _response(status, description, lines))
 
     events["viewer-response/mixed-set-cookie-no-consent.json"] = response_event(
@@ -173,9 +178,79 @@ def build_events(config: EdgeConfig, now: int) -> dict[str, dict[str, Any]]:
     return events
 
 
+def _origin_request(
+    method: str, uri: str, headers: dict[str, str], body: bytes | None = None, querystring: str = ""
+) -> dict[str, Any]:
+    """An origin-request event for the `/consent*` behaviour (body included, viewer country forwarded)."""
+    request = _request([], {"cloudfront_viewer_country": "FR", **headers})
+    request.update(method=method, uri=uri, querystring=querystring)
+    request["origin"] = copy.deepcopy(ORIGIN)
+    if body is not None:
+        request["body"] = {
+            "inputTruncated": False,
+            "action": "read-only",
+            "encoding": "base64",
+            "data": base64.b64encode(body).decode("ascii"),
+        }
+    return _event("origin-request", request)
+
+
+def build_consent_api_events(config: EdgeConfig, now: int) -> dict[str, dict[str, Any]]:
+    """Sample requests to the consent endpoint, keyed by their path under `events/`."""
+    granted = token.issue(
+        config.keys, config.signing_key_id, config.policy_version, frozenset({"analytics"}), now - HOUR
+    )
+    cookie = f"{config.consent_cookie_name}={granted}"
+    same_site = {"origin": f"https://{HOST}", "sec_fetch_site": "same-origin"}
+    form = {"content_type": "application/x-www-form-urlencoded", **same_site}
+    as_json = {"content_type": "application/json", **same_site}
+
+    def choice(action: str, submission_id: str, categories: list[str] | None = None) -> bytes:
+        fields = {"action": action, "return_to": "/inscription", "submission_id": submission_id}
+        if categories is not None:
+            fields["categories"] = categories  # type: ignore[assignment]
+        return json.dumps(fields).encode()
+
+    requests = {
+        "post-form-reject-all": _origin_request(
+            "POST", "/consent", form, b"action=reject_all&return_to=%2Finscription&submission_id=form-reject-0001"
+        ),
+        "post-form-custom": _origin_request(
+            "POST",
+            "/consent",
+            form,
+            b"action=custom&categories=analytics&categories=preferences&return_to=%2F&submission_id=form-custom-0001",
+        ),
+        "post-json-accept-all": _origin_request("POST", "/consent", as_json, choice("accept_all", "json-accept-0001")),
+        "post-json-custom": _origin_request(
+            "POST", "/consent", as_json, choice("custom", "json-custom-0001", ["analytics"])
+        ),
+        "post-json-withdraw": _origin_request(
+            "POST", "/consent", {**as_json, "cookie": cookie}, choice("withdraw", "json-withdraw-0001")
+        ),
+        "post-cross-site": _origin_request(
+            "POST",
+            "/consent",
+            {"content_type": "application/json", "origin": "https://evil.example", "sec_fetch_site": "cross-site"},
+            choice("accept_all", "cross-site-0001"),
+        ),
+        "post-bad-action": _origin_request("POST", "/consent", as_json, choice("accept_some", "bad-action-0001")),
+        "post-oversize": _origin_request("POST", "/consent", form, b"action=reject_all&pad=" + b"x" * 9000),
+        "get-state": _origin_request("GET", "/consent", {}),
+        "get-state-with-cookie": _origin_request("GET", "/consent", {"cookie": cookie}),
+        "get-preferences": _origin_request("GET", "/consent/preferences", {"cookie": cookie}),
+        "get-cookies-en": _origin_request("GET", "/consent/cookies", {"accept_language": "en-GB,en;q=0.9"}),
+        "get-banner-js": _origin_request("GET", "/consent/banner.js", {}),
+        "get-receipt": _origin_request("GET", "/consent/receipt", {"cookie": cookie}),
+        "get-unknown": _origin_request("GET", "/consent/admin", {}),
+    }
+    return {f"consent-api/{scenario}.json": event for scenario, event in requests.items()}
+
+
 def write_events(directory: Path, config: EdgeConfig, now: int) -> list[Path]:
     written = []
-    for relative, event in build_events(config, now).items():
+    everything = {**build_events(config, now), **build_consent_api_events(config, now)}
+    for relative, event in everything.items():
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -35,7 +35,7 @@ ADVERTISING_SENT = ["_gcl_au", "_fbp", "FPID", "ad_slot_freq"]
 
 
 def committed_events() -> list[Path]:
-    return sorted(EVENTS_DIR.glob("*/*.json"))
+    return sorted(path for trigger in HANDLERS for path in (EVENTS_DIR / trigger).glob("*.json"))
 
 
 @pytest.mark.parametrize("path", committed_events(), ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -61,6 +61,7 @@ class EdgeConfig:
         development_key: bool = False,
         policy_sha256: str = "",
         site: dict[str, Any] | None = None,
+        receipts: dict[str, str] | None = None,
     ) -> None:
         self.policy_version = policy_version
         self.reconsent_version = reconsent_version
@@ -79,6 +80,7 @@ class EdgeConfig:
         self.development_key_announced = False
         self.policy_sha256 = policy_sha256
         self.site = site or {}
+        self.receipts = receipts or {"table": "consent-receipts", "region": "us-east-1"}
         self._cache: dict[str, CookieEntry | None] = {}
         self._class_cache: dict[str, tuple[str | None, bool]] = {}
         self._actions: dict[frozenset[str], dict[str, int]] = {}
@@ -196,6 +198,7 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
             development_key=bool(edge["keys"].get("development", False)),
             policy_sha256=data.get("policy_sha256", ""),
             site=data.get("site", {}),
+            receipts=data.get("receipts"),
         )
     except ConfigError:
         raise

@@ -1,0 +1,365 @@
+"""The consent endpoint: Lambda@Edge origin-request on `/consent*`; every response is generated here.
+
+Routes: POST /consent (record a choice), GET /consent (the state, for the banner),
+GET /consent/preferences, GET /consent/cookies, GET /consent/banner.js,
+GET /consent/receipt (the visitor's own receipts). Anything else under /consent: 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from consent_core import cloudfront, consent, cookies
+from consent_core.config import EdgeConfig, load_config
+from pydantic import ValidationError
+
+from . import pages, service, texts
+from .models import MAX_PAGE_PATH, Collection, Receipt, Submission, safe_return_to
+from .receipts import DynamoReceiptStore, ReceiptStore, StoreUnavailable, SubmissionConflict
+
+HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
+MAX_BODY_BYTES = 8 * 1024
+BANNER_JS = os.path.join(HANDLER_DIR, "static", "banner.js")
+
+logger = Logger(service="edge-consent")
+metrics = Metrics(namespace="EdgeConsent", service="consent-api")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: cloudfront.Headers
+    body: bytes
+    truncated: bool
+    client_ip: str | None
+
+    def header(self, name: str) -> str | None:
+        values = cloudfront.header_values(self.headers, name)
+        return values[0] if values else None
+
+
+@dataclass
+class Response:
+    status: int
+    body: str = ""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    set_cookie: str | None = None
+
+    def to_cloudfront(self) -> dict[str, Any]:
+        headers: cloudfront.Headers = {
+            "content-type": [{"key": "Content-Type", "value": f"{self.content_type}; charset=utf-8"}],
+            "cache-control": [{"key": "Cache-Control", "value": "no-store"}],
+            "x-content-type-options": [{"key": "X-Content-Type-Options", "value": "nosniff"}],
+        }
+        for key, value in self.headers.items():
+            headers[key.lower()] = [{"key": key, "value": value}]
+        if self.set_cookie:
+            headers["set-cookie"] = [{"key": "Set-Cookie", "value": self.set_cookie}]
+        return {
+            "status": str(self.status),
+            "statusDescription": _REASONS.get(self.status, ""),
+            "headers": headers,
+            "body": self.body,
+            "bodyEncoding": "text",
+        }
+
+
+_REASONS = {
+    200: "OK",
+    303: "See Other",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def json_response(status: int, payload: dict[str, Any], **kwargs: Any) -> Response:
+    return Response(status, json.dumps(payload, ensure_ascii=False), **kwargs)
+
+
+def parse_request(event: dict[str, Any]) -> Request:
+    request = cloudfront.cf_record(event)["request"]
+    body = request.get("body") or {}
+    data = body.get("data") or ""
+    raw = base64.b64decode(data) if body.get("encoding", "base64") == "base64" else data.encode("utf-8")
+    return Request(
+        method=request.get("method", "GET").upper(),
+        path=request.get("uri", "/"),
+        query=request.get("querystring", ""),
+        headers=request.get("headers", {}),
+        body=raw,
+        truncated=bool(body.get("inputTruncated")),
+        client_ip=request.get("clientIp"),
+    )
+
+
+@functools.cache
+def dynamodb_client(region: str) -> Any:
+    """One client per container, made on first use: bounded timeouts, one attempt per call (the store retries)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
+    return boto3.client("dynamodb", region_name=region, config=config)
+
+
+class LazyStore:
+    """The DynamoDB store, made on the first call that needs it: pages and the script never load boto3."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        self._config = config
+
+    @functools.cached_property
+    def _store(self) -> DynamoReceiptStore:
+        receipts = self._config.receipts
+        return DynamoReceiptStore(dynamodb_client(receipts["region"]), receipts["table"])
+
+    def append(self, receipt: Receipt, submission_id: str, fingerprint: str) -> Receipt:
+        return self._store.append(receipt, submission_id, fingerprint)
+
+    def history(self, consent_id: str, now: float | None = None) -> list[Receipt]:
+        return self._store.history(consent_id, now)
+
+    def latest(self, consent_id: str, now: float | None = None) -> Receipt | None:
+        return self._store.latest(consent_id, now)
+
+
+def current_consent(request: Request, config: EdgeConfig, now: float) -> consent.Consent:
+    pairs = cookies.parse_cookie_header(cloudfront.cookie_header(request.headers))
+    values = [value for name, value in pairs if name == config.consent_cookie_name]
+    return consent.decide(values, cloudfront.gpc_enabled(request.headers), config, now)
+
+
+def language(request: Request, config: EdgeConfig) -> str:
+    return texts.choose_language(request.header("accept-language"), config.site["site"]["default_language"])
+
+
+# --- Routes -------------------------------------------------------------------------
+
+
+def same_site(request: Request) -> bool:
+    """CSRF: the POST comes from this site's own pages (or was typed in)."""
+    fetch_site = request.header("sec-fetch-site")
+    if fetch_site in ("same-origin", "none"):
+        return True
+    host = (request.header("host") or "").lower()
+    source = request.header("origin") or request.header("referer")
+    if not source or not host or source == "null":
+        return False
+    return urlsplit(source).netloc.lower() == host
+
+
+def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    if len(request.body) > MAX_BODY_BYTES or request.truncated:
+        return json_response(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
+    if not same_site(request):
+        return json_response(403, {"error": "cross-site request refused"})
+    content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+    collection: Collection
+    try:
+        if content_type == "application/json":
+            fields = json.loads(request.body.decode("utf-8"))
+            if not isinstance(fields, dict):
+                raise ValueError("expected a JSON object")
+            collection = "banner" if request.header("x-requested-with") != "api" else "api"
+        elif content_type == "application/x-www-form-urlencoded":
+            form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+            fields = {key: value[0] for key, value in form.items() if key != "categories"}
+            fields["categories"] = form.get("categories", [])
+            collection = "form"
+        else:
+            return json_response(400, {"error": "send application/json or a form"})
+        fields["return_to"] = safe_return_to(fields.get("return_to", "/"))
+        submission = Submission.model_validate(fields)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return json_response(400, {"error": _explain(exc)})
+    context = service.Context(
+        current=current_consent(request, config, now),
+        gpc=cloudfront.gpc_enabled(request.headers),
+        language=language(request, config),
+        collection=collection,
+        country=request.header("cloudfront-viewer-country"),
+        page_path=submission.return_to.split("?", 1)[0][:MAX_PAGE_PATH],
+        client_ip=request.client_ip,
+    )
+    started = time.perf_counter()
+    try:
+        recorded = service.record_choice(submission, context, config, store, now)
+    except service.BadChoice as exc:
+        return json_response(400, {"error": str(exc)})
+    except SubmissionConflict:
+        return json_response(409, {"error": "submission_id already used for another choice"})
+    except StoreUnavailable as exc:
+        metrics.add_metric(name="ReceiptWriteFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("receipt_write_failed", extra={"reason": str(exc)})
+        return json_response(
+            503, {"error": "the choice could not be recorded; try again"}, headers={"Retry-After": "2"}
+        )
+    metrics.add_metric(
+        name="ReceiptWriteLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
+    metrics.add_metric(name=f"Choice_{submission.action}", unit=MetricUnit.Count, value=1)
+    for category in recorded.receipt.granted:
+        metrics.add_metric(name=f"Granted_{category}", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "choice_recorded",
+        extra={"receipt_id": recorded.receipt.receipt_id, "event": recorded.receipt.event, "method": submission.action},
+    )
+    cookie = service.consent_cookie_header(config, recorded.cookie_value)
+    if collection == "form":
+        return Response(303, "", "text/plain", headers={"Location": submission.return_to}, set_cookie=cookie)
+    state = state_payload(
+        consent.decide([recorded.cookie_value], context.gpc, config, now), recorded.cookie_value, config
+    )
+    state["receipt_id"] = recorded.receipt.receipt_id
+    return json_response(200, {"state": state, "receipt_id": recorded.receipt.receipt_id}, set_cookie=cookie)
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+    return str(exc) or type(exc).__name__
+
+
+def state_payload(current: consent.Consent, value: str | None, config: EdgeConfig) -> dict[str, Any]:
+    """The consent state as the banner reads it."""
+    payload: dict[str, Any] = {"state": current.state, "granted": sorted(current.granted), "receipt_id": None}
+    parsed = consent.verified_token(value, config) if value and current.state == consent.VALID else None
+    if parsed is not None:
+        payload.update(
+            consent_id=parsed.consent_id,
+            policy_version=parsed.policy_version,
+            issued_at=service.millisecond_time(parsed.issued_at),
+            expires_at=service.millisecond_time(parsed.issued_at + config.consent_max_age),
+        )
+    return payload
+
+
+def valid_cookie_value(request: Request, config: EdgeConfig, now: float) -> str | None:
+    pairs = cookies.parse_cookie_header(cloudfront.cookie_header(request.headers))
+    for name, value in pairs:
+        if name == config.consent_cookie_name and consent.check_token(value, config, now)[0] == consent.VALID:
+            return value
+    return None
+
+
+def get_state(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    current = current_consent(request, config, now)
+    payload = state_payload(current, valid_cookie_value(request, config, now), config)
+    if current.consent_id:
+        try:
+            latest = store.latest(current.consent_id, now)
+            payload["receipt_id"] = latest.receipt_id if latest else None
+        except StoreUnavailable:
+            pass  # the banner does not need it to work
+    lang = language(request, config)
+    site = config.site
+    payload.update(
+        language=lang,
+        texts=texts.UI[lang],
+        categories=[
+            {
+                "id": category["id"],
+                "name": category["name"][lang],
+                "purpose": category["purpose"][lang],
+                "required": category["id"] == "necessary",
+            }
+            for category in site["categories"]
+        ],
+        consent_mode=site.get("consent_mode", {}),
+        links={
+            "preferences": "/consent/preferences",
+            "cookies": "/consent/cookies",
+            "privacy": site["site"]["privacy_policy_url"],
+        },
+    )
+    return json_response(200, payload)
+
+
+def get_preferences(request: Request, config: EdgeConfig, now: float) -> Response:
+    current = current_consent(request, config, now)
+    query = parse_qs(request.query)
+    saved = query.get("saved") == ["1"]
+    lang = language(request, config)
+    html = pages.render_preferences(
+        config.site,
+        lang,
+        current.granted if current.state == consent.VALID else None,
+        current.state,
+        submission_id=uuid.uuid4().hex,
+        return_to=safe_return_to(query.get("return_to", ["/consent/preferences?saved=1"])[0]),
+        message=texts.UI[lang]["choice_saved"] if saved else None,
+    )
+    return Response(200, html, "text/html", headers={"Content-Language": lang})
+
+
+def get_cookie_page(request: Request, config: EdgeConfig) -> Response:
+    lang = language(request, config)
+    html = pages.render_cookie_page(config.site, lang, config.max_cookie_months)
+    return Response(200, html, "text/html", headers={"Content-Language": lang})
+
+
+@functools.cache
+def banner_script() -> str:
+    with open(BANNER_JS, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    current = current_consent(request, config, now)
+    if current.state != consent.VALID or not current.consent_id:
+        return json_response(404, {"error": "no valid consent cookie: no receipts to show"})
+    try:
+        history = store.history(current.consent_id, now)
+    except StoreUnavailable:
+        return json_response(503, {"error": "receipts unavailable; try again"}, headers={"Retry-After": "2"})
+    return json_response(200, {"consent_id": current.consent_id, "receipts": [r.public() for r in history]})
+
+
+def route(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    path, method = request.path, request.method
+    if path == "/consent" and method == "POST":
+        return post_consent(request, config, store, now)
+    if method not in ("GET", "HEAD"):
+        return json_response(404, {"error": "not found"})
+    if path == "/consent":
+        return get_state(request, config, store, now)
+    if path == "/consent/preferences":
+        return get_preferences(request, config, now)
+    if path == "/consent/cookies":
+        return get_cookie_page(request, config)
+    if path == "/consent/banner.js":
+        return Response(
+            200, banner_script(), "application/javascript", headers={"Cache-Control": "public, max-age=300"}
+        )
+    if path == "/consent/receipt":
+        return get_receipts(request, config, store, now)
+    return json_response(404, {"error": "not found"})
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: object = None, store: ReceiptStore | None = None) -> dict[str, Any]:
+    try:
+        config = load_config(HANDLER_DIR)
+        response = route(parse_request(event), config, store or LazyStore(config), time.time())
+    except Exception as exc:  # noqa: BLE001 - answer, never crash the endpoint
+        logger.error("handler_error", extra={"error": type(exc).__name__})
+        response = json_response(500, {"error": "internal error"})
+    return response.to_cloudfront()

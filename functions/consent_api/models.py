@@ -1,0 +1,111 @@
+"""What a visitor submits, and the receipt that proves it (Kantara Consent Receipt 1.1, ISO/IEC TS 27560)."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Action = Literal["accept_all", "reject_all", "custom", "withdraw"]
+Event = Literal["given", "refused", "updated", "withdrawn"]
+Collection = Literal["banner", "form", "api"]
+
+RECEIPT_SCHEMA_VERSION = "1"
+MAX_RECEIPT_BYTES = 1024
+MAX_PAGE_PATH = 100  # enough to tell pages apart; keeps every receipt within one write unit
+_SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
+# A same-site path: one leading slash, then no second slash or backslash, no scheme, no controls.
+_SAFE_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
+
+
+def safe_return_to(value: object) -> str:
+    """`value` when it is a path on this site, else `/` (an open redirect is worse than a lost place)."""
+    if not isinstance(value, str) or len(value) > 512 or not _SAFE_PATH.fullmatch(value):
+        return "/"
+    if "@" in value.split("?", 1)[0] or ":" in value.split("/", 2)[1]:
+        return "/"
+    return value
+
+
+class Submission(BaseModel):
+    """A choice as the banner (JSON) or the no-JavaScript form sends it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Action
+    categories: tuple[str, ...] = ()
+    return_to: str = "/"
+    submission_id: str = Field(pattern=_SUBMISSION_ID)
+
+    @field_validator("categories")
+    @classmethod
+    def distinct_category_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) > 32 or any(not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", c) for c in value):
+            raise ValueError("categories must be category ids")
+        return tuple(sorted(set(value)))
+
+    def fingerprint(self) -> str:
+        """What makes two submissions with one id the same choice."""
+        return hashlib.sha256(f"{self.action}|{','.join(self.categories)}".encode()).hexdigest()
+
+
+def truncate_ip(raw: str | None) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) network, written so that it is never an address: `203.0.113/24`."""
+    if not raw:
+        return None
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv4Address):
+        return ".".join(str(address).split(".")[:3]) + "/24"
+    groups = address.exploded.split(":")[:3]
+    return ":".join(group.lstrip("0") or "0" for group in groups) + "/48"
+
+
+class Receipt(BaseModel):
+    """One decision, immutable once written. Never a raw IP, never a user agent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    receipt_id: str
+    schema_version: str = RECEIPT_SCHEMA_VERSION
+    consent_id: str
+    time: str  # UTC, milliseconds: 2026-11-26T14:12:03.123Z
+    event: Event
+    method: Action
+    collection: Collection
+    policy_version: int
+    policy_sha256: str
+    language: str
+    granted: tuple[str, ...]
+    refused: tuple[str, ...]
+    gpc: bool
+    country: str | None = None
+    page_path: str | None = Field(default=None, max_length=MAX_PAGE_PATH)
+    ip_network: str | None = None
+    previous_receipt_sha256: str | None = None
+    expires_at: int  # epoch seconds, the table's TTL
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.time}#{self.receipt_id}"
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def sha256(self) -> str:
+        """What the next receipt of this visitor records, chaining the history."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    def size(self) -> int:
+        return len(self.canonical_json().encode("utf-8"))
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

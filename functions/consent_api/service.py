@@ -1,0 +1,114 @@
+"""Recording a choice: the receipt first, then the cookie that carries it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from consent_core import consent, cookies, token
+from consent_core.config import NECESSARY, EdgeConfig
+
+from .models import Collection, Event, Receipt, Submission, truncate_ip
+from .receipts import ReceiptStore
+
+
+class BadChoice(ValueError):
+    """The submission names something the policy does not have."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where the choice was made: everything a receipt records besides the choice itself."""
+
+    current: consent.Consent
+    gpc: bool
+    language: str
+    collection: Collection
+    country: str | None = None
+    page_path: str | None = None
+    client_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    receipt: Receipt
+    cookie_value: str
+
+
+def receipt_id_for(submission_id: str) -> str:
+    """Derived from the submission, so a retried submission names the same receipt."""
+    return hashlib.sha256(f"edge-consent/receipt\x00{submission_id}".encode()).hexdigest()[:32]
+
+
+def granted_for(submission: Submission, config: EdgeConfig) -> frozenset[str]:
+    categories = frozenset(config.categories)
+    if submission.action == "accept_all":
+        return categories
+    if submission.action == "custom":
+        unknown = set(submission.categories) - categories
+        if unknown:
+            raise BadChoice(f"categories: unknown {', '.join(sorted(unknown))}")
+        return frozenset(submission.categories) | {NECESSARY}
+    return frozenset({NECESSARY})
+
+
+def millisecond_time(now: float) -> str:
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def record_choice(
+    submission: Submission, context: Context, config: EdgeConfig, store: ReceiptStore, now: float
+) -> Recorded:
+    """Append the receipt, then sign the cookie from what was stored (the first receipt on a replay)."""
+    granted = granted_for(submission, config)
+    previous = None
+    if context.current.state == consent.VALID and context.current.consent_id:
+        consent_id = context.current.consent_id
+        previous = store.latest(consent_id, now)
+    else:
+        consent_id = token.new_consent_id()
+    event: Event
+    if submission.action == "withdraw":
+        event = "withdrawn"
+    elif granted == {NECESSARY}:
+        event = "refused"
+    else:
+        event = "updated" if previous is not None else "given"
+    receipt = Receipt(
+        receipt_id=receipt_id_for(submission.submission_id),
+        consent_id=consent_id,
+        time=millisecond_time(now),
+        event=event,
+        method=submission.action,
+        collection=context.collection,
+        policy_version=config.policy_version,
+        policy_sha256=config.policy_sha256,
+        language=context.language,
+        granted=tuple(sorted(granted)),
+        refused=tuple(sorted(frozenset(config.categories) - granted)),
+        gpc=context.gpc,
+        country=context.country,
+        page_path=context.page_path,
+        ip_network=truncate_ip(context.client_ip),
+        previous_receipt_sha256=previous.sha256() if previous is not None else None,
+        expires_at=int(cookies.add_calendar_months(now, 13)),
+    )
+    stored = store.append(receipt, submission.submission_id, submission.fingerprint())
+    value = token.issue(
+        config.keys,
+        config.signing_key_id,
+        stored.policy_version,
+        frozenset(stored.granted) - {NECESSARY},
+        int(datetime.fromisoformat(stored.time.replace("Z", "+00:00")).timestamp()),
+        gpc=stored.gpc,
+        consent_id=stored.consent_id,
+    )
+    return Recorded(stored, value)
+
+
+def consent_cookie_header(config: EdgeConfig, value: str) -> str:
+    """The consent cookie: host-only, Secure, not readable by scripts (the banner asks GET /consent)."""
+    attributes = f"Max-Age={config.consent_max_age}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    return f"{config.consent_cookie_name}={value}; {attributes}"

@@ -1,0 +1,329 @@
+"""The consent endpoint on real origin-request events, with receipts in DynamoDB (moto)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from consent_api import app, service
+from consent_api.receipts import DynamoReceiptStore
+from consent_core import consent, token
+
+from edge_consent import edge_rules, events
+from tests.conftest import DEV_CONFIG, ROOT
+from tests.functional.conftest import RECEIPTS_TABLE as TABLE
+
+HOST = events.HOST
+API_EVENTS = sorted((ROOT / "events" / "consent-api").glob("*.json"))
+
+
+@pytest.fixture
+def store(dynamodb: Any) -> DynamoReceiptStore:
+    return DynamoReceiptStore(dynamodb, TABLE, sleep=lambda seconds: None)
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict[str, dict[str, Any]]:
+    return events.build_consent_api_events(DEV_CONFIG, int(time.time()))
+
+
+def call(event: dict[str, Any], store: Any) -> dict[str, Any]:
+    before = copy.deepcopy(event)
+    result: dict[str, Any] = app.lambda_handler(event, None, store=store)
+    assert edge_rules.check_result("origin-request", before, result) == []
+    return result
+
+
+def header(result: dict[str, Any], name: str) -> str | None:
+    items = result["headers"].get(name)
+    return items[0]["value"] if items else None
+
+
+def body_json(result: dict[str, Any]) -> Any:
+    return json.loads(result["body"])
+
+
+def receipts_in(dynamodb: Any) -> list[dict[str, Any]]:
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    return [item for item in items if not item["pk"]["S"].startswith("submission#")]
+
+
+EXPECTED_STATUS = {
+    "post-form-reject-all": "303",
+    "post-form-custom": "303",
+    "post-json-accept-all": "200",
+    "post-json-custom": "200",
+    "post-json-withdraw": "200",
+    "post-cross-site": "403",
+    "post-bad-action": "400",
+    "post-oversize": "413",
+    "get-state": "200",
+    "get-state-with-cookie": "200",
+    "get-preferences": "200",
+    "get-cookies-en": "200",
+    "get-banner-js": "200",
+    "get-receipt": "200",
+    "get-unknown": "404",
+}
+
+
+def test_every_route_has_a_sample_event() -> None:
+    assert sorted(p.stem for p in API_EVENTS) == sorted(EXPECTED_STATUS)
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_STATUS))
+def test_every_sample_event(fresh: dict[str, dict[str, Any]], store: DynamoReceiptStore, scenario: str) -> None:
+    result = call(copy.deepcopy(fresh[f"consent-api/{scenario}.json"]), store)
+    assert result["status"] == EXPECTED_STATUS[scenario], result["body"][:300]
+    assert header(result, "cache-control") in {"no-store", "public, max-age=300"}
+
+
+@pytest.mark.parametrize("path", API_EVENTS, ids=lambda p: p.name)
+def test_committed_event_files_run(path: Path, store: DynamoReceiptStore) -> None:
+    result = call(json.loads(path.read_text(encoding="utf-8")), store)
+    assert result["status"] in {"200", "303", "400", "403", "404", "413"}
+
+
+def test_a_cookie_from_post_is_accepted_at_the_edge(
+    fresh: dict[str, dict[str, Any]], store: DynamoReceiptStore
+) -> None:
+    from functions.viewer_request import app as viewer_request
+
+    result = call(copy.deepcopy(fresh["consent-api/post-json-custom.json"]), store)
+    set_cookie = header(result, "set-cookie") or ""
+    assert set_cookie.startswith("__Host-consent=") and "Secure" in set_cookie and "SameSite=Lax" in set_cookie
+    assert "Path=/" in set_cookie and "Domain" not in set_cookie
+    value = set_cookie.split(";", 1)[0]
+    event = events._event("viewer-request", events._request([f"{value}; _ga=GA1.1.1.1; _fbp=fb.1"]))
+    forwarded = viewer_request.lambda_handler(event, None)["headers"]
+    assert forwarded["x-consent-state"][0]["value"] == "valid"
+    assert forwarded["x-consent-categories"][0]["value"] == "analytics,necessary"
+    assert "_ga=GA1.1.1.1" in forwarded["cookie"][0]["value"] and "_fbp" not in forwarded["cookie"][0]["value"]
+
+
+def test_form_post_redirects_with_the_cookie(fresh: dict[str, dict[str, Any]], store: Any, dynamodb: Any) -> None:
+    result = call(copy.deepcopy(fresh["consent-api/post-form-reject-all.json"]), store)
+    assert header(result, "location") == "/inscription"
+    (item,) = receipts_in(dynamodb)
+    assert item["event"]["S"] == "refused" and item["collection"]["S"] == "form"
+    assert [g["S"] for g in item["granted"]["L"]] == ["necessary"]
+
+
+def test_json_post_answers_the_state_and_receipt(fresh: dict[str, dict[str, Any]], store: Any) -> None:
+    answer = body_json(call(copy.deepcopy(fresh["consent-api/post-json-accept-all.json"]), store))
+    assert answer["state"]["state"] == "valid"
+    assert answer["state"]["granted"] == ["advertising", "analytics", "necessary", "preferences", "social"]
+    assert answer["receipt_id"] == service.receipt_id_for("json-accept-0001")
+
+
+def post(body: dict[str, Any], headers: dict[str, str] | None = None, raw: bytes | None = None) -> dict[str, Any]:
+    named = {"content_type": "application/json", "origin": f"https://{HOST}", **(headers or {})}
+    payload = raw if raw is not None else json.dumps(body).encode()
+    return events._origin_request("POST", "/consent", named, payload)
+
+
+def choice(action: str = "accept_all", submission_id: str = "submission-0001", **extra: Any) -> dict[str, Any]:
+    return {"action": action, "return_to": "/", "submission_id": submission_id, **extra}
+
+
+def test_a_retry_after_a_lost_response_gives_one_receipt(store: Any, dynamodb: Any) -> None:
+    first = call(post(choice()), store)
+    second = call(post(choice()), store)  # the browser never saw the first answer: no cookie
+    assert first["status"] == second["status"] == "200"
+    assert len(receipts_in(dynamodb)) == 1
+    assert header(first, "set-cookie") == header(second, "set-cookie")
+
+
+def test_the_same_submission_id_with_another_choice_is_refused(store: Any, dynamodb: Any) -> None:
+    call(post(choice("accept_all")), store)
+    refused = call(post(choice("reject_all")), store)
+    assert refused["status"] == "409" and "set-cookie" not in refused["headers"]
+    assert len(receipts_in(dynamodb)) == 1
+
+
+def test_history_is_a_chain(store: Any, dynamodb: Any) -> None:
+    first = call(post(choice("accept_all", "chain-000001")), store)
+    cookie = (header(first, "set-cookie") or "").split(";", 1)[0]
+    second = call(post(choice("withdraw", "chain-000002"), {"cookie": cookie}), store)
+    assert second["status"] == "200"
+    consent_id = token.verify(cookie.split("=", 1)[1], DEV_CONFIG.keys).consent_id  # type: ignore[union-attr]
+    history = store.history(consent_id)
+    assert [r.event for r in history] == ["given", "withdrawn"]
+    assert history[1].previous_receipt_sha256 == history[0].sha256()
+    listed = body_json(call(events._origin_request("GET", "/consent/receipt", {"cookie": cookie}), store))
+    assert [r["receipt_id"] for r in listed["receipts"]] == [r.receipt_id for r in history]
+
+
+def test_throttling_past_the_retries_gives_503_and_no_cookie(
+    store: DynamoReceiptStore, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def throttled(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "TransactWriteItems")
+
+    monkeypatch.setattr(dynamodb, "transact_write_items", throttled)
+    result = call(post(choice()), store)
+    assert result["status"] == "503" and header(result, "retry-after")
+    assert "set-cookie" not in result["headers"]
+    assert receipts_in(dynamodb) == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"origin": "", "referer": "https://evil.example/page"},
+        {"origin": "https://planete-micro-entreprises.fr.evil.example"},
+        {"origin": "", "sec_fetch_site": "cross-site"},
+        {"origin": "", "sec_fetch_site": "same-site"},
+    ],
+)
+def test_cross_site_posts_are_refused_and_write_nothing(store: Any, dynamodb: Any, headers: dict[str, str]) -> None:
+    event = post(choice())
+    request_headers = event["Records"][0]["cf"]["request"]["headers"]
+    request_headers.pop("origin")
+    for name, value in headers.items():
+        if value:
+            request_headers[name.replace("_", "-")] = [{"key": name, "value": value}]
+    result = call(event, store)
+    assert result["status"] == "403" and "set-cookie" not in result["headers"]
+    assert receipts_in(dynamodb) == []
+
+
+@pytest.mark.parametrize("headers", [{"referer": f"https://{HOST}/inscription"}, {"sec_fetch_site": "same-origin"}])
+def test_same_site_posts_without_origin_are_accepted(store: Any, headers: dict[str, str]) -> None:
+    event = post(choice())
+    request_headers = event["Records"][0]["cf"]["request"]["headers"]
+    request_headers.pop("origin")
+    for name, value in headers.items():
+        request_headers[name.replace("_", "-")] = [{"key": name, "value": value}]
+    assert call(event, store)["status"] == "200"
+
+
+@pytest.mark.parametrize(
+    "return_to",
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "https:evil.example",
+        "javascript:alert(1)",
+        "/a\tb",
+        "/a\r\nSet-Cookie:x=1",
+        "http://evil.example/",
+        "/@evil.example",
+        " /x",
+        "",
+        "/x/../\\y",
+    ],
+)
+def test_open_redirects_fall_back_to_the_home_page(store: Any, return_to: str) -> None:
+    form = (
+        f"action=reject_all&submission_id=redirect-0001&return_to={__import__('urllib.parse').parse.quote(return_to)}"
+    )
+    event = post({}, {"content_type": "application/x-www-form-urlencoded"}, raw=form.encode())
+    result = call(event, store)
+    assert result["status"] == "303" and header(result, "location") == "/"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (choice("accept_some"), "action"),
+        (choice("custom", categories=["marketing"]), "unknown marketing"),
+        ({"action": "accept_all", "return_to": "/"}, "submission_id"),
+        (choice(submission_id="x"), "submission_id"),
+        (choice(extra_field=1), "extra_field"),
+    ],
+)
+def test_bad_submissions_get_400_and_write_nothing(
+    store: Any, dynamodb: Any, body: dict[str, Any], message: str
+) -> None:
+    result = call(post(body), store)
+    assert result["status"] == "400" and message in body_json(result)["error"]
+    assert "set-cookie" not in result["headers"] and receipts_in(dynamodb) == []
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+def test_malformed_bodies_get_400(store: Any, raw: bytes) -> None:
+    assert call(post({}, raw=raw), store)["status"] == "400"
+
+
+def test_oversize_and_truncated_bodies_get_413(store: Any) -> None:
+    assert call(post({}, raw=b"x" * (8 * 1024 + 1)), store)["status"] == "413"
+    event = post(choice())
+    event["Records"][0]["cf"]["request"]["body"]["inputTruncated"] = True
+    assert call(event, store)["status"] == "413"
+
+
+@pytest.mark.parametrize(
+    ("moment", "expires"),
+    [
+        ("2027-01-31T10:00:00", "2028-02-29T10:00:00"),
+        ("2026-11-26T14:00:00", "2027-12-26T14:00:00"),
+        ("2028-02-29T08:30:00", "2029-03-29T08:30:00"),
+    ],
+)
+def test_expires_at_is_thirteen_calendar_months(store: Any, dynamodb: Any, moment: str, expires: str) -> None:
+    now = datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp()
+    submission = app.Submission(action="reject_all", submission_id="expiry-000001")
+    context = service.Context(consent.Consent(consent.ABSENT, consent.ONLY_NECESSARY), False, "fr", "api")
+    recorded = service.record_choice(submission, context, DEV_CONFIG, store, now)
+    assert recorded.receipt.expires_at == datetime.fromisoformat(expires).replace(tzinfo=UTC).timestamp()
+
+
+def test_get_state_for_the_banner(fresh: dict[str, dict[str, Any]], store: Any) -> None:
+    absent = body_json(call(copy.deepcopy(fresh["consent-api/get-state.json"]), store))
+    assert absent["state"] == "absent" and absent["language"] == "fr"
+    assert [c["id"] for c in absent["categories"]] == list(DEV_CONFIG.categories)
+    assert absent["consent_mode"]["analytics_storage"] == ["analytics"]
+    assert set(absent["texts"]) >= {"accept_all", "reject_all", "customise"}
+    valid = body_json(call(copy.deepcopy(fresh["consent-api/get-state-with-cookie.json"]), store))
+    assert valid["state"] == "valid" and valid["granted"] == ["analytics", "necessary"]
+    assert valid["policy_version"] == DEV_CONFIG.policy_version and valid["expires_at"] > valid["issued_at"]
+
+
+def test_pages_and_script(fresh: dict[str, dict[str, Any]], store: Any) -> None:
+    cookies_page = call(copy.deepcopy(fresh["consent-api/get-cookies-en.json"]), store)
+    assert header(cookies_page, "content-language") == "en" and "_ga" in cookies_page["body"]
+    preferences = call(copy.deepcopy(fresh["consent-api/get-preferences.json"]), store)
+    assert 'action="/consent"' in preferences["body"] and header(
+        preferences,
+        "content-type",
+    ).startswith("text/html")  # type: ignore[union-attr]
+    script = call(copy.deepcopy(fresh["consent-api/get-banner-js.json"]), store)
+    assert script["body"] == (ROOT / "functions" / "consent_api" / "static" / "banner.js").read_text(encoding="utf-8")
+
+
+def test_receipts_need_a_valid_cookie(store: Any) -> None:
+    assert call(events._origin_request("GET", "/consent/receipt", {}), store)["status"] == "404"
+
+
+def test_no_raw_ip_or_user_agent_in_logs_or_receipts(
+    store: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call(post(choice()), store)
+    stored = json.dumps(dynamodb.scan(TableName=TABLE)["Items"])
+    logged = capsys.readouterr().out
+    for text in (stored, logged):
+        assert "203.0.113.178" not in text and "Mozilla" not in text
+    assert "203.0.113/24" in stored
+
+
+def test_an_unexpected_error_is_a_500_not_a_crash(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app, "route", lambda *args: 1 / 0)
+    result = app.lambda_handler(post(choice()), None, store=store)
+    assert result["status"] == "500"
+
+
+def test_the_body_is_read_as_cloudfront_sends_it() -> None:
+    event = post(choice())
+    data = event["Records"][0]["cf"]["request"]["body"]["data"]
+    assert json.loads(base64.b64decode(data))["action"] == "accept_all"

@@ -1,0 +1,188 @@
+"""The receipt store against DynamoDB (moto), with the table built from template.yaml."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from consent_api import receipts as receipts_module
+from consent_api.models import MAX_PAGE_PATH, Receipt, truncate_ip
+from consent_api.receipts import DynamoReceiptStore, StoreUnavailable, SubmissionConflict
+
+from edge_consent.table import table_properties
+from tests.functional.conftest import RECEIPTS_TABLE as TABLE
+
+NOW = 1_795_702_862
+
+
+@pytest.fixture
+def store(dynamodb: Any) -> DynamoReceiptStore:
+    return DynamoReceiptStore(dynamodb, TABLE, sleep=lambda seconds: None)
+
+
+def receipt(**overrides: Any) -> Receipt:
+    values: dict[str, Any] = {
+        "receipt_id": "r" * 32,
+        "consent_id": "C" * 22,
+        "time": "2026-11-26T14:21:02.123Z",
+        "event": "given",
+        "method": "accept_all",
+        "collection": "banner",
+        "policy_version": 3,
+        "policy_sha256": "a" * 64,
+        "language": "fr",
+        "granted": ("analytics", "necessary"),
+        "refused": ("advertising", "preferences", "social"),
+        "gpc": False,
+        "country": "FR",
+        "page_path": "/inscription",
+        "ip_network": truncate_ip("203.0.113.178"),
+        "expires_at": NOW + 400 * 86400,
+    }
+    values.update(overrides)
+    return Receipt(**values)
+
+
+def test_table_follows_the_template(dynamodb: Any) -> None:
+    description = dynamodb.describe_table(TableName=TABLE)["Table"]
+    assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [k["AttributeName"] for k in description["KeySchema"]] == ["pk", "sk"]
+    ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
+    assert ttl == {"AttributeName": "expires_at", "TimeToLiveStatus": "ENABLED"}
+    backups = dynamodb.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert table_properties()["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_append_then_history_in_time_order(store: DynamoReceiptStore) -> None:
+    first = receipt()
+    second = receipt(receipt_id="s" * 32, time="2026-11-27T09:00:00.000Z", event="withdrawn", method="withdraw")
+    store.append(second, "sub-second-0001", "f2")
+    store.append(first, "sub-first-00001", "f1")
+    assert store.history(first.consent_id, NOW) == [first, second]
+    assert store.latest(first.consent_id, NOW) == second
+
+
+def test_a_replayed_submission_returns_the_first_receipt(store: DynamoReceiptStore, dynamodb: Any) -> None:
+    original = receipt()
+    assert store.append(original, "sub-replay-0001", "same") == original
+    retry = receipt(time="2026-11-26T14:21:09.000Z", consent_id="D" * 22)  # a new attempt, a new id and time
+    assert store.append(retry, "sub-replay-0001", "same") == original
+    assert dynamodb.scan(TableName=TABLE)["Count"] == 2  # one receipt and its marker
+
+
+def test_the_same_submission_id_for_another_choice_is_refused(store: DynamoReceiptStore) -> None:
+    store.append(receipt(), "sub-conflict-01", "accept")
+    with pytest.raises(SubmissionConflict):
+        store.append(receipt(method="reject_all"), "sub-conflict-01", "reject")
+
+
+def test_expired_receipts_are_ignored_until_dynamodb_deletes_them(store: DynamoReceiptStore) -> None:
+    store.append(receipt(expires_at=NOW - 1), "sub-expired-001", "f")
+    assert store.history("C" * 22, NOW) == []
+
+
+def throttled(times: int, code: str = "ProvisionedThroughputExceededException") -> Any:
+    calls = {"n": 0}
+    original = DynamoReceiptStore._call
+
+    def flaky(self: DynamoReceiptStore, operation: Any) -> Any:
+        def maybe_fail() -> Any:
+            calls["n"] += 1
+            if calls["n"] <= times:
+                raise ClientError({"Error": {"Code": code, "Message": "slow down"}}, "TransactWriteItems")
+            return operation()
+
+        return original(self, maybe_fail)
+
+    return flaky
+
+
+@pytest.mark.parametrize("times", [1, 2, 3, 4, 5])
+def test_throttling_before_success_gives_exactly_one_receipt(
+    store: DynamoReceiptStore, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, times: int
+) -> None:
+    monkeypatch.setattr(DynamoReceiptStore, "_call", throttled(times))
+    store.append(receipt(), "sub-throttle-01", "f")
+    monkeypatch.undo()
+    assert len(store.history("C" * 22, NOW)) == 1
+
+
+def test_throttling_past_the_retries_records_nothing(
+    store: DynamoReceiptStore, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DynamoReceiptStore, "_call", throttled(receipts_module.MAX_ATTEMPTS))
+    with pytest.raises(StoreUnavailable):
+        store.append(receipt(), "sub-throttle-02", "f")
+    monkeypatch.undo()
+    assert dynamodb.scan(TableName=TABLE)["Count"] == 0
+
+
+def test_retries_stop_at_the_deadline(dynamodb: Any) -> None:
+    clock = iter(range(0, 1000, 3))  # each look at the clock: three seconds later
+    store = DynamoReceiptStore(dynamodb, TABLE, sleep=lambda seconds: None, clock=lambda: float(next(clock)))
+
+    def always_throttled() -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "Query")
+
+    with pytest.raises(StoreUnavailable):
+        store._call(always_throttled)
+
+
+@pytest.mark.parametrize(
+    ("raw", "network"),
+    [
+        ("203.0.113.178", "203.0.113/24"),
+        ("2001:db8:1234:5678::1", "2001:db8:1234/48"),
+        ("::ffff:198.51.100.7", "198.51.100/24"),
+        ("not an ip", None),
+        (None, None),
+    ],
+)
+def test_ip_is_kept_only_as_its_network(raw: str | None, network: str | None) -> None:
+    assert truncate_ip(raw) == network
+
+
+def addresses_in(text: str) -> list[str]:
+    """Every run of address characters that parses as an IPv4 or IPv6 address."""
+    found = []
+    for token in re.findall(r"[0-9A-Fa-f:.]{2,}", text):
+        for candidate in {token, token.strip(".:")}:
+            try:
+                ipaddress.ip_address(candidate)
+            except ValueError:
+                continue
+            found.append(candidate)
+    return found
+
+
+def test_no_address_anywhere_in_a_stored_receipt(store: DynamoReceiptStore, dynamodb: Any) -> None:
+    for index, raw in enumerate(["203.0.113.178", "2001:db8:1234:5678:9abc:def0:1234:5678", "::ffff:10.1.2.3"]):
+        store.append(receipt(receipt_id=f"{index:032d}", ip_network=truncate_ip(raw)), f"sub-ip-{index:08d}", "f")
+    stored = json.dumps(dynamodb.scan(TableName=TABLE)["Items"])
+    assert addresses_in(stored) == []
+    assert addresses_in('{"ip": "203.0.113.178", "v6": "2001:db8::1"}') == ["203.0.113.178", "2001:db8::1"]
+
+
+def test_the_largest_receipt_fits_one_write_unit(store: DynamoReceiptStore, dynamodb: Any) -> None:
+    """Every field at its longest for the default policy: the stored item stays within 1 KB (one write unit)."""
+    largest = receipt(
+        receipt_id="f" * 32,
+        granted=("advertising", "analytics", "necessary", "preferences", "social"),
+        refused=(),
+        page_path="/" + "p" * (MAX_PAGE_PATH - 1),
+        country="FR",
+        ip_network="2001:db8:1234/48",
+        previous_receipt_sha256="f" * 64,
+        collection="banner",
+        method="accept_all",
+        event="updated",
+    )
+    store.append(largest, "s" * 64, "f" * 64)
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    # The JSON of the item overestimates DynamoDB's size (names plus values).
+    assert max(len(json.dumps(item, separators=(",", ":"))) for item in items) <= 1024
