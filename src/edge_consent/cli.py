@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import importlib
 import importlib.util
 import json
 import os
@@ -23,6 +24,7 @@ from . import edge_rules, events, policy
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_CONFIG = REPO_ROOT / "policy" / "config.dev.json"
 HANDLERS = {
+    "origin-request": REPO_ROOT / "functions" / "consent_api" / "app.py",
     "viewer-request": REPO_ROOT / "functions" / "viewer_request" / "app.py",
     "viewer-response": REPO_ROOT / "functions" / "viewer_response" / "app.py",
     "origin-response": REPO_ROOT / "functions" / "origin_response" / "app.py",
@@ -99,6 +101,8 @@ def token_issue(args: argparse.Namespace) -> int:
 
 
 def load_handler(trigger: str) -> ModuleType:
+    if trigger == "origin-request":
+        return importlib.import_module("consent_api.app")  # a package: its modules import each other
     path = HANDLERS[trigger]
     spec = importlib.util.spec_from_file_location(f"edge_consent_handler_{path.parent.name}", path)
     if spec is None or spec.loader is None:
@@ -146,6 +150,19 @@ def events_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def receipts_command(args: argparse.Namespace) -> int:
+    from . import receipts  # boto3 only for the commands that need it
+
+    try:
+        return receipts.run(args)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3")):
+            raise CommandError(f"DynamoDB: {exc}") from None
+        raise
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-consent", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
     invoke_parser.add_argument("event", metavar="EVENT.json")
     invoke_parser.add_argument("--config", help=f"compiled config; default ${CONFIG_ENV} or the development config")
     invoke_parser.set_defaults(run=invoke_command)
+
+    receipts_parser = commands.add_parser("receipts", help="the consent receipts table")
+    receipts_parser.add_argument("--table", default=policy.DEFAULT_TABLE, help="default %(default)s")
+    receipts_parser.add_argument("--region", default=policy.DEFAULT_REGION, help="default %(default)s")
+    receipts_parser.add_argument("--endpoint-url", help="a local DynamoDB (or set AWS_ENDPOINT_URL_DYNAMODB)")
+    receipts_commands = receipts_parser.add_subparsers(dest="receipts_command", required=True)
+    receipts_commands.add_parser("create-table", help="create the table from template.yaml's definition")
+    export = receipts_commands.add_parser("export", help="every live receipt, as JSON lines or CSV")
+    export.add_argument("--since", help="ISO date or time: only receipts made from then on")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    show = receipts_commands.add_parser("show", help="a visitor's history, its chain checked")
+    show.add_argument("consent_id")
+    receipts_commands.add_parser("verify", help="check every history's chain across the table")
+    erase = receipts_commands.add_parser("erase", help="erase a visitor's receipts (a data subject's request)")
+    erase.add_argument("consent_id")
+    receipts_parser.set_defaults(run=receipts_command)
 
     events_parser = commands.add_parser("events", help="regenerate the sample events with fresh consent cookies")
     events_parser.add_argument("-o", "--output", default=str(REPO_ROOT / "events"))
