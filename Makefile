@@ -52,6 +52,7 @@ events: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_hot_path.py
+	$(BIN)/python benchmarks/consent_endpoint.py
 
 clean:
 	rm -rf $(VENV) $(VENV_LAMBDA) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

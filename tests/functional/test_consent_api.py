@@ -327,3 +327,48 @@ def test_the_body_is_read_as_cloudfront_sends_it() -> None:
     event = post(choice())
     data = event["Records"][0]["cf"]["request"]["body"]["data"]
     assert json.loads(base64.b64decode(data))["action"] == "accept_all"
+
+
+def test_dynamodb_client_is_made_once_with_bounded_timeouts() -> None:
+    app.dynamodb_client.cache_clear()
+    first = app.dynamodb_client("eu-west-3")
+    assert app.dynamodb_client("eu-west-3") is first
+    config = first.meta.config
+    assert first.meta.region_name == "eu-west-3"
+    assert (config.connect_timeout, config.read_timeout) == (1, 1)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+
+
+def test_pages_never_make_a_dynamodb_client(fresh: dict[str, dict[str, Any]]) -> None:
+    app.dynamodb_client.cache_clear()
+    for scenario in ("get-preferences", "get-cookies-en", "get-banner-js"):
+        assert app.lambda_handler(copy.deepcopy(fresh[f"consent-api/{scenario}.json"]), None)["status"] == "200"
+    assert app.dynamodb_client.cache_info().currsize == 0
+
+
+def emf_metrics(output: str) -> set[str]:
+    names: set[str] = set()
+    for line in output.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        for directive in entry.get("_aws", {}).get("CloudWatchMetrics", []):
+            names |= {metric["Name"] for metric in directive["Metrics"]}
+    return names
+
+
+def test_choices_and_failures_are_counted(
+    store: DynamoReceiptStore, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call(post(choice("custom", categories=["analytics"])), store)
+    recorded = emf_metrics(capsys.readouterr().out)
+    assert {"Choice_custom", "Granted_analytics", "Granted_necessary", "ReceiptWriteLatency"} <= recorded
+    from botocore.exceptions import ClientError
+
+    def refused(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "TransactWriteItems")
+
+    monkeypatch.setattr(dynamodb, "transact_write_items", refused)
+    assert call(post(choice(submission_id="failure-0001")), store)["status"] == "503"
+    assert "ReceiptWriteFailures" in emf_metrics(capsys.readouterr().out)
