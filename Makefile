@@ -9,7 +9,7 @@ VENV_LAMBDA := .venv-3.13
 STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: test lint unit test-lambda-python bench events config clean \
-	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction
+	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction
 
 test: lint unit test-lambda-python
 
@@ -73,3 +73,15 @@ build-ViewerResponseFunction:
 
 build-OriginResponseFunction:
 	$(call edge_package,origin_response)
+
+# The consent endpoint: its package, the core, and its pinned dependencies as Lambda's
+# Python 3.13 on x86_64 runs them (boto3 comes with the runtime).
+build-ConsentApiFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	$(PYTHON) -c "import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2], dirs_exist_ok=True, \
+		ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))" functions/consent_api "$(ARTIFACTS_DIR)/consent_api"
+	mkdir -p "$(ARTIFACTS_DIR)/consent_core"
+	cp layers/consent_core/consent_core/*.py "$(ARTIFACTS_DIR)/consent_core/"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+		--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 \
+		--no-compile --target "$(ARTIFACTS_DIR)" -r functions/consent_api/requirements.txt

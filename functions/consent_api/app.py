@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from . import pages, service, texts
 from .models import MAX_PAGE_PATH, Collection, Receipt, Submission, safe_return_to
-from .receipts import DynamoReceiptStore, ReceiptStore, StoreUnavailable, SubmissionConflict
+from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_BODY_BYTES = 8 * 1024
@@ -127,7 +127,9 @@ class LazyStore:
         self._config = config
 
     @functools.cached_property
-    def _store(self) -> DynamoReceiptStore:
+    def _store(self) -> ReceiptStore:
+        from .receipts import DynamoReceiptStore
+
         receipts = self._config.receipts
         return DynamoReceiptStore(dynamodb_client(receipts["region"]), receipts["table"])
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .models import Receipt
+from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
+
+__all__ = ["DynamoReceiptStore", "ReceiptStore", "StoreUnavailable", "SubmissionConflict", "receipt_from_item"]
 
 _NEW = "attribute_not_exists(pk)"
 _serializer = TypeSerializer()
@@ -38,22 +41,6 @@ _RETRYABLE = frozenset(
         "TransactionConflict",
     }
 )
-
-
-class StoreUnavailable(Exception):
-    """The write did not happen (throttled past the retries, timed out, refused): nothing is recorded."""
-
-
-class SubmissionConflict(Exception):
-    """The submission id was already used for a different choice."""
-
-
-class ReceiptStore(Protocol):
-    def append(self, receipt: Receipt, submission_id: str, fingerprint: str) -> Receipt: ...
-
-    def history(self, consent_id: str, now: float | None = None) -> list[Receipt]: ...
-
-    def latest(self, consent_id: str, now: float | None = None) -> Receipt | None: ...
 
 
 def _item(values: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from consent_core import consent, cookies, token
 from consent_core.config import NECESSARY, EdgeConfig
 
 from .models import Collection, Event, Receipt, Submission, truncate_ip
-from .receipts import ReceiptStore
+from .store import ReceiptStore
 
 
 class BadChoice(ValueError):

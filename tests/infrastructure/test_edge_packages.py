@@ -86,3 +86,41 @@ def test_package_runs_alone_in_a_fresh_interpreter(function: str, event: str, tm
         assert headers["x-consent-state"][0]["value"] in {"valid", "expired"}  # the sample's cookie ages
     else:
         assert all("_ga=GA1" not in item["value"] for item in headers.get("set-cookie", []))
+
+
+LAMBDA_PYTHON = next(iter(sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))), None) or shutil.which(
+    "python3.13"
+)
+
+
+def test_consent_endpoint_package(tmp_path: Path) -> None:
+    """The origin function carries its dependencies built for Lambda's Python 3.13 on x86_64, and no boto3."""
+    package = build("ConsentApiFunction", tmp_path)
+    shutil.move(package / "config.json", package / "consent_api" / "config.json")  # beside its handler
+    names = {p.name for p in package.iterdir()}
+    assert {"consent_api", "consent_core", "pydantic", "pydantic_core", "aws_lambda_powertools"} <= names
+    assert not names & {"boto3", "botocore"}
+    assert list((package / "pydantic_core").glob("*cpython-313-x86_64-linux-gnu.so"))
+    assert (package / "consent_api" / "static" / "banner.js").is_file()
+    assert not list(package.rglob("__pycache__"))
+    assert zipped_size(package, tmp_path) <= ORIGIN_ZIP_LIMIT
+
+
+@pytest.mark.skipif(LAMBDA_PYTHON is None, reason="no Python 3.13 here")
+def test_consent_endpoint_package_serves_pages_on_python_313(tmp_path: Path) -> None:
+    package = build("ConsentApiFunction", tmp_path)
+    shutil.move(package / "config.json", package / "consent_api" / "config.json")
+    probe = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import consent_api.app as app; "
+        "print(app.lambda_handler(json.load(open(sys.argv[2])), None)['status'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "EDGE_CONSENT_CONFIG"}
+    event = ROOT / "events" / "consent-api" / "get-cookies-en.json"
+    completed = subprocess.run(
+        [str(LAMBDA_PYTHON), "-I", "-B", "-c", probe, str(package), str(event)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.strip().splitlines()[-1] == "200"

@@ -1,0 +1,23 @@
+"""What the endpoint needs from a receipt store, without the DynamoDB client (pages never load boto3)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .models import Receipt
+
+
+class StoreUnavailable(Exception):
+    """The write did not happen (throttled past the retries, timed out, refused): nothing is recorded."""
+
+
+class SubmissionConflict(Exception):
+    """The submission id was already used for a different choice."""
+
+
+class ReceiptStore(Protocol):
+    def append(self, receipt: Receipt, submission_id: str, fingerprint: str) -> Receipt: ...
+
+    def history(self, consent_id: str, now: float | None = None) -> list[Receipt]: ...
+
+    def latest(self, consent_id: str, now: float | None = None) -> Receipt | None: ...
