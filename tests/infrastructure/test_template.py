@@ -67,3 +67,35 @@ def test_edge_role_trusts_lambda_and_edgelambda(template: dict[str, Any]) -> Non
 def test_outputs_reference_numbered_versions(template: dict[str, Any]) -> None:
     for name in VIEWER + ORIGIN:
         assert template["Outputs"][f"{name}Version"]["Value"] == {"Ref": f"{name}.Version"}
+
+
+def test_consent_endpoint_is_an_origin_function(template: dict[str, Any]) -> None:
+    p = props(template, "ConsentApiFunction")
+    assert "Environment" not in p and "Layers" not in p
+    assert p["Architectures"] == ["x86_64"] and p["Runtime"] in EDGE_RUNTIMES
+    assert p["Handler"] == "consent_api.app.lambda_handler" and p["AutoPublishAlias"]
+    assert p["Timeout"] <= 30
+    assert template["Resources"]["ConsentApiFunction"]["Metadata"]["BuildMethod"] == "makefile"
+
+
+def test_consent_endpoint_may_use_the_receipts_table_and_nothing_else(template: dict[str, Any]) -> None:
+    role = template["Resources"]["ConsentApiRole"]["Properties"]
+    principals = {s for st in role["AssumeRolePolicyDocument"]["Statement"] for s in st["Principal"]["Service"]}
+    assert principals == {"lambda.amazonaws.com", "edgelambda.amazonaws.com"}
+    (policy,) = role["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    # What DynamoReceiptStore calls: a transaction of conditional puts, gets, queries.
+    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["ReceiptsTable", "Arn"]}
+    assert props(template, "ConsentApiFunction")["Role"] == {"Fn::GetAtt": ["ConsentApiRole", "Arn"]}
+
+
+def test_receipts_table_is_kept_as_evidence(template: dict[str, Any]) -> None:
+    table = template["Resources"]["ReceiptsTable"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    p = table["Properties"]
+    assert p["BillingMode"] == "PAY_PER_REQUEST"
+    assert p["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert p["SSESpecification"] == {"SSEEnabled": True}
