@@ -8,10 +8,13 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | ck
 VENV_LAMBDA := .venv-3.13
 STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test lint unit test-lambda-python bench events config clean \
+VENV_SAM := .venv-sam
+STAMP_SAM := $(VENV_SAM)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
+
+.PHONY: test lint unit test-lambda-python sam-check bench events config clean \
 	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction
 
-test: lint unit test-lambda-python
+test: lint unit test-lambda-python sam-check
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	rm -rf $(VENV)
@@ -43,6 +46,17 @@ test-lambda-python:
 		$(VENV_LAMBDA)/bin/pytest tests/unit tests/functional -p no:cacheprovider; \
 	else echo "$(PYTHON_LAMBDA) not found: skipping the run on the Lambda runtime's Python"; fi
 
+# The template as AWS SAM reads it: its linter, then a full build of every function.
+$(STAMP_SAM): requirements-sam.txt
+	rm -rf $(VENV_SAM)
+	$(PYTHON) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+sam-check: $(STAMP_SAM)
+	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam validate --lint --region us-east-1
+	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam build --build-dir .aws-sam/build
+
 # Recompile the development config (development key) after editing the policy.
 config: $(STAMP)
 	$(BIN)/edge-consent policy compile policy/policy.yaml -o policy/config.dev.json
@@ -56,7 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/consent_endpoint.py
 
 clean:
-	rm -rf $(VENV) $(VENV_LAMBDA) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR. Lambda@Edge refuses
 # layers, so each edge package carries the standard-library core beside its handler.
