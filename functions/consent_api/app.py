@@ -24,7 +24,7 @@ from consent_core.config import EdgeConfig, load_config
 from pydantic import ValidationError
 
 from . import pages, service, texts
-from .models import MAX_PAGE_PATH, Collection, Receipt, Submission, safe_return_to
+from .models import MAX_PAGE_PATH, Collection, Receipt, Submission, safe_return_to, viewer_country
 from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -44,6 +44,7 @@ class Request:
     body: bytes
     truncated: bool
     client_ip: str | None
+    distribution_domain: str = ""
 
     def header(self, name: str) -> str | None:
         values = cloudfront.header_values(self.headers, name)
@@ -95,7 +96,8 @@ def json_response(status: int, payload: dict[str, Any], **kwargs: Any) -> Respon
 
 
 def parse_request(event: dict[str, Any]) -> Request:
-    request = cloudfront.cf_record(event)["request"]
+    record = cloudfront.cf_record(event)
+    request = record["request"]
     body = request.get("body") or {}
     data = body.get("data") or ""
     raw = base64.b64decode(data) if body.get("encoding", "base64") == "base64" else data.encode("utf-8")
@@ -107,6 +109,7 @@ def parse_request(event: dict[str, Any]) -> Request:
         body=raw,
         truncated=bool(body.get("inputTruncated")),
         client_ip=request.get("clientIp"),
+        distribution_domain=record.get("config", {}).get("distributionDomainName", ""),
     )
 
 
@@ -157,15 +160,19 @@ def language(request: Request, config: EdgeConfig) -> str:
 
 
 def same_site(request: Request) -> bool:
-    """CSRF: the POST comes from this site's own pages (or was typed in)."""
+    """CSRF: the POST comes from this site's own pages (or was typed in).
+
+    The site is the viewer's `Host` (forwarded by the `/consent*` origin request policy)
+    or the distribution's own domain name.
+    """
     fetch_site = request.header("sec-fetch-site")
     if fetch_site in ("same-origin", "none"):
         return True
-    host = (request.header("host") or "").lower()
+    hosts = {(request.header("host") or "").lower(), request.distribution_domain.lower()} - {""}
     source = request.header("origin") or request.header("referer")
-    if not source or not host or source == "null":
+    if not source or source == "null":
         return False
-    return urlsplit(source).netloc.lower() == host
+    return urlsplit(source).netloc.lower() in hosts
 
 
 def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
@@ -190,14 +197,14 @@ def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now:
             return json_response(400, {"error": "send application/json or a form"})
         fields["return_to"] = safe_return_to(fields.get("return_to", "/"))
         submission = Submission.model_validate(fields)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return json_response(400, {"error": _explain(exc)})
     context = service.Context(
         current=current_consent(request, config, now),
         gpc=cloudfront.gpc_enabled(request.headers),
         language=language(request, config),
         collection=collection,
-        country=request.header("cloudfront-viewer-country"),
+        country=viewer_country(request.header("cloudfront-viewer-country")),
         page_path=submission.return_to.split("?", 1)[0][:MAX_PAGE_PATH],
         client_ip=request.client_ip,
     )

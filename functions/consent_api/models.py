@@ -24,8 +24,8 @@ _SAFE_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
 
 def safe_return_to(value: object) -> str:
     """`value` when it is a path on this site, else `/` (an open redirect is worse than a lost place)."""
-    if not isinstance(value, str) or len(value) > 512 or not _SAFE_PATH.fullmatch(value):
-        return "/"
+    if not isinstance(value, str) or len(value) > 512 or not value.isascii() or not _SAFE_PATH.fullmatch(value):
+        return "/"  # non-ASCII too: a Location header must be ASCII
     if "@" in value.split("?", 1)[0] or ":" in value.split("/", 2)[1]:
         return "/"
     return value
@@ -49,24 +49,36 @@ class Submission(BaseModel):
         return tuple(sorted(set(value)))
 
     def fingerprint(self) -> str:
-        """What makes two submissions with one id the same choice."""
-        return hashlib.sha256(f"{self.action}|{','.join(self.categories)}".encode()).hexdigest()
+        """What makes two submissions with one id the same choice (`necessary` is always granted)."""
+        chosen = ",".join(c for c in self.categories if c != "necessary") if self.action == "custom" else ""
+        return hashlib.sha256(f"{self.action}|{chosen}".encode()).hexdigest()
 
 
 def truncate_ip(raw: str | None) -> str | None:
-    """The /24 (IPv4) or /48 (IPv6) network, written so that it is never an address: `203.0.113/24`."""
+    """The /24 (IPv4) or /48 (IPv6) network, written so that it is never an address: `203.0.113/24`.
+
+    IPv6 forms that carry an IPv4 address (mapped, 6to4, Teredo) are cut as that IPv4 address:
+    their /48 would hold it whole.
+    """
     if not raw:
         return None
     try:
-        address = ipaddress.ip_address(raw.strip())
+        address = ipaddress.ip_address(raw.strip().split("%", 1)[0])
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None:
+            address = embedded
     if isinstance(address, ipaddress.IPv4Address):
         return ".".join(str(address).split(".")[:3]) + "/24"
     groups = address.exploded.split(":")[:3]
     return ":".join(group.lstrip("0") or "0" for group in groups) + "/48"
+
+
+def viewer_country(raw: str | None) -> str | None:
+    """`CloudFront-Viewer-Country` when it is a country code: nothing else is stored from it."""
+    return raw if raw is not None and re.fullmatch(r"[A-Z]{2}", raw) else None
 
 
 class Receipt(BaseModel):
@@ -87,7 +99,7 @@ class Receipt(BaseModel):
     granted: tuple[str, ...]
     refused: tuple[str, ...]
     gpc: bool
-    country: str | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     page_path: str | None = Field(default=None, max_length=MAX_PAGE_PATH)
     ip_network: str | None = None
     previous_receipt_sha256: str | None = None

@@ -26,11 +26,12 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 T = TypeVar("T")
 
-# Throttling and transient faults are retried here, with a short capped backoff and a
-# deadline, so that a request ends within 10 s: botocore's own backoff may sleep up to
-# 20 s per attempt. Its client makes one attempt per call (see `dynamodb_client`).
+# Throttling and transient faults are retried here, with a short capped backoff, within
+# one deadline for the whole request: botocore's own backoff may sleep up to 20 s per
+# attempt. Its client makes one attempt per call (see `consent_api.app.dynamodb_client`).
 MAX_ATTEMPTS = 6
-DEADLINE_SECONDS = 8.0
+DEADLINE_SECONDS = 8.0  # from the store's creation, once per request
+ATTEMPT_SECONDS = 2.0  # the client's connect and read timeouts: no attempt starts that could end late
 _RETRYABLE = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -88,11 +89,13 @@ class DynamoReceiptStore:
         self.table = table
         self._sleep = sleep
         self._clock = clock
+        self._deadline = clock() + DEADLINE_SECONDS
 
     def _call(self, operation: Callable[[], T]) -> T:
-        """`operation`, retried on throttling and transient faults within the attempts and the deadline."""
-        deadline = self._clock() + DEADLINE_SECONDS
+        """`operation`, retried on throttling and transient faults, within the attempts and the request's deadline."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            if self._clock() + ATTEMPT_SECONDS > self._deadline:
+                break
             try:
                 return operation()
             except ClientError as exc:
@@ -101,10 +104,7 @@ class DynamoReceiptStore:
             except BotoCoreError:
                 if attempt == MAX_ATTEMPTS:
                     raise
-            delay = random.uniform(0, min(0.8, 0.05 * 2**attempt))
-            if self._clock() + delay >= deadline:
-                break
-            self._sleep(delay)
+            self._sleep(random.uniform(0, min(0.8, 0.05 * 2**attempt)))
         raise StoreUnavailable("deadline")
 
     def append(self, receipt: Receipt, submission_id: str, fingerprint: str) -> Receipt:

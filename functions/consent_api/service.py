@@ -42,13 +42,14 @@ def receipt_id_for(submission_id: str) -> str:
 
 
 def granted_for(submission: Submission, config: EdgeConfig) -> frozenset[str]:
+    """What the action grants; `categories` count only for `custom`, but must be the policy's in any case."""
     categories = frozenset(config.categories)
+    unknown = set(submission.categories) - categories
+    if unknown:
+        raise BadChoice(f"categories: unknown {', '.join(sorted(unknown))}")
     if submission.action == "accept_all":
         return categories
     if submission.action == "custom":
-        unknown = set(submission.categories) - categories
-        if unknown:
-            raise BadChoice(f"categories: unknown {', '.join(sorted(unknown))}")
         return frozenset(submission.categories) | {NECESSARY}
     return frozenset({NECESSARY})
 

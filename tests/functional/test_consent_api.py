@@ -372,3 +372,61 @@ def test_choices_and_failures_are_counted(
     monkeypatch.setattr(dynamodb, "transact_write_items", refused)
     assert call(post(choice(submission_id="failure-0001")), store)["status"] == "503"
     assert "ReceiptWriteFailures" in emf_metrics(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("raw", "network"),
+    [
+        ("2002:cb00:714d::1", "203.0.113/24"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2/24"),
+        ("fe80::1%eth0", "fe80:0:0/48"),
+    ],
+)
+def test_ipv6_forms_carrying_an_ipv4_address_are_cut_as_ipv4(raw: str, network: str) -> None:
+    from consent_api.models import truncate_ip
+
+    assert truncate_ip(raw) == network
+
+
+def test_only_a_country_code_is_stored(store: Any, dynamodb: Any) -> None:
+    event = post(choice())
+    event["Records"][0]["cf"]["request"]["headers"]["cloudfront-viewer-country"] = [
+        {"key": "CloudFront-Viewer-Country", "value": "X" * 3000}
+    ]
+    assert call(event, store)["status"] == "200"
+    (item,) = receipts_in(dynamodb)
+    assert "country" not in item
+
+
+def test_the_distribution_domain_counts_as_the_site(store: Any) -> None:
+    event = post(choice())
+    cf = event["Records"][0]["cf"]
+    cf["request"]["headers"]["host"] = [{"key": "Host", "value": "origin.planete-micro-entreprises.fr"}]
+    cf["request"]["headers"]["origin"] = [
+        {"key": "Origin", "value": f"https://{cf['config']['distributionDomainName']}"}
+    ]
+    assert call(event, store)["status"] == "200"
+
+
+def test_resending_a_custom_choice_with_necessary_is_the_same_choice(store: Any, dynamodb: Any) -> None:
+    assert call(post(choice("custom", categories=["analytics"])), store)["status"] == "200"
+    assert call(post(choice("custom", categories=["analytics", "necessary"])), store)["status"] == "200"
+    assert len(receipts_in(dynamodb)) == 1
+
+
+@pytest.mark.parametrize("body", [choice("accept_all", categories=["bogus"]), {"x": 1}])
+def test_unknown_categories_are_refused_whatever_the_action(store: Any, body: dict[str, Any]) -> None:
+    assert call(post(body), store)["status"] == "400"
+
+
+def test_deeply_nested_json_is_a_400(store: Any) -> None:
+    assert call(post({}, raw=b"[" * 8000), store)["status"] == "400"
+
+
+@pytest.mark.parametrize("return_to", ["/\u3000/evil.com", "/\uff0f\uff0fevil.com", "/\ufeffx"])
+def test_non_ascii_return_to_falls_back_to_home(store: Any, return_to: str) -> None:
+    from urllib.parse import quote
+
+    form = f"action=reject_all&submission_id=ascii-00001&return_to={quote(return_to)}"
+    result = call(post({}, {"content_type": "application/x-www-form-urlencoded"}, raw=form.encode()), store)
+    assert header(result, "location") == "/"

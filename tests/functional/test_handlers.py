@@ -299,3 +299,16 @@ def test_the_development_key_is_announced_once_per_container(
         viewer_request.lambda_handler(copy.deepcopy(fresh["viewer-request/no-cookie.json"]), None)
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [entry["event"] for entry in logged].count("development_key_in_use") == 1
+
+
+def test_the_last_resort_lets_no_cookie_through(fresh: dict[str, dict[str, Any]]) -> None:
+    """An event broken enough to defeat the error path still loses its cookies, never its privacy."""
+    event = copy.deepcopy(fresh["viewer-request/all-granted.json"])
+    headers = event["Records"][0]["cf"]["request"]["headers"]
+    headers["cookie"].append(None)  # unreadable by both the handler and its error path
+    headers["x-consent-categories"] = [{"key": "X-Consent-Categories", "value": "advertising,analytics,necessary"}]
+    result = viewer_request.lambda_handler(event, None)
+    assert "cookie" not in result["headers"] and "x-consent-categories" not in result["headers"]
+    response_event = copy.deepcopy(fresh["viewer-response/mixed-set-cookie-all-granted.json"])
+    response_event["Records"][0]["cf"]["response"]["headers"]["set-cookie"].append(None)
+    assert "set-cookie" not in viewer_response.lambda_handler(response_event, None)["headers"]

@@ -173,3 +173,44 @@ def test_forgeries_are_never_remembered(config: EdgeConfig, issue: Issue) -> Non
     for _ in range(3):
         assert decide(config, forged).state == "invalid"
     assert forged not in config.verified_tokens
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Chromium keeps the last Max-Age/Expires, valid or not: these are not deletions there.
+        "_ga=GA1.2.tracker; Max-Age=0; Max-Age=x; Expires=Wed, 01 Jan 2099 00:00:00 GMT; Path=/",
+        "_fbp=fb.1.tracker; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Expires=soon",
+        "_gcl_au=1.1.tracker; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=+31536000; Domain=.example.fr",
+    ],
+)
+def test_a_refused_cookie_never_passes_dressed_as_a_deletion(config: EdgeConfig, line: str) -> None:
+    (kept,) = consent.filter_set_cookies([line], frozenset({"necessary"}), config, NOW).kept
+    name = cookies.set_cookie_name(line)
+    assert kept.startswith(f"{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    assert "tracker" not in kept and "2099" not in kept and "31536000" not in kept
+    if "Domain=.example.fr" in line:
+        assert kept.endswith("; Domain=.example.fr")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "_ga=x; Max-Age=+63072000",
+        "_ga=x; Max-Age=63072000abc",
+        "_ga=x; Max-Age=" + "9" * 400,
+        "_ga=x; Max-Age=" + "9" * 5000,
+        "_ga=x; Expires=Sat, 01 Jan 12345 00:00:00 GMT",
+        "_ga=x; Expires=01/01/2040 00:00:00",
+    ],
+)
+def test_no_lifetime_escapes_the_cap_and_nothing_raises(config: EdgeConfig, line: str) -> None:
+    for granted in (None, frozenset({"necessary", "analytics"})):
+        (kept,) = consent.filter_set_cookies([line], granted, config, NOW).kept
+        cap = cookies.add_calendar_months(NOW, 13)
+        for _, attr, value in cookies._attributes(kept):
+            if attr == "max-age":
+                assert int(value) <= cap - NOW
+            if attr == "expires":
+                assert (cookies.parse_cookie_date(value) or 0) <= cap
+    assert consent.filter_set_cookies([line], frozenset({"necessary"}), config, NOW).removed == ("_ga",)

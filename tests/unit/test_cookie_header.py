@@ -6,13 +6,13 @@ from http.cookies import CookieError, SimpleCookie
 
 import pytest
 from consent_core import consent, cookies
-from consent_core.config import NECESSARY, EdgeConfig
+from consent_core.config import NECESSARY, EdgeConfig, config_from_dict
 from django.http.cookie import parse_cookie as django_parse_cookie
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.http import parse_cookie as werkzeug_parse_cookie
 
-from tests.conftest import DEV_CONFIG, NOW
+from tests.conftest import DEV_CONFIG, NOW, load_dev_config_dict
 
 
 def test_split_like_a_browser() -> None:
@@ -201,3 +201,13 @@ def test_fast_path_agrees_with_the_careful_path(header: str, granted: set[str]) 
 @given(st.lists(compact_pairs | st.just("__Host-consent=1.a"), max_size=12).map(";".join))
 def test_compact_consent_scan_agrees_with_the_general_scan(header: str) -> None:
     assert consent._compact_values(header, "__Host-consent") == consent.consent_values(header, "__Host-consent")
+
+
+@pytest.mark.parametrize("space", ["\u3000", "\xa0", "\x85", "\u2028"])
+def test_unicode_whitespace_never_hides_a_refused_name(space: str) -> None:
+    """With unknown cookies allowed as `preferences`, `<space>_fbp` must not reach Django as `_fbp`."""
+    config = config_from_dict(load_dev_config_dict())
+    config.unknown_category = "preferences"
+    header = f"sessionid=1; {space}_fbp=fb.1"
+    forwarded = _read_with(header, frozenset({"necessary", "preferences"}), config).header or ""
+    assert "_fbp" not in set(django_parse_cookie(forwarded)) | visible_names(forwarded)

@@ -229,7 +229,7 @@ def filter_set_cookies(
     """Drop malformed Set-Cookie and those of categories not granted; cap every lifetime.
 
     `granted` None keeps every category (the consent-independent pass of origin-response).
-    Deletions always pass: removing a cookie never needs consent.
+    A refused cookie that the origin deletes is deleted: removing a cookie never needs consent.
     """
     cap = cookies.add_calendar_months(now, config.max_cookie_months)
     kept: list[str] = []
@@ -244,8 +244,11 @@ def filter_set_cookies(
         category, catalogued = config.classify(name)
         if not catalogued:
             unknown.append(name)
-        if granted is not None and category not in granted and not cookies.is_deletion(line, now):
-            removed.append(name)
+        if granted is not None and category not in granted:
+            if cookies.asks_for_deletion(line, now):
+                kept.append(cookies.deletion_for(line))  # the deletion, never the origin's own line
+            else:
+                removed.append(name)
             continue
         shortened = cookies.cap_lifetime(line, now, cap)
         if shortened is not line:
@@ -265,7 +268,7 @@ def withdrawal_deletions(
     skip = set(already_set)
     lines = []
     for name in sent_names:
-        if name in skip or name == config.consent_cookie_name:
+        if name in skip or name == config.consent_cookie_name or not cookies.is_token(name):
             continue
         entry = config.entry_for(name)
         if entry is None or entry.category in granted:

@@ -16,7 +16,9 @@ _WHITESPACE = " \t"
 _COOKIE_OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
 _SAFE_VALUE_RE = re.compile(f'{_COOKIE_OCTETS}|"{_COOKIE_OCTETS}"')
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_NAME_BREAKERS_RE = re.compile(r'[\x00-\x20\x7f",\\]')
+# A name must be visible ASCII without separators: Django strips Unicode whitespace from
+# names, so `\u3000_fbp` would reach it as `_fbp`.
+_NAME_BREAKERS_RE = re.compile(r'[^\x21-\x7e]|[",\\]')
 
 
 def parse_cookie_header(header: str) -> list[tuple[str, str]]:
@@ -79,6 +81,14 @@ def is_forwardable(name: str, value: str, plain: bool) -> bool:
 # --- Set-Cookie -----------------------------------------------------------------
 
 
+_TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def is_token(name: str) -> bool:
+    """An RFC 7230 token: what a cookie name should be, and safe to write back in a header."""
+    return _TOKEN_RE.fullmatch(name) is not None
+
+
 def set_cookie_name(line: str) -> str:
     """The name a browser stores for this Set-Cookie line; empty when it has none."""
     pair = line.split(";", 1)[0]
@@ -107,11 +117,28 @@ def _attributes(line: str) -> list[tuple[int, str, str]]:
 
 
 _MAX_AGE_RE = re.compile(r"-?[0-9]+")
+_LENIENT_NUMBER_RE = re.compile(r"[ \t]*([+-]?)([0-9]+)")
+# Beyond any cap, and small enough for float arithmetic: 30,000 years.
+_MAX_AGE_CLAMP = 10**12
+
+
+def _number(sign: str, digits: str) -> int:
+    # Thousands of digits would make int() refuse and float arithmetic overflow: clamp by length first.
+    value = _MAX_AGE_CLAMP if len(digits) > 12 else min(int(digits), _MAX_AGE_CLAMP)
+    return -value if sign == "-" else value
 
 
 def _max_age(value: str) -> int | None:
-    # RFC 6265 5.2.2: a value that is not an optional minus and digits is ignored.
-    return int(value) if _MAX_AGE_RE.fullmatch(value) else None
+    """RFC 6265 5.2.2: a value that is not an optional minus and digits is ignored."""
+    if not _MAX_AGE_RE.fullmatch(value):
+        return None
+    return _number(value[0] if value[0] == "-" else "", value.lstrip("-"))
+
+
+def _lenient_max_age(value: str) -> int | None:
+    """How the most lenient browser reads it: Chromium takes `+N`, Firefox the digits before any junk."""
+    match = _LENIENT_NUMBER_RE.match(value)
+    return _number(match.group(1), match.group(2)) if match else None
 
 
 def expiry_of(line: str, now: float) -> float | None:
@@ -137,31 +164,77 @@ def is_deletion(line: str, now: float) -> bool:
     return expiry is not None and expiry <= now
 
 
+def asks_for_deletion(line: str, now: float) -> bool:
+    """Any Max-Age <= 0 or any Expires in the past, however the rest of the line reads.
+
+    Browsers disagree on lines with several Max-Age or Expires (Chromium keeps the last,
+    valid or not), so a refused cookie is never let through on the strength of its own
+    line: this only decides whether a clean deletion (`deletion_for`) is sent instead.
+    """
+    for _, attr, value in _attributes(line):
+        if attr == "max-age":
+            parsed = _lenient_max_age(value)
+            if parsed is not None and parsed <= 0:
+                return True
+        elif attr == "expires":
+            parsed_date = parse_cookie_date(value)
+            if parsed_date is not None and parsed_date <= now:
+                return True
+    return False
+
+
+_DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
+
+
+def deletion_for(line: str) -> str:
+    """A deletion of the cookie this line names, with its Path and Domain and nothing else from it."""
+    path = domain = None
+    for _, attr, value in _attributes(line):
+        if attr == "path":
+            path = value if _PATH_RE.fullmatch(value) else None
+        elif attr == "domain":
+            domain = value if _DOMAIN_RE.fullmatch(value) else None
+    return deletion_line(set_cookie_name(line), path, domain)
+
+
 def cap_lifetime(line: str, now: float, cap: float) -> str:
-    """Rewrite every Max-Age and Expires that reaches past `cap`, leaving the rest of the line as sent."""
+    """Rewrite what could make the cookie outlive `cap`, leaving the rest of the line as sent.
+
+    A Max-Age any browser reads as more than the cap becomes the cap; an Expires after
+    the cap becomes the cap's date; an Expires this parser cannot read is removed (some
+    browser might read it as a date past the cap; without it the cookie ends with the session).
+    """
     lowered = line.lower()
     if "max-age" not in lowered and "expires" not in lowered:
         return line  # a session cookie: nothing to cap
-    parts = line.split(";")
+    parts: list[str | None] = list(line.split(";"))
     changed = False
     max_age_cap = int(cap - now)
     for index, attr, value in _attributes(line):
         if attr == "max-age":
-            parsed = _max_age(value)
+            parsed = _lenient_max_age(value)
             if parsed is not None and parsed > max_age_cap:
                 parts[index] = f" Max-Age={max_age_cap}"
                 changed = True
         elif attr == "expires":
             parsed_date = parse_cookie_date(value)
-            if parsed_date is not None and parsed_date > cap:
+            if parsed_date is None:
+                parts[index] = None
+                changed = True
+            elif parsed_date > cap:
                 parts[index] = f" Expires={format_http_date(cap)}"
                 changed = True
-    return ";".join(parts) if changed else line
+    return ";".join(part for part in parts if part is not None) if changed else line
 
 
-def deletion_line(name: str, path: str, domain: str | None) -> str:
-    """A Set-Cookie that deletes a cookie set with this Path and Domain."""
-    attributes = [f"{name}=", "Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT", f"Path={path}"]
+def deletion_line(name: str, path: str | None, domain: str | None) -> str:
+    """A Set-Cookie that deletes a cookie set with this Path and Domain (no Path: the browser's default path)."""
+    if name.lower().startswith("__host-"):
+        path, domain = "/", None  # the only way a __Host- cookie can exist, and be deleted
+    attributes = [f"{name}=", "Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT"]
+    if path:
+        attributes.append(f"Path={path}")
     if domain:
         attributes.append(f"Domain={domain}")
     if name.lower().startswith(("__secure-", "__host-")):
@@ -222,6 +295,8 @@ def parse_cookie_date_leniently(text: str) -> float | None:
 def _valid_date(year: int, month: int, day: int, hour: int, minute: int, second: int) -> float | None:
     if not 1 <= day <= 31 or year < 1601 or hour > 23 or minute > 59 or second > 59:
         return None
+    if year > 9999:
+        return float("inf")  # later than anything: capped, never a deletion
     if day > days_in_month(year, month):
         return None
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()

@@ -36,12 +36,20 @@ def run(trigger: str, handler_dir: str, event: dict[str, Any], handle: Handle, f
 
 
 def _bare_passthrough(event: Any) -> Any:
-    """Last resort for an event too broken to read: hand back whatever CloudFront can use."""
+    """Last resort for an event too broken to read: hand back what CloudFront can use, without any cookie."""
     try:
         record = cloudfront.cf_record(event)
-        return record.get("response") or record.get("request") or {}
+        message = record.get("response") or record.get("request") or {}
     except Exception:  # noqa: BLE001
         return {}
+    try:
+        headers: dict[str, Any] = message["headers"]
+        for name in list(headers):
+            if name in ("cookie", "set-cookie") or name.startswith("x-consent-"):
+                del headers[name]
+    except Exception:  # noqa: BLE001
+        message.pop("headers", None)
+    return message
 
 
 def necessary_cookie_header(header: str, config: EdgeConfig | None) -> str | None:
