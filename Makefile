@@ -12,7 +12,8 @@ VENV_SAM := .venv-sam
 STAMP_SAM := $(VENV_SAM)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
 
 .PHONY: test lint unit test-lambda-python sam-check bench events config clean \
-	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction
+	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction \
+	build-EdgeConfigFunction build-SharedLayer
 
 test: lint unit test-lambda-python sam-check
 
@@ -100,3 +101,18 @@ build-ConsentApiFunction:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 		--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 \
 		--no-compile --target "$(ARTIFACTS_DIR)" -r functions/consent_api/requirements.txt
+
+# The deploy-time config writer: its handler and the policy compiled without keys (the
+# stack's secret provides them). Its layer brings the core.
+build-EdgeConfigFunction: $(STAMP)
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp functions/edge_config/app.py "$(ARTIFACTS_DIR)/"
+	$(BIN)/edge-consent policy compile policy/policy.yaml --without-keys -o "$(ARTIFACTS_DIR)/policy.json"
+
+# The regional functions' layer: the core, powertools and pydantic for Lambda's Python 3.13.
+build-SharedLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/python/consent_core"
+	cp layers/consent_core/consent_core/*.py "$(ARTIFACTS_DIR)/python/consent_core/"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+		--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 \
+		--no-compile --target "$(ARTIFACTS_DIR)/python" -r functions/consent_api/requirements.txt

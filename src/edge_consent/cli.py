@@ -54,14 +54,19 @@ def policy_check(args: argparse.Namespace) -> int:
 
 def policy_compile(args: argparse.Namespace) -> int:
     loaded = policy.load_policy(args.file)
-    keys = policy.load_keys(args.keys)
-    if keys["development"]:
-        print(
-            "warning: signing with the DEVELOPMENT key; deployed configs get theirs from the stack secret",
-            file=sys.stderr,
-        )
-    compiled = policy.compile_policy(loaded, keys, table=args.table, region=args.region)
-    config_from_dict(compiled)  # what the edge will load must load
+    if args.without_keys:
+        # For the deploy: the stack's custom resource adds the keys from Secrets Manager.
+        compiled = policy.compile_policy(loaded, {}, table=args.table, region=args.region)
+        del compiled["edge"]["keys"]
+    else:
+        keys = policy.load_keys(args.keys)
+        if keys["development"]:
+            print(
+                "warning: signing with the DEVELOPMENT key; deployed configs get theirs from the stack secret",
+                file=sys.stderr,
+            )
+        compiled = policy.compile_policy(loaded, keys, table=args.table, region=args.region)
+        config_from_dict(compiled)  # what the edge will load must load
     policy.write_json_atomically(args.output, compiled)
     print(f"wrote {args.output} (policy version {loaded.version}, sha256 {compiled['policy_sha256'][:12]}...)")
     return 0
@@ -176,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("file")
     compile_.add_argument("-o", "--output", required=True, help="the config JSON to write")
     compile_.add_argument("--keys", help="keys JSON {signing, keys}; default: the development key")
+    compile_.add_argument(
+        "--without-keys", action="store_true", help="leave the keys out (the deploy adds them from the stack secret)"
+    )
     compile_.add_argument("--table", default=policy.DEFAULT_TABLE, help="the receipts table (default %(default)s)")
     compile_.add_argument("--region", default=policy.DEFAULT_REGION, help="the table's region (default %(default)s)")
     compile_.set_defaults(run=policy_compile)

@@ -99,3 +99,91 @@ def test_receipts_table_is_kept_as_evidence(template: dict[str, Any]) -> None:
     assert p["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert p["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_parameters_for_the_existing_site(template: dict[str, Any]) -> None:
+    assert {
+        "OriginDomainName",
+        "OriginProtocolPolicy",
+        "AlternateDomainNames",
+        "AcmCertificateArn",
+        "PriceClass",
+        "LogRetentionDays",
+    } <= set(template["Parameters"])
+
+
+def test_keys_are_generated_by_cloudformation(template: dict[str, Any]) -> None:
+    secret = template["Resources"]["KeysSecret"]["Properties"]
+    assert "SecretString" not in secret
+    generated = secret["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "k1" and generated["PasswordLength"] >= 43
+    assert '"signing": "k1"' in generated["SecretStringTemplate"]
+
+
+def test_config_writer_may_touch_the_secret_and_the_edge_functions_only(template: dict[str, Any]) -> None:
+    p = props(template, "EdgeConfigFunction")
+    assert p["Layers"] == [{"Ref": "SharedLayer"}]
+    statements = p["Policies"][0]["Statement"]
+    assert statements[0] == {
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": {"Ref": "KeysSecret"},
+    }
+    assert sorted(statements[1]["Action"]) == [
+        "lambda:GetFunction",
+        "lambda:PublishVersion",
+        "lambda:UpdateFunctionCode",
+    ]
+    assert statements[1]["Resource"] == [
+        {"Fn::GetAtt": [name, "Arn"]} for name in (*VIEWER, *ORIGIN, "ConsentApiFunction")
+    ]
+    config = template["Resources"]["EdgeConfig"]["Properties"]
+    assert {f["Output"] for f in config["Functions"]} == {
+        "ViewerRequest",
+        "ViewerResponse",
+        "OriginResponse",
+        "ConsentApi",
+    }
+    assert {"Ref": "EdgeConfigFunction.Version"} in config["CodeVersions"]  # a policy change writes the config again
+
+
+def behaviour_associations(behaviour: dict[str, Any]) -> dict[str, Any]:
+    return {a["EventType"]: a for a in behaviour["LambdaFunctionAssociations"]}
+
+
+def test_distribution_runs_the_configured_versions(template: dict[str, Any]) -> None:
+    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    default = behaviour_associations(config["DefaultCacheBehavior"])
+    assert {event: a["LambdaFunctionARN"] for event, a in default.items()} == {
+        "viewer-request": {"Fn::GetAtt": ["EdgeConfig", "ViewerRequestVersionArn"]},
+        "origin-response": {"Fn::GetAtt": ["EdgeConfig", "OriginResponseVersionArn"]},
+        "viewer-response": {"Fn::GetAtt": ["EdgeConfig", "ViewerResponseVersionArn"]},
+    }
+    (consent_behaviour,) = config["CacheBehaviors"]
+    assert consent_behaviour["PathPattern"] == "/consent*"
+    assert consent_behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # caching disabled
+    assert len(consent_behaviour["AllowedMethods"]) == 7
+    origin_request = behaviour_associations(consent_behaviour)["origin-request"]
+    assert origin_request == {
+        "EventType": "origin-request",
+        "LambdaFunctionARN": {"Fn::GetAtt": ["EdgeConfig", "ConsentApiVersionArn"]},
+        "IncludeBody": True,
+    }
+
+
+def test_cache_key_and_origin_requests(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    key = resources["SiteCachePolicy"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["HeadersConfig"]["Headers"] == ["x-consent-categories"]
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"}  # the visitor's cookies never split the cache
+    site = resources["SiteOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert site["CookiesConfig"] == {"CookieBehavior": "all"}  # what viewer-request left
+    assert {"x-consent-state", "x-consent-categories"} <= set(site["HeadersConfig"]["Headers"])
+    consent_policy = resources["ConsentOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert {"CloudFront-Viewer-Country", "Sec-GPC", "Host"} <= set(consent_policy["HeadersConfig"]["Headers"])
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    assert {"DistributionDomainName", "DistributionId", "ReceiptsTableName", "ConsentApiFunctionVersion"} <= set(
+        template["Outputs"]
+    )
