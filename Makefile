@@ -54,9 +54,10 @@ $(STAMP_SAM): requirements-sam.txt
 	$(VENV_SAM)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-sam-check: $(STAMP_SAM)
+sam-check: $(STAMP) $(STAMP_SAM)
 	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam validate --lint --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam build --build-dir .aws-sam/build
+	$(BIN)/pytest tests/infrastructure/test_sam_build.py
 
 # Recompile the development config (development key) after editing the policy.
 config: $(STAMP)
