@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from consent_core import token  # noqa: E402
 from consent_core.config import config_from_dict  # noqa: E402
 
 from edge_consent import events  # noqa: E402
+from edge_consent.packaging import zip_size  # noqa: E402
 from functions.viewer_request import app as viewer_request  # noqa: E402
 from functions.viewer_response import app as viewer_response  # noqa: E402
 
@@ -154,14 +154,6 @@ def build_packages(workdir: Path) -> dict[str, Path]:
         shutil.copy(ROOT / "policy" / "config.dev.json", artifacts / "config.json")
         packages[function] = artifacts
     return packages
-
-
-def zip_size(directory: Path) -> int:
-    archive = directory.with_suffix(".zip")
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(directory.rglob("*")):
-            zf.write(path, path.relative_to(directory))
-    return archive.stat().st_size
 
 
 def run_python(code: str, *args: str) -> float:

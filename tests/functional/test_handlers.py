@@ -19,6 +19,7 @@ from edge_consent.cli import invoke
 from functions.origin_response import app as origin_response
 from functions.viewer_request import app as viewer_request
 from functions.viewer_response import app as viewer_response
+from tests import rfc6265
 from tests.conftest import DEV_CONFIG, ROOT
 
 EVENTS_DIR = ROOT / "events"
@@ -159,7 +160,7 @@ def test_viewer_response_without_consent_keeps_only_necessary_and_deletions(fres
     assert [cookies.set_cookie_name(line) for line in lines] == ["sessionid", "csrftoken", "_fbp"]
     assert "HttpOnly" in lines[0]
     assert "Max-Age=63072000" not in lines[1]  # two years capped
-    assert cookies.is_deletion(lines[2], time.time())
+    assert rfc6265.is_deletion(lines[2], time.time())
 
 
 def test_viewer_response_keeps_granted_categories(fresh: dict[str, dict[str, Any]]) -> None:
@@ -187,7 +188,7 @@ def test_viewer_response_keeps_set_cookie_entries_separate(fresh: dict[str, dict
 
 def test_withdrawal_deletes_httponly_and_domain_cookies(fresh: dict[str, dict[str, Any]]) -> None:
     lines = set_cookies(run(fresh, "viewer-response/withdrawal.json"))
-    deleted = {cookies.set_cookie_name(line): line for line in lines if cookies.is_deletion(line, time.time())}
+    deleted = {cookies.set_cookie_name(line): line for line in lines if rfc6265.is_deletion(line, time.time())}
     assert set(deleted) == {*PREFERENCES_SENT, *ANALYTICS_SENT, *ADVERTISING_SENT}
     assert "Domain=.planete-micro-entreprises.fr" in deleted["FPID"]  # the HttpOnly one, out of scripts' reach
     assert "Path=/inscription" in deleted["registration_draft"]
@@ -199,7 +200,7 @@ def test_withdrawal_works_on_the_request_as_viewer_request_rewrote_it(fresh: dic
     event = copy.deepcopy(fresh["viewer-response/withdrawal.json"])
     event["Records"][0]["cf"]["request"] = rewritten
     lines = set_cookies(viewer_response.lambda_handler(event, None))
-    assert {cookies.set_cookie_name(line) for line in lines if cookies.is_deletion(line, time.time())} >= {
+    assert {cookies.set_cookie_name(line) for line in lines if rfc6265.is_deletion(line, time.time())} >= {
         "_ga",
         "FPID",
     }
@@ -209,7 +210,7 @@ def test_origin_response_caps_but_keeps_every_category(fresh: dict[str, dict[str
     lines = set_cookies(run(fresh, "origin-response/mixed-set-cookie.json"))
     assert len(lines) == len(events.MIXED_SET_COOKIES)
     cap = cookies.add_calendar_months(time.time(), 13) + 5
-    assert all((cookies.expiry_of(line, time.time()) or 0) <= cap for line in lines)
+    assert all((rfc6265.expiry_of(line, time.time()) or 0) <= cap for line in lines)
 
 
 def test_origin_response_error_status_keeps_only_necessary(fresh: dict[str, dict[str, Any]]) -> None:

@@ -7,11 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
+from edge_consent.packaging import zip_size
 from tests.conftest import DEV_CONFIG_PATH, ROOT
 
 VIEWER = {"ViewerRequestFunction": "viewer-request", "ViewerResponseFunction": "viewer-response"}
@@ -30,14 +30,6 @@ def build(function: str, tmp_path: Path) -> Path:
     return artifacts
 
 
-def zipped_size(directory: Path, tmp_path: Path) -> int:
-    archive = tmp_path / f"{directory.name}.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(directory.rglob("*")):
-            zf.write(path, path.relative_to(directory))
-    return archive.stat().st_size
-
-
 @pytest.mark.parametrize("function", list(VIEWER) + list(ORIGIN))
 def test_package_size_and_content(function: str, tmp_path: Path) -> None:
     package = build(function, tmp_path)
@@ -45,7 +37,7 @@ def test_package_size_and_content(function: str, tmp_path: Path) -> None:
     assert "app.py" in files and "consent_core/token.py" in files and "config.json" in files
     assert not [f for f in files if f.split("/")[0] in HEAVY or f.endswith((".pyc", ".so"))]
     limit = VIEWER_ZIP_LIMIT if function in VIEWER else ORIGIN_ZIP_LIMIT
-    assert zipped_size(package, tmp_path) <= limit
+    assert zip_size(package) <= limit
 
 
 PROBE = """
@@ -103,7 +95,7 @@ def test_consent_endpoint_package(tmp_path: Path) -> None:
     assert list((package / "pydantic_core").glob("*cpython-313-x86_64-linux-gnu.so"))
     assert (package / "consent_api" / "static" / "banner.js").is_file()
     assert not list(package.rglob("__pycache__"))
-    assert zipped_size(package, tmp_path) <= ORIGIN_ZIP_LIMIT
+    assert zip_size(package) <= ORIGIN_ZIP_LIMIT
 
 
 @pytest.mark.skipif(LAMBDA_PYTHON is None, reason="no Python 3.13 here")

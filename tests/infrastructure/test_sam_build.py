@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
 
+from edge_consent.packaging import zip_size
 from tests.conftest import ROOT
 from tests.infrastructure.cfn import load_template
 
@@ -15,14 +15,6 @@ VIEWER = ("ViewerRequestFunction", "ViewerResponseFunction")
 HEAVY = ("boto3", "botocore", "pydantic", "pydantic_core", "aws_lambda_powertools")
 
 pytestmark = pytest.mark.skipif(not (BUILD / "template.yaml").exists(), reason="no sam build output")
-
-
-def zipped_size(directory: Path, tmp_path: Path) -> int:
-    archive = tmp_path / f"{directory.name}.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(directory.rglob("*")):
-            zf.write(path, path.relative_to(directory))
-    return archive.stat().st_size
 
 
 def test_every_function_and_layer_was_built() -> None:
@@ -39,9 +31,9 @@ def test_every_function_and_layer_was_built() -> None:
 def test_viewer_packages_are_small_and_standard_library_only(function: str, tmp_path: Path) -> None:
     package = BUILD / function
     assert not [p for p in package.iterdir() if p.name in HEAVY]
-    assert zipped_size(package, tmp_path) <= 64 * 1024
+    assert zip_size(package) <= 64 * 1024
 
 
 @pytest.mark.parametrize("function", ["OriginResponseFunction", "ConsentApiFunction"])
 def test_origin_packages_fit_lambda_edge(function: str, tmp_path: Path) -> None:
-    assert zipped_size(BUILD / function, tmp_path) <= 50 * 1024 * 1024
+    assert zip_size(BUILD / function) <= 50 * 1024 * 1024

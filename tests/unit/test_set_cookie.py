@@ -11,6 +11,8 @@ from consent_core import cookies
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import rfc6265
+
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "http-state-parser"
 
 
@@ -80,7 +82,7 @@ NOW = ts("2026-11-26T14:00:00")
     ],
 )
 def test_is_deletion(line: str, deletion: bool) -> None:
-    assert cookies.is_deletion(line, NOW) is deletion
+    assert rfc6265.is_deletion(line, NOW) is deletion
 
 
 @pytest.mark.parametrize(
@@ -138,7 +140,7 @@ def test_two_year_max_age_is_capped_with_expires_consistent() -> None:
     assert "Max-Age=34128000" in capped  # 2026-11-26 to 2027-12-26: 395 days
     assert "Expires=Sun, 26 Dec 2027 14:00:00 GMT" in capped
     assert capped.startswith("_ga=GA1.1.1.1; Domain=.example.fr; Path=/;")
-    assert cookies.expiry_of(capped, NOW) == CAP
+    assert rfc6265.expiry_of(capped, NOW) == CAP
 
 
 def test_expires_with_a_comma_is_capped_and_short_lifetimes_are_untouched() -> None:
@@ -155,7 +157,7 @@ def test_no_capped_cookie_outlives_thirteen_months(max_age: int, moment: datetim
     cap = cookies.add_calendar_months(now, 13)
     expires = cookies.format_http_date(min(max(now + max_age, 0), 253402300799))
     for line in (f"a=1; Max-Age={max_age}", f"a=1; Expires={expires}", f"a=1; Max-Age={max_age}; Expires={expires}"):
-        expiry = cookies.expiry_of(cookies.cap_lifetime(line, now, cap), now)
+        expiry = rfc6265.expiry_of(cookies.cap_lifetime(line, now, cap), now)
         assert expiry is None or expiry <= cap
 
 

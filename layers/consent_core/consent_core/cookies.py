@@ -141,29 +141,6 @@ def _lenient_max_age(value: str) -> int | None:
     return _number(match.group(1), match.group(2)) if match else None
 
 
-def expiry_of(line: str, now: float) -> float | None:
-    """Unix time the cookie expires at (Max-Age wins over Expires); None for a session cookie."""
-    max_age = expires = None
-    for _, attr, value in _attributes(line):
-        if attr == "max-age":
-            parsed = _max_age(value)
-            if parsed is not None:
-                max_age = parsed
-        elif attr == "expires":
-            parsed_date = parse_cookie_date(value)
-            if parsed_date is not None:
-                expires = parsed_date
-    if max_age is not None:
-        return now + max_age if max_age > 0 else float("-inf")
-    return expires
-
-
-def is_deletion(line: str, now: float) -> bool:
-    """Max-Age <= 0, or (without a valid Max-Age) an Expires in the past."""
-    expiry = expiry_of(line, now)
-    return expiry is not None and expiry <= now
-
-
 def asks_for_deletion(line: str, now: float) -> bool:
     """Any Max-Age <= 0 or any Expires in the past, however the rest of the line reads.
 

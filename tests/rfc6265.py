@@ -1,0 +1,28 @@
+"""RFC 6265 5.3's reading of a Set-Cookie's lifetime: the oracle the tests check the edge against."""
+
+from __future__ import annotations
+
+from consent_core.cookies import _attributes, _max_age, parse_cookie_date
+
+
+def expiry_of(line: str, now: float) -> float | None:
+    """Unix time the cookie expires at (Max-Age wins over Expires); None for a session cookie."""
+    max_age = expires = None
+    for _, attr, value in _attributes(line):
+        if attr == "max-age":
+            parsed = _max_age(value)
+            if parsed is not None:
+                max_age = parsed
+        elif attr == "expires":
+            parsed_date = parse_cookie_date(value)
+            if parsed_date is not None:
+                expires = parsed_date
+    if max_age is not None:
+        return now + max_age if max_age > 0 else float("-inf")
+    return expires
+
+
+def is_deletion(line: str, now: float) -> bool:
+    """Max-Age <= 0, or (without a valid Max-Age) an Expires in the past."""
+    expiry = expiry_of(line, now)
+    return expiry is not None and expiry <= now
