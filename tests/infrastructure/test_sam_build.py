@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from edge_consent.packaging import zip_size
@@ -28,12 +26,12 @@ def test_every_function_and_layer_was_built() -> None:
 
 
 @pytest.mark.parametrize("function", VIEWER)
-def test_viewer_packages_are_small_and_standard_library_only(function: str, tmp_path: Path) -> None:
+def test_viewer_packages_are_small_and_standard_library_only(function: str) -> None:
     package = BUILD / function
     assert not [p for p in package.iterdir() if p.name in HEAVY]
     assert zip_size(package) <= 64 * 1024
 
 
 @pytest.mark.parametrize("function", ["OriginResponseFunction", "ConsentApiFunction"])
-def test_origin_packages_fit_lambda_edge(function: str, tmp_path: Path) -> None:
+def test_origin_packages_fit_lambda_edge(function: str) -> None:
     assert zip_size(BUILD / function) <= 50 * 1024 * 1024
