@@ -15,7 +15,6 @@ Event = Literal["given", "refused", "updated", "withdrawn"]
 Collection = Literal["banner", "form", "api"]
 
 RECEIPT_SCHEMA_VERSION = "1"
-MAX_RECEIPT_BYTES = 1024
 MAX_PAGE_PATH = 100  # enough to tell pages apart; keeps every receipt within one write unit
 _SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
 # A same-site path: one leading slash, then no second slash or backslash, no scheme, no controls.
@@ -115,9 +114,6 @@ class Receipt(BaseModel):
     def sha256(self) -> str:
         """What the next receipt of this visitor records, chaining the history."""
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
-
-    def size(self) -> int:
-        return len(self.canonical_json().encode("utf-8"))
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edge_consent.packaging import zip_size
+from edge_consent.table import load_template
 from tests.conftest import ROOT
-from tests.infrastructure.cfn import load_template
 
 BUILD = ROOT / ".aws-sam" / "build"
 VIEWER = ("ViewerRequestFunction", "ViewerResponseFunction")

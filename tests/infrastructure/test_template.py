@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from edge_consent.table import load_template
 from tests.conftest import ROOT
-from tests.infrastructure.cfn import load_template
 
 VIEWER = ["ViewerRequestFunction", "ViewerResponseFunction"]
 ORIGIN = ["OriginResponseFunction"]

@@ -109,12 +109,12 @@ def test_compile_writes_nothing_for_a_bad_policy(tmp_path: Path, raw: dict[str, 
 def test_compiled_config_loads_with_the_standard_library_only(tmp_path: Path) -> None:
     compiled = policy.compile_policy(policy.load_policy(POLICY_PATH), policy.load_keys(None))
     config = config_from_dict(json.loads(json.dumps(compiled)))
-    assert config.category_of("_ga_XYZ123") == "analytics"
-    assert config.category_of("_pk_id.1.abcd") == "analytics"
-    assert config.category_of("_hjSession_42") == "analytics"
-    assert config.category_of("sessionid") == "necessary"
-    assert config.category_of("__Host-consent") == "necessary"
-    assert config.category_of("somethingelse") is None
+    assert config.classify("_ga_XYZ123")[0] == "analytics"
+    assert config.classify("_pk_id.1.abcd")[0] == "analytics"
+    assert config.classify("_hjSession_42")[0] == "analytics"
+    assert config.classify("sessionid")[0] == "necessary"
+    assert config.classify("__Host-consent")[0] == "necessary"
+    assert config.classify("somethingelse")[0] is None
     assert config.consent_max_age == 182 * 86400
 
 

@@ -143,13 +143,6 @@ class EdgeConfig:
             actions[name] = action
         return action
 
-    def category_of(self, name: str) -> str | None:
-        """The category a cookie belongs to; None when it is unknown and unknown cookies are denied."""
-        if name == self.consent_cookie_name:
-            return NECESSARY
-        entry = self.entry_for(name)
-        return entry.category if entry is not None else self.unknown_category
-
 
 def _glob_to_regex(glob: str) -> str:
     """`*` matches any run of characters, `?` one; everything else is literal."""

@@ -61,7 +61,7 @@ def necessary_cookie_header(header: str, config: EdgeConfig | None) -> str | Non
         f"{name}={value}"
         for name, value in cookies.parse_cookie_header(header)
         if name != config.consent_cookie_name
-        and config.category_of(name) == NECESSARY
+        and config.classify(name)[0] == NECESSARY
         and cookies.is_forwardable(name, value, plain)
     ]
     return "; ".join(kept) or None
@@ -74,7 +74,7 @@ def necessary_set_cookies(lines: list[str], config: EdgeConfig | None) -> list[s
     return [
         line
         for line in lines
-        if not cookies.is_malformed_set_cookie(line) and config.category_of(cookies.set_cookie_name(line)) == NECESSARY
+        if not cookies.is_malformed_set_cookie(line) and config.classify(cookies.set_cookie_name(line))[0] == NECESSARY
     ]
 
 
