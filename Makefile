@@ -11,7 +11,7 @@ STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pypro
 VENV_SAM := .venv-sam
 STAMP_SAM := $(VENV_SAM)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
 
-.PHONY: test lint unit test-lambda-python sam-check bench events config clean \
+.PHONY: test lint unit test-lambda-python sam-check bench events config clean run browser-deps screenshots load \
 	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction \
 	build-EdgeConfigFunction build-SharedLayer
 
@@ -30,8 +30,30 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
-unit: $(STAMP)
+unit: $(STAMP) browser-deps
 	$(BIN)/pytest
+
+# The local edge: template.yaml's distribution, the demo site, DynamoDB (moto). `make run PORT=9000`,
+# `make run ARGS="--origin https://staging.example.fr"`.
+PORT ?= 8080
+run: $(STAMP)
+	$(BIN)/edge-consent run --port $(PORT) $(ARGS)
+
+# The browser tests drive Debian's Chromium: installed here when missing, never downloaded by Playwright.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+		else echo "chromium is missing: apt-get install chromium (as root)" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The README's pictures, taken by the browser test that checks them.
+screenshots: $(STAMP) browser-deps
+	EDGE_CONSENT_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser -k screenshots
+
+# A bounded load through the local edge, from a second process.
+load: $(STAMP)
+	$(BIN)/python benchmarks/local_edge_load.py
 
 # The Lambda runtime is Python 3.13: the core and the handlers' tests run there too.
 $(STAMP_LAMBDA): requirements-dev.txt pyproject.toml

@@ -57,7 +57,7 @@ class Response:
     body: str = ""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
-    set_cookie: str | None = None
+    set_cookies: list[str] = field(default_factory=list)
 
     def to_cloudfront(self) -> dict[str, Any]:
         headers: cloudfront.Headers = {
@@ -67,8 +67,7 @@ class Response:
         }
         for key, value in self.headers.items():
             headers[key.lower()] = [{"key": key, "value": value}]
-        if self.set_cookie:
-            headers["set-cookie"] = [{"key": "Set-Cookie", "value": self.set_cookie}]
+        cloudfront.replace_set_cookies(headers, self.set_cookies)
         return {
             "status": str(self.status),
             "statusDescription": _REASONS.get(self.status, ""),
@@ -231,14 +230,24 @@ def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now:
         "choice_recorded",
         extra={"receipt_id": recorded.receipt.receipt_id, "event": recorded.receipt.event, "method": submission.action},
     )
-    cookie = service.consent_cookie_header(config, recorded.cookie_value)
+    # The consent cookie, then the deletion of every cookie the visitor sent that the new
+    # choice refuses: a withdrawal clears the browser at once, HttpOnly cookies included.
+    set_cookies = [
+        service.consent_cookie_header(config, recorded.cookie_value),
+        *refused_cookie_deletions(request, frozenset(recorded.receipt.granted), config),
+    ]
     if collection == "form":
-        return Response(303, "", "text/plain", headers={"Location": submission.return_to}, set_cookie=cookie)
+        return Response(303, "", "text/plain", headers={"Location": submission.return_to}, set_cookies=set_cookies)
     state = state_payload(
         consent.decide([recorded.cookie_value], context.gpc, config, now), recorded.cookie_value, config
     )
     state["receipt_id"] = recorded.receipt.receipt_id
-    return json_response(200, {"state": state, "receipt_id": recorded.receipt.receipt_id}, set_cookie=cookie)
+    return json_response(200, {"state": state, "receipt_id": recorded.receipt.receipt_id}, set_cookies=set_cookies)
+
+
+def refused_cookie_deletions(request: Request, granted: frozenset[str], config: EdgeConfig) -> list[str]:
+    sent = [name for name, _ in cookies.parse_cookie_header(cloudfront.cookie_header(request.headers))]
+    return consent.withdrawal_deletions(sent, granted, config, already_set=())
 
 
 def _explain(exc: Exception) -> str:

@@ -168,6 +168,23 @@ def receipts_command(args: argparse.Namespace) -> int:
         raise
 
 
+def run_command(args: argparse.Namespace) -> int:
+    from .local import server  # moto, boto3 and the handlers only for the local edge
+
+    options = server.Options(
+        port=args.port,
+        origin=args.origin,
+        dynamodb_endpoint=args.dynamodb_endpoint,
+        table=args.table,
+        policy_path=Path(args.policy),
+        host=args.host,
+    )
+    try:
+        return server.run(options)
+    except (ValueError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-consent", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -220,6 +237,21 @@ def build_parser() -> argparse.ArgumentParser:
     erase = receipts_commands.add_parser("erase", help="erase a visitor's receipts (a data subject's request)")
     erase.add_argument("consent_id")
     receipts_parser.set_defaults(run=receipts_command)
+
+    run_parser = commands.add_parser(
+        "run", help="a local CloudFront running template.yaml's distribution, the demo site and DynamoDB"
+    )
+    run_parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8080")), help="default $PORT or 8080"
+    )
+    run_parser.add_argument("--host", default="localhost", help="the host name visitors use (default %(default)s)")
+    run_parser.add_argument("--origin", help="front this site instead of the demo (http:// or https:// URL)")
+    run_parser.add_argument(
+        "--dynamodb-endpoint", help="use this DynamoDB (DynamoDB Local, a real one) instead of moto"
+    )
+    run_parser.add_argument("--table", default=policy.DEFAULT_TABLE, help="the receipts table (default %(default)s)")
+    run_parser.add_argument("--policy", default=str(REPO_ROOT / "policy" / "policy.yaml"), help="the policy to run")
+    run_parser.set_defaults(run=run_command)
 
     events_parser = commands.add_parser("events", help="regenerate the sample events with fresh consent cookies")
     events_parser.add_argument("-o", "--output", default=str(REPO_ROOT / "events"))

@@ -47,6 +47,15 @@ class Site(Strict):
     contact: str = Field(min_length=3)
     privacy_policy_url: str = Field(min_length=1)
     default_language: Literal["fr", "en"] = "fr"
+    # The site's registrable domain: catalogued cookies with a Domain under it are the
+    # site's own (a local run moves them to its own host, where deletions can reach them).
+    domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+    def owns(self, cookie_domain: str) -> bool:
+        if self.domain is None:
+            return False
+        bare = cookie_domain.lstrip(".").lower()
+        return bare == self.domain.lower() or bare.endswith("." + self.domain.lower())
 
 
 class ConsentCookie(Strict):

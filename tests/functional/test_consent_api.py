@@ -430,3 +430,35 @@ def test_non_ascii_return_to_falls_back_to_home(store: Any, return_to: str) -> N
     form = f"action=reject_all&submission_id=ascii-00001&return_to={quote(return_to)}"
     result = call(post({}, {"content_type": "application/x-www-form-urlencoded"}, raw=form.encode()), store)
     assert header(result, "location") == "/"
+
+
+def set_cookie_lines(result: dict[str, Any]) -> list[str]:
+    return [item["value"] for item in result["headers"].get("set-cookie", [])]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_a_withdrawal_deletes_the_refused_cookies_in_the_same_response(
+    fresh: dict[str, dict[str, Any]], store: Any, content_type: str
+) -> None:
+    held = "_ga=GA1.1.1.1; FPID=FPID2.2.x; _pk_id.1.a1b2=abc; sessionid=s1; lang=fr; display_prefs=l; tracking=1"
+    body = (
+        json.dumps(choice("withdraw", "withdraw-deletes-0001")).encode()
+        if content_type == "application/json"
+        else b"action=withdraw&return_to=%2F&submission_id=withdraw-deletes-0001"
+    )
+    event = post({}, {"content_type": content_type, "cookie": held}, raw=body)
+    lines = set_cookie_lines(call(event, store))
+    assert lines[0].startswith("__Host-consent=")
+    deleted = {line.split("=", 1)[0]: line for line in lines[1:]}
+    # Catalogued cookies of refused categories, with the catalogue's Domain and Path;
+    # necessary and uncatalogued cookies are left alone.
+    assert set(deleted) == {"_ga", "FPID", "_pk_id.1.a1b2", "display_prefs"}
+    assert all("Max-Age=0" in line for line in deleted.values())
+    assert "Domain=.planete-micro-entreprises.fr" in deleted["FPID"]
+    assert "Domain" not in deleted["_pk_id.1.a1b2"]
+
+
+def test_a_choice_deletes_only_what_it_refuses(store: Any) -> None:
+    event = post(choice("custom", "custom-deletes-0001", categories=["analytics"]), {"cookie": "_ga=1; _fbp=2"})
+    lines = set_cookie_lines(call(event, store))
+    assert [line.split("=", 1)[0] for line in lines] == ["__Host-consent", "_fbp"]

@@ -1,0 +1,281 @@
+"""The demo origin: the policy's site as a careless backend would serve it.
+
+Every page sets cookies of every category by Set-Cookie, whatever the visitor chose
+(HttpOnly ones, two-year lifetimes, a Domain attribute): keeping the refused ones out
+of the browser is the edge's job. Pages show what the edge let through, so a tester
+sees the enforcement, and carry the banner and the gated scripts a real site would.
+"""
+
+from __future__ import annotations
+
+import html
+import http.server
+import secrets
+import threading
+import time
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote
+
+from consent_core import cookies
+
+TWO_YEARS = 2 * 365 * 86400
+SHARE_NETWORKS = {"facebook": "Facebook", "x": "X (Twitter)", "linkedin": "LinkedIn"}
+
+CSS = """
+body{font:17px/1.55 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
+body.large{font-size:20px} body.dark{background:#161616;color:#eee} body.dark a{color:#9cf}
+header,main,footer{max-width:52rem;margin:0 auto;padding:1rem 1.25rem}
+header{border-bottom:2px solid #1b1b1b} nav a{margin-right:1rem}
+.slot{border:1px dashed #888;padding:1rem;margin:1rem 0;min-height:3rem}
+.edge{font:14px/1.4 ui-monospace,monospace;background:#eef;padding:.75rem;color:#111;overflow-wrap:anywhere}
+iframe{border:1px solid #ccc;width:14rem;height:3.2rem;margin-right:.5rem}
+footer{margin-top:2rem;border-top:1px solid #bbb;padding-bottom:12rem}
+label{display:block;margin:.5rem 0 .2rem} input,select{font:inherit}
+"""
+
+# Gated scripts, as a measurement and an ad vendor would ship them (set cookies from JavaScript).
+ANALYTICS_JS = """(function () {
+  var now = Math.floor(Date.now() / 1000);
+  document.cookie = "_pk_id.1.a1b2=" + Math.random().toString(16).slice(2) + "." + now +
+    "; Path=/; Max-Age=" + 395 * 86400 + "; SameSite=Lax";
+  document.cookie = "_pk_ses.1.a1b2=1; Path=/; Max-Age=1800; SameSite=Lax";
+  document.documentElement.setAttribute("data-analytics", "active");
+  var status = document.getElementById("analytics-status");
+  if (status) status.textContent = "Mesure d'audience : active (script autorisé)";
+})();
+"""
+ADS_JS = """(function () {
+  document.cookie = "_gcl_au=1.1." + Math.floor(Math.random() * 1e9) + "." + Math.floor(Date.now() / 1000) +
+    "; Domain=" + location.hostname + "; Path=/; Max-Age=" + 90 * 86400 + "; SameSite=Lax";
+  document.documentElement.setAttribute("data-ads", "active");
+  var slot = document.getElementById("ad-slot");
+  if (slot) slot.textContent = "Annonce : -20 % sur la comptabilité en ligne pour les micro-entreprises.";
+})();
+"""
+
+
+class DemoSite:
+    """The pages and the cookies; `cookie_domain` is the host the visitor's browser sees."""
+
+    def __init__(self, site: dict[str, Any], cookie_domain: str, third_party_origin: str) -> None:
+        self.site = site
+        self.cookie_domain = cookie_domain
+        self.third_party_origin = third_party_origin
+
+    # What every page of the site sets: the backend does not look at consent.
+    def site_cookies(self, received: dict[str, str]) -> list[str]:
+        domain = self.cookie_domain
+        expires = formatdate(_now() + TWO_YEARS, usegmt=True)
+        lines = [
+            f"sessionid={received.get('sessionid') or _token()}; Path=/; HttpOnly; SameSite=Lax",
+            f"csrftoken={_token()}; Max-Age={TWO_YEARS}; Path=/; SameSite=Lax",
+            f"AWSALB={_token()}; Max-Age=604800; Path=/",
+            "lang=fr; Max-Age=31536000; Path=/; SameSite=Lax",
+            f"_ga=GA1.1.{_number()}.{int(_now())}; Domain={domain}; Path=/; Max-Age={TWO_YEARS}; SameSite=Lax",
+            f"_ga_Q8ZR2P4K7L=GS2.1.s{int(_now())}$o1$g0; Domain={domain}; Path=/; Max-Age={TWO_YEARS}",
+            f"FPID=FPID2.2.{_token()}; Domain={domain}; Path=/; Expires={expires}; HttpOnly; SameSite=Lax",
+            "ad_slot_freq=home-top:1; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax",
+            f"tracking_pixel_id=u-{_number()}; Path=/; Max-Age=31536000",
+        ]
+        return lines
+
+    def respond(
+        self, method: str, path: str, query: str, received: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """(status, headers, body) for one request."""
+        if path == "/demo/site.css":
+            return _asset(CSS, "text/css")
+        if path == "/demo/mesure.js":
+            return _asset(ANALYTICS_JS, "application/javascript")
+        if path == "/demo/annonces.js":
+            return _asset(ADS_JS, "application/javascript")
+        if path.startswith("/partage/") and path.removeprefix("/partage/") in SHARE_NETWORKS:
+            network = SHARE_NETWORKS[path.removeprefix("/partage/")]
+            page = "<!doctype html><meta charset=utf-8><body style='margin:0;font:14px sans-serif'>"
+            page += f"<button type=button>Partager sur {html.escape(network)}</button>"
+            return 200, [("Content-Type", "text/html; charset=utf-8")], page.encode()
+        set_cookies = self.site_cookies(received)
+        pages = {
+            "/": self.home,
+            "/inscription": self.registration,
+            "/affichage": self.display,
+            "/actualites": self.news,
+            "/confidentialite": self.privacy,
+        }
+        render = pages.get(path)
+        if render is None:
+            missing = self.layout("Page introuvable", "<p>Cette page n'existe pas.</p>", received, headers)
+            return 404, _html_headers(set_cookies), missing
+        if method == "POST":
+            extra, message = self.submit(path, parse_qs(body.decode("utf-8", "replace"), max_num_fields=20))
+            set_cookies += extra
+            received = {
+                **received,
+                **dict(cookies.parse_cookie_header("; ".join(line.split(";")[0] for line in extra))),
+            }
+        else:
+            message = ""
+        title, content = render(received, message)
+        return 200, _html_headers(set_cookies), self.layout(title, content, received, headers)
+
+    def submit(self, path: str, form: dict[str, list[str]]) -> tuple[list[str], str]:
+        if path == "/inscription":
+            fields = {key: form.get(key, [""])[0][:100] for key in ("entreprise", "email", "activite")}
+            draft = quote("&".join(f"{key}={value}" for key, value in fields.items()), safe="")
+            line = f"registration_draft={draft}; Path=/inscription; Max-Age=604800; SameSite=Lax"
+            return [line], "Brouillon enregistré : vous le retrouverez en revenant sur cette page."
+        if path == "/affichage":
+            theme = "dark" if form.get("theme") == ["dark"] else "light"
+            size = "large" if form.get("taille") == ["large"] else "normal"
+            line = f"display_prefs=theme:{theme}|size:{size}; Path=/; Max-Age=15552000; SameSite=Lax"
+            return [line], "Préférence d'affichage enregistrée."
+        return [], ""
+
+    # --- Pages ------------------------------------------------------------------------
+
+    def home(self, received: dict[str, str], message: str) -> tuple[str, str]:
+        frames = "".join(
+            f'<iframe title="Bouton {html.escape(name)}" data-consent-category="social" '
+            f'data-consent-src="{self.third_party_origin}/partage/{key}"></iframe>'
+            for key, name in SHARE_NETWORKS.items()
+        )
+        content = f"""
+<p>Le portail des créateurs et des gérants de micro-entreprises : démarches, comptabilité, actualités.</p>
+<div id="ad-slot" class="slot" aria-label="Espace publicitaire">Espace publicitaire (s'affiche avec votre accord).</div>
+<script type="text/plain" data-consent-category="advertising" src="/demo/annonces.js"></script>
+<h2>Partager</h2>
+<p id="share">{frames}</p>
+<p>Les boutons de partage ne se chargent qu'avec votre accord pour les réseaux sociaux.</p>"""
+        return "Accueil", content
+
+    def registration(self, received: dict[str, str], message: str) -> tuple[str, str]:
+        draft = parse_qs(unquote(received.get("registration_draft", "")))
+        value = {key: html.escape(draft.get(key, [""])[0], quote=True) for key in ("entreprise", "email", "activite")}
+        notice = f'<p role="status">{html.escape(message)}</p>' if message else ""
+        content = f"""{notice}
+<form method="post" action="/inscription">
+<label for="entreprise">Nom de l'entreprise</label>
+<input id="entreprise" name="entreprise" value="{value["entreprise"]}">
+<label for="email">Adresse électronique</label><input id="email" name="email" type="email" value="{value["email"]}">
+<label for="activite">Activité</label><input id="activite" name="activite" value="{value["activite"]}">
+<p><button type="submit">Enregistrer le brouillon</button></p>
+</form>
+<p>Avec votre accord pour les préférences, ce que vous saisissez est retenu sept jours.</p>"""
+        return "Inscription", content
+
+    def display(self, received: dict[str, str], message: str) -> tuple[str, str]:
+        notice = f'<p role="status">{html.escape(message)}</p>' if message else ""
+        content = f"""{notice}
+<form method="post" action="/affichage">
+<label for="theme">Thème</label>
+<select id="theme" name="theme"><option value="light">Clair</option><option value="dark">Sombre</option></select>
+<label for="taille">Taille du texte</label>
+<select id="taille" name="taille"><option value="normal">Normale</option><option value="large">Grande</option></select>
+<p><button type="submit">Appliquer</button></p>
+</form>
+<p>Votre choix n'est retenu qu'avec votre accord pour les préférences.</p>"""
+        return "Affichage", content
+
+    def news(self, received: dict[str, str], message: str) -> tuple[str, str]:
+        content = """
+<p id="analytics-status">Mesure d'audience : inactive (sans votre accord).</p>
+<script type="text/plain" data-consent-category="analytics" src="/demo/mesure.js"></script>
+<article><h2>Plafond de chiffre d'affaires : ce qui change</h2>
+<p>Les seuils du régime micro-entrepreneur sont revalorisés tous les trois ans.</p></article>"""
+        return "Actualités", content
+
+    def privacy(self, received: dict[str, str], message: str) -> tuple[str, str]:
+        site = self.site["site"]
+        content = f"""
+<p>Responsable du traitement : {html.escape(site["controller"])}. Contact : {html.escape(site["contact"])}.</p>
+<p>La liste des cookies et de leurs finalités est sur la page <a href="/consent/cookies">Cookies</a>.</p>"""
+        return "Confidentialité", content
+
+    def layout(self, title: str, content: str, received: dict[str, str], headers: dict[str, str]) -> bytes:
+        name = html.escape(self.site["site"]["name"])
+        prefs = received.get("display_prefs", "")
+        classes = {"dark": "theme:dark" in prefs, "large": "size:large" in prefs}
+        body_class = " ".join(name for name, chosen in classes.items() if chosen)
+        state = html.escape(headers.get("x-consent-state", "(absent)"))
+        categories = html.escape(headers.get("x-consent-categories", "(absent)"))
+        seen = html.escape(", ".join(sorted(received)) or "(aucun)")
+        page = f"""<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{html.escape(title)} - {name}</title><link rel="stylesheet" href="/demo/site.css">
+<script src="/consent/banner.js" defer></script></head>
+<body class="{body_class}">
+<header><strong>{name}</strong>
+<nav><a href="/">Accueil</a><a href="/inscription">Inscription</a><a href="/affichage">Affichage</a>
+<a href="/actualites">Actualités</a></nav></header>
+<main><h1>{html.escape(title)}</h1>{content}</main>
+<footer>
+<p><button type="button" data-consent-open>Gérer mes cookies</button>
+<a href="/consent/cookies">Cookies</a> <a href="/consent/preferences">Préférences</a>
+<a href="/confidentialite">Confidentialité</a></p>
+<p class="edge" id="edge-view">Décision de l'edge : <span id="consent-state">{state}</span>
+[<span id="consent-categories">{categories}</span>]<br>
+Cookies reçus par le serveur : <span id="received-cookies">{seen}</span></p>
+</footer></body></html>"""
+        return page.encode("utf-8")
+
+
+def _asset(text: str, content_type: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    return 200, [("Content-Type", f"{content_type}; charset=utf-8"), ("Cache-Control", "max-age=60")], text.encode()
+
+
+def _html_headers(set_cookies: list[str]) -> list[tuple[str, str]]:
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "private, no-cache")]
+    return headers + [("Set-Cookie", line) for line in set_cookies]
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _number() -> int:
+    return secrets.randbelow(10**9)
+
+
+class DemoSiteServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], site: dict[str, Any], cookie_domain: str) -> None:
+        super().__init__(address, _DemoHandler)
+        _host, port = self.server_address[:2]
+        # Share buttons come from another site, as a network's buttons would.
+        self.demo = DemoSite(site, cookie_domain, third_party_origin=f"http://127.0.0.1:{port}")
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="demo-origin", daemon=True)
+        thread.start()
+        return thread
+
+
+class _DemoHandler(http.server.BaseHTTPRequestHandler):
+    server: DemoSiteServer
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        path, _, query = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        received = dict(cookies.parse_cookie_header("; ".join(self.headers.get_all("Cookie") or [])))
+        lowered = {key.lower(): value for key, value in self.headers.items()}
+        status, headers, content = self.server.demo.respond(self.command, path, query, received, lowered, body)
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+
+    do_GET = do_POST = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # the edge's console says it all
+        pass

@@ -1,0 +1,236 @@
+"""The distribution as template.yaml declares it: behaviours, their functions and what reaches the origin.
+
+The local edge reads the same template that deploys, so a behaviour, an association
+or a forwarded header changed there is what `make run` runs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.util
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..table import TEMPLATE, load_template
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+# Managed policies the template may name by id: what each puts in origin requests.
+# Source: CloudFront developer guide, "Use managed cache policies" and "Use managed origin request policies".
+MANAGED_CACHE_POLICIES: dict[str, dict[str, Any]] = {
+    "4135ea2d-6df8-44a3-9df3-4b5a84be39ad": {},  # CachingDisabled
+    "658327ea-f89d-4fab-a63d-7e88639e58f6": {},  # CachingOptimized
+}
+MANAGED_ORIGIN_REQUEST_POLICIES: dict[str, dict[str, Any]] = {
+    "216adef6-5c7f-47e4-b989-5492eafa07d3": {  # AllViewer
+        "HeadersConfig": {"HeaderBehavior": "allViewer"},
+        "CookiesConfig": {"CookieBehavior": "all"},
+        "QueryStringsConfig": {"QueryStringBehavior": "all"},
+    },
+    "b689b0a8-53d0-40ab-baf2-68738e2966ac": {  # AllViewerExceptHostHeader
+        "HeadersConfig": {"HeaderBehavior": "allExcept", "Headers": ["Host"]},
+        "CookiesConfig": {"CookieBehavior": "all"},
+        "QueryStringsConfig": {"QueryStringBehavior": "all"},
+    },
+}
+
+
+class TemplateError(ValueError):
+    """The template declares something the local edge cannot run."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which headers, cookies or query parameters a policy lets through (names compared as the policy says)."""
+
+    behavior: str = "none"
+    names: frozenset[str] = frozenset()
+
+    def admits(self, name: str) -> bool:
+        if self.behavior in ("all", "allViewer", "allViewerAndWhitelistCloudFront"):
+            return True
+        if self.behavior == "whitelist":
+            return name in self.names
+        if self.behavior == "allExcept":
+            return name not in self.names
+        return False
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """What CloudFront puts in an origin request: the cache policy's values plus the origin request policy's."""
+
+    selections: dict[str, tuple[Selection, ...]] = field(default_factory=dict)
+
+    def header(self, name: str) -> bool:
+        return any(selection.admits(name.lower()) for selection in self.selections.get("headers", ()))
+
+    def cloudfront_header(self, name: str) -> bool:
+        """Headers CloudFront adds itself (CloudFront-Viewer-*) are sent only when listed."""
+        return any(
+            selection.behavior in ("whitelist", "allViewerAndWhitelistCloudFront") and name.lower() in selection.names
+            for selection in self.selections.get("headers", ())
+        )
+
+    def cookie(self, name: str) -> bool:
+        return any(selection.admits(name) for selection in self.selections.get("cookies", ()))
+
+    def query(self, name: str) -> bool:
+        return any(selection.admits(name) for selection in self.selections.get("query", ()))
+
+
+@dataclass(frozen=True)
+class Association:
+    trigger: str
+    function: str  # the function's logical id
+    include_body: bool = False
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    path_pattern: str  # `*` for the default behaviour
+    associations: dict[str, Association]
+    forwarding: Forwarding
+    allowed_methods: frozenset[str]
+
+    def matches(self, path: str) -> bool:
+        return _pattern(self.path_pattern).fullmatch(path) is not None
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+
+
+@dataclass(frozen=True)
+class Distribution:
+    behaviours: tuple[Behaviour, ...]  # in the template's order, the default last
+    functions: dict[str, FunctionSpec]
+
+    def behaviour_for(self, path: str) -> Behaviour:
+        """The first cache behaviour whose path pattern matches, else the default (CloudFront's order)."""
+        return next(behaviour for behaviour in self.behaviours if behaviour.matches(path))
+
+
+def _pattern(path_pattern: str) -> re.Pattern[str]:
+    # CloudFront path patterns: `*` any run of characters, `?` one, case-sensitive.
+    return re.compile(fnmatch.translate(path_pattern))
+
+
+def load_distribution(path: Path = TEMPLATE, logical_id: str = "Distribution") -> Distribution:
+    template = load_template(path)
+    resources: dict[str, Any] = template.get("Resources", {})
+    try:
+        config = resources[logical_id]["Properties"]["DistributionConfig"]
+    except KeyError:
+        raise TemplateError(f"{path}: no {logical_id} with a DistributionConfig") from None
+    root = path.parent
+    functions: dict[str, FunctionSpec] = {}
+    behaviours = []
+    for raw in [*config.get("CacheBehaviors", []), {**config["DefaultCacheBehavior"], "PathPattern": "*"}]:
+        associations = {}
+        for item in raw.get("LambdaFunctionAssociations", []):
+            function = _function_id(item["LambdaFunctionARN"], resources)
+            functions[function] = _function_spec(function, resources, root)
+            associations[item["EventType"]] = Association(
+                item["EventType"], function, bool(item.get("IncludeBody", False))
+            )
+        behaviours.append(
+            Behaviour(
+                path_pattern=raw["PathPattern"],
+                associations=associations,
+                forwarding=_forwarding(raw, resources),
+                allowed_methods=frozenset(raw.get("AllowedMethods", ["GET", "HEAD"])),
+            )
+        )
+    return Distribution(tuple(behaviours), functions)
+
+
+def _function_id(arn: Any, resources: dict[str, Any]) -> str:
+    """`!GetAtt EdgeConfig.ViewerRequestVersionArn` or `!Ref ViewerRequestFunction.Version` -> ViewerRequestFunction."""
+    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+        attribute = arn["Fn::GetAtt"][1]
+        candidate = str(attribute).removesuffix("VersionArn") + "Function"
+    elif isinstance(arn, dict) and "Ref" in arn:
+        candidate = str(arn["Ref"]).split(".", 1)[0]
+    else:
+        raise TemplateError(f"cannot tell which function {arn!r} is")
+    if resources.get(candidate, {}).get("Type") != "AWS::Serverless::Function":
+        raise TemplateError(f"{arn!r}: no function {candidate} in the template")
+    return candidate
+
+
+def _function_spec(logical_id: str, resources: dict[str, Any], root: Path) -> FunctionSpec:
+    properties = resources[logical_id]["Properties"]
+    handler = properties.get("Handler") or resources.get("Globals", {}).get("Function", {}).get("Handler")
+    return FunctionSpec(logical_id, root / properties["CodeUri"], handler or "app.lambda_handler")
+
+
+def _selection(config: dict[str, Any] | None, kind: str, lower: bool) -> Selection:
+    if not config:
+        return Selection()
+    behavior = config.get(f"{kind}Behavior", "none")
+    names = config.get(f"{kind}s", [])
+    if isinstance(names, dict):  # the API's {Quantity, Items} form
+        names = names.get("Items", [])
+    return Selection(behavior, frozenset(name.lower() if lower else name for name in names))
+
+
+def _policy(reference: Any, resources: dict[str, Any], managed: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
+    if reference is None:
+        return {}
+    if isinstance(reference, str):
+        if reference not in managed:
+            raise TemplateError(f"managed policy {reference} is not one the local edge knows")
+        return managed[reference]
+    name = str(reference.get("Ref")) if isinstance(reference, dict) else ""
+    try:
+        config: dict[str, Any] = resources[name]["Properties"][key]
+    except (KeyError, TypeError):
+        raise TemplateError(f"policy {reference!r} is not in the template") from None
+    return config
+
+
+def _forwarding(behaviour: dict[str, Any], resources: dict[str, Any]) -> Forwarding:
+    cache = _policy(behaviour.get("CachePolicyId"), resources, MANAGED_CACHE_POLICIES, "CachePolicyConfig")
+    cache = cache.get("ParametersInCacheKeyAndForwardedToOrigin", cache)
+    origin = _policy(
+        behaviour.get("OriginRequestPolicyId"),
+        resources,
+        MANAGED_ORIGIN_REQUEST_POLICIES,
+        "OriginRequestPolicyConfig",
+    )
+    return Forwarding(
+        {
+            "headers": tuple(_selection(p.get("HeadersConfig"), "Header", True) for p in (cache, origin)),
+            "cookies": tuple(_selection(p.get("CookiesConfig"), "Cookie", False) for p in (cache, origin)),
+            "query": tuple(_selection(p.get("QueryStringsConfig"), "QueryString", False) for p in (cache, origin)),
+        }
+    )
+
+
+def load_handler(spec: FunctionSpec) -> Handler:
+    """The function's handler from its code, as Lambda loads it: `module.function`, the module under CodeUri.
+
+    A dotted module (`consent_api.app`) is a package installed in this environment from
+    that same directory; a plain one (`app`) is loaded from the file, under a name of its
+    own so that every function's `app` stays apart.
+    """
+    module_name, _, attribute = spec.handler.rpartition(".")
+    if "." in module_name:
+        module = importlib.import_module(module_name)
+    else:
+        file = spec.code_uri / f"{module_name}.py"
+        loaded = importlib.util.spec_from_file_location(f"local_edge_{spec.logical_id}", file)
+        if loaded is None or loaded.loader is None:
+            raise TemplateError(f"{spec.logical_id}: cannot load {file}")
+        module = importlib.util.module_from_spec(loaded)
+        loaded.loader.exec_module(module)
+    handler: Handler = getattr(module, attribute)
+    return handler

@@ -1,0 +1,400 @@
+"""One request through the distribution, as CloudFront runs it, with the functions that deploy.
+
+viewer-request -> (origin-request) -> origin -> origin-response -> viewer-response, each
+function's result checked against CloudFront's rules (`edge_rules`): a result CloudFront
+would reject is a 502 here too, with the reason; a function that raises is a 503.
+No cache is emulated: every request goes to the origin (decisions.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from consent_core import cookies
+
+from .. import edge_rules
+from .distribution import Behaviour, Distribution, Handler
+
+Headers = list[tuple[str, str]]
+# Request headers CloudFront sends to a custom origin whatever the policies say
+# (developer guide, "HTTP request headers and CloudFront behavior").
+ALWAYS_FORWARDED = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-md5",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "range",
+        "pragma",
+    }
+)
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "expect"}
+)
+CLOUDFRONT_ADDED = ("x-amz-cf-id", "via", "x-forwarded-for")
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    body: bytes = b""
+    client_ip: str = "127.0.0.1"
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    reason: str
+    headers: Headers
+    body: bytes = b""
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key.lower() == name]
+
+
+Origin = Callable[[HttpRequest, str], HttpResponse]  # (request, origin host header) -> response
+
+
+@dataclass
+class Trace:
+    """What the console says about one request."""
+
+    method: str
+    path: str
+    status: int = 0
+    consent: str = "-"
+    stripped: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    capped: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    milliseconds: float = 0.0
+
+    def line(self) -> str:
+        parts = [f"{self.method} {self.path}", str(self.status), f"consent={self.consent}"]
+        for label, names in (
+            ("stripped", self.stripped),
+            ("set-cookie removed", self.removed),
+            ("capped", self.capped),
+            ("deleted", self.deleted),
+        ):
+            if names:
+                parts.append(f"{label}: {','.join(names)}")
+        parts.append(f"{self.milliseconds:.1f} ms")
+        line = "  ".join(parts)
+        return line + "".join(f"\n    ! {problem}" for problem in self.problems)
+
+
+class FunctionFailed(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class LocalEdge:
+    def __init__(
+        self,
+        distribution: Distribution,
+        handlers: dict[str, Handler],
+        origin: Origin,
+        origin_host: str,
+        distribution_domain: str,
+        viewer_country: str = "FR",
+    ) -> None:
+        self.distribution = distribution
+        self.handlers = handlers
+        self.origin = origin
+        self.origin_host = origin_host
+        self.distribution_domain = distribution_domain
+        self.viewer_country = viewer_country
+        # One request at a time per function, as in one Lambda container.
+        self._locks = {name: threading.Lock() for name in handlers}
+
+    # --- The pipeline -----------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> tuple[HttpResponse, Trace]:
+        started = time.perf_counter()
+        trace = Trace(request.method, request.path + (f"?{request.query}" if request.query else ""))
+        request_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        try:
+            response = self._run(request, request_id, trace)
+        except FunctionFailed as failure:
+            trace.problems.append(str(failure))
+            response = _error_page(failure.status)
+        response.headers += [
+            ("Via", f"1.1 {request_id[:16]}.cloudfront.net (CloudFront)"),
+            ("X-Amz-Cf-Pop", "LOCAL"),
+            ("X-Amz-Cf-Id", request_id),
+        ]
+        trace.status = response.status
+        trace.milliseconds = (time.perf_counter() - started) * 1000
+        return response, trace
+
+    def _run(self, viewer: HttpRequest, request_id: str, trace: Trace) -> HttpResponse:
+        behaviour = self.distribution.behaviour_for(viewer.path)
+        if viewer.method not in behaviour.allowed_methods:
+            trace.problems.append(f"{viewer.method} is not allowed on {behaviour.path_pattern}")
+            return _error_page(403)
+        request = self._viewer_request_record(viewer, behaviour)
+        sent_cookies = _cookie_names(request["headers"])
+        generated = None
+        generated_by_viewer = False
+        if "viewer-request" in behaviour.associations:
+            result = self._invoke(behaviour, "viewer-request", request, None, request_id)
+            if "status" in result:
+                generated = result
+                generated_by_viewer = True
+            else:
+                request = result
+                trace.consent = _consent_label(request["headers"])
+                trace.stripped = [name for name in sent_cookies if name not in _cookie_names(request["headers"])]
+
+        origin_response: dict[str, Any] | None = None
+        body = b""
+        if generated is None:
+            request = self._origin_request_record(request, viewer, behaviour)
+            if "origin-request" in behaviour.associations:
+                result = self._invoke(behaviour, "origin-request", request, None, request_id)
+                if "status" in result:
+                    generated = result
+                    trace.consent = "consent endpoint"
+                else:
+                    request = result
+        if generated is not None:
+            response, body = _generated(generated)
+        else:
+            answer = self.origin(_to_origin(request, viewer.body), self.origin_host)
+            origin_response = _response_record(answer)
+            body = answer.body
+            response = origin_response
+            if "origin-response" in behaviour.associations:
+                result = self._invoke(behaviour, "origin-response", request, copy.deepcopy(response), request_id)
+                response = result
+                body = _body_of(result, body)
+        origin_lines = _set_cookies(response if origin_response is None else origin_response)
+        if "viewer-response" in behaviour.associations and _status(response) < 400 and not generated_by_viewer:
+            # CloudFront does not run viewer-response on error answers (400 and above),
+            # nor on a response viewer-request generated.
+            response = self._invoke(behaviour, "viewer-response", request, response, request_id)
+        _explain_set_cookies(origin_lines, _set_cookies(response), trace)
+        return _to_http(response, body)
+
+    def _invoke(
+        self,
+        behaviour: Behaviour,
+        trigger: str,
+        request: dict[str, Any],
+        response: dict[str, Any] | None,
+        request_id: str,
+    ) -> dict[str, Any]:
+        function = behaviour.associations[trigger].function
+        record: dict[str, Any] = {
+            "config": {
+                "distributionDomainName": self.distribution_domain,
+                "distributionId": "ELOCALEDGE",
+                "eventType": trigger,
+                "requestId": request_id,
+            },
+            "request": copy.deepcopy(request),
+        }
+        if response is not None:
+            record["response"] = copy.deepcopy(response)
+        event = {"Records": [{"cf": record}]}
+        before = copy.deepcopy(event)
+        try:
+            with self._locks[function]:
+                result = self.handlers[function](event, None)
+        except Exception as exc:  # noqa: BLE001 - CloudFront answers 503 for a function error
+            raise FunctionFailed(503, f"{trigger} ({function}) raised {type(exc).__name__}: {exc}") from None
+        problems = edge_rules.check_result(trigger, before, result)
+        if problems:
+            raise FunctionFailed(502, f"{trigger} ({function}) result rejected: " + "; ".join(problems))
+        return dict(result)
+
+    # --- Events ---------------------------------------------------------------------
+
+    def _viewer_request_record(self, viewer: HttpRequest, behaviour: Behaviour) -> dict[str, Any]:
+        headers: dict[str, list[dict[str, str]]] = {}
+        for key, value in viewer.headers:
+            name = key.lower()
+            if name in HOP_BY_HOP or edge_rules.is_disallowed(name):
+                continue
+            headers.setdefault(name, []).append({"key": key, "value": value})
+        request: dict[str, Any] = {
+            "clientIp": viewer.client_ip,
+            "headers": headers,
+            "method": viewer.method,
+            "querystring": viewer.query,
+            "uri": viewer.path,
+        }
+        association = behaviour.associations.get("viewer-request")
+        if association and association.include_body and viewer.body:
+            request["body"] = _body_record(viewer.body)
+        return request
+
+    def _origin_request_record(
+        self, request: dict[str, Any], viewer: HttpRequest, behaviour: Behaviour
+    ) -> dict[str, Any]:
+        """What CloudFront sends on: the headers, cookies and query the policies admit, and its own headers."""
+        forwarding = behaviour.forwarding
+        headers: dict[str, list[dict[str, str]]] = {}
+        for name, items in request["headers"].items():
+            if name == "cookie":
+                kept = _filter_cookies(items, forwarding.cookie)
+                if kept:
+                    headers["cookie"] = [{"key": "Cookie", "value": kept}]
+            elif forwarding.header(name) or name in ALWAYS_FORWARDED:
+                headers[name] = copy.deepcopy(items)
+        if "host" not in headers:
+            headers["host"] = [{"key": "Host", "value": self.origin_host}]
+        if "user-agent" not in headers:
+            headers["user-agent"] = [{"key": "User-Agent", "value": "Amazon CloudFront"}]
+        if forwarding.cloudfront_header("cloudfront-viewer-country"):
+            headers["cloudfront-viewer-country"] = [{"key": "CloudFront-Viewer-Country", "value": self.viewer_country}]
+        chain = [item["value"] for item in request["headers"].get("x-forwarded-for", [])]
+        forwarded_for = ", ".join([*chain, viewer.client_ip])
+        headers["x-forwarded-for"] = [{"key": "X-Forwarded-For", "value": forwarded_for}]
+        query = "&".join(
+            part for part in request.get("querystring", "").split("&") if part and forwarding.query(part.split("=")[0])
+        )
+        record: dict[str, Any] = {
+            "clientIp": request["clientIp"],
+            "headers": headers,
+            "method": request["method"],
+            "origin": {
+                "custom": {
+                    "customHeaders": {},
+                    "domainName": self.origin_host.rpartition(":")[0] or self.origin_host,
+                    "keepaliveTimeout": 5,
+                    "path": "",
+                    "port": int(self.origin_host.rpartition(":")[2]) if ":" in self.origin_host else 80,
+                    "protocol": "http",
+                    "readTimeout": 30,
+                    "sslProtocols": ["TLSv1.2"],
+                }
+            },
+            "querystring": query,
+            "uri": request["uri"],
+        }
+        association = behaviour.associations.get("origin-request")
+        if association and association.include_body and viewer.body:
+            record["body"] = _body_record(viewer.body)
+        return record
+
+
+# --- Helpers ---------------------------------------------------------------------------
+
+
+def _body_record(body: bytes) -> dict[str, Any]:
+    # Lambda@Edge exposes at most 1 MB of body to origin-request (40 KB to viewer-request).
+    return {
+        "action": "read-only",
+        "encoding": "base64",
+        "inputTruncated": len(body) > 1024 * 1024,
+        "data": base64.b64encode(body[: 1024 * 1024]).decode("ascii"),
+    }
+
+
+def _filter_cookies(items: list[dict[str, str]], admits: Callable[[str], bool]) -> str:
+    pairs = cookies.parse_cookie_header("; ".join(item["value"] for item in items))
+    return "; ".join(f"{name}={value}" if name else value for name, value in pairs if admits(name))
+
+
+def _cookie_names(headers: dict[str, list[dict[str, str]]]) -> list[str]:
+    pairs = cookies.parse_cookie_header("; ".join(item["value"] for item in headers.get("cookie", [])))
+    return list(dict.fromkeys(name for name, _ in pairs))
+
+
+def _consent_label(headers: dict[str, list[dict[str, str]]]) -> str:
+    state = headers.get("x-consent-state", [{"value": "-"}])[0]["value"]
+    categories = headers.get("x-consent-categories", [{"value": ""}])[0]["value"]
+    return f"{state}[{categories}]" if categories else state
+
+
+def _to_origin(request: dict[str, Any], body: bytes) -> HttpRequest:
+    return HttpRequest(
+        request["method"], request["uri"], request.get("querystring", ""), _header_pairs(request["headers"]), body
+    )
+
+
+def _response_record(answer: HttpResponse) -> dict[str, Any]:
+    headers: dict[str, list[dict[str, str]]] = {}
+    for key, value in answer.headers:
+        name = key.lower()
+        if name in HOP_BY_HOP or name == "content-length":
+            continue
+        headers.setdefault(name, []).append({"key": key, "value": value})
+    return {"status": str(answer.status), "statusDescription": answer.reason, "headers": headers}
+
+
+def _generated(result: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    body = result.get("body", "")
+    raw = base64.b64decode(body) if result.get("bodyEncoding") == "base64" else str(body).encode("utf-8")
+    response = {key: value for key, value in result.items() if key not in ("body", "bodyEncoding")}
+    response.setdefault("headers", {})
+    return response, raw
+
+
+def _body_of(result: dict[str, Any], body: bytes) -> bytes:
+    if "body" not in result:
+        return body
+    return _generated(result)[1]
+
+
+def _status(response: dict[str, Any]) -> int:
+    try:
+        return int(response.get("status", "0"))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _set_cookies(response: dict[str, Any]) -> list[str]:
+    return [item["value"] for item in response.get("headers", {}).get("set-cookie", [])]
+
+
+def _explain_set_cookies(before: list[str], after: list[str], trace: Trace) -> None:
+    kept = set(after)
+    now = time.time()
+    after_names = {cookies.set_cookie_name(line) for line in after if not cookies.asks_for_deletion(line, now)}
+    before_names = {cookies.set_cookie_name(line) for line in before}
+    for line in before:
+        name = cookies.set_cookie_name(line)
+        if line in kept:
+            continue
+        (trace.capped if name in after_names else trace.removed).append(name)
+    added = (line for line in after if line not in before and cookies.asks_for_deletion(line, now))
+    trace.deleted = [name for name in map(cookies.set_cookie_name, added) if name not in before_names]
+
+
+def _header_pairs(headers: dict[str, list[dict[str, str]]]) -> Headers:
+    return [(item.get("key") or name, item["value"]) for name, items in headers.items() for item in items]
+
+
+def _to_http(response: dict[str, Any], body: bytes) -> HttpResponse:
+    headers = _header_pairs(response["headers"])
+    return HttpResponse(_status(response), response.get("statusDescription", ""), headers, body)
+
+
+def _error_page(status: int) -> HttpResponse:
+    """CloudFront's own error page: the reason goes to the console, never to the visitor."""
+    title = {403: "403 Forbidden", 502: "502 Bad Gateway", 503: "503 Service Unavailable"}.get(status, str(status))
+    body = (
+        f"<!doctype html><title>{title}</title><h1>{title}</h1><p>The request could not be satisfied (local edge).</p>"
+    ).encode()
+    return HttpResponse(
+        status, title.split(" ", 1)[1], [("Content-Type", "text/html"), ("X-Cache", "Error from cloudfront")], body
+    )

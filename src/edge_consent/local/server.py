@@ -1,0 +1,288 @@
+"""`edge-consent run`: the local edge on a port, in front of the demo site (or any origin), with DynamoDB.
+
+Everything runs in this one process: the HTTP front, the four functions loaded from
+their code, the demo origin and, unless told otherwise, moto's DynamoDB server with
+the receipts table created from template.yaml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import http.server
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from consent_core.config import CONFIG_ENV, forget_loaded_configs
+
+from .. import policy
+from ..table import create_table
+from .demo_site import DemoSiteServer
+from .distribution import Distribution, load_distribution, load_handler
+from .edge import HttpRequest, HttpResponse, LocalEdge
+
+POLICY = Path(__file__).resolve().parents[3] / "policy" / "policy.yaml"
+REGION = "us-east-1"
+
+
+@dataclass
+class Options:
+    port: int = 8080
+    origin: str | None = None
+    dynamodb_endpoint: str | None = None
+    table: str = policy.DEFAULT_TABLE
+    policy_path: Path = POLICY
+    host: str = "localhost"
+    viewer_country: str = "FR"
+
+
+def local_config(policy_path: Path, cookie_domain: str, table: str) -> dict[str, Any]:
+    """The policy compiled with the development key, the site's own cookies on the local host.
+
+    The catalogue names the production domain (`.example.fr`) for cookies set on the
+    site's domain; in the browser those live on `localhost`, and only a deletion with the
+    same Domain reaches them.
+    """
+    loaded = policy.load_policy(policy_path)
+    local = loaded.model_copy(
+        update={
+            "cookies": [
+                cookie.model_copy(update={"domain": cookie_domain})
+                if cookie.domain and loaded.site.owns(cookie.domain)
+                else cookie
+                for cookie in loaded.cookies
+            ]
+        }
+    )
+    return policy.compile_policy(local, policy.load_keys(None), table=table, region=REGION)
+
+
+class OriginClient:
+    """Requests to the origin over one kept-alive connection per thread, as CloudFront reuses its own."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--origin: an http:// or https:// URL, not {url!r}")
+        self.scheme = parts.scheme
+        self.netloc = parts.netloc
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.base_path = parts.path.rstrip("/")
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+            connection = self._local.connection = kind(self.host, self.port, timeout=30)
+        return connection
+
+    def __call__(self, request: HttpRequest, host: str) -> HttpResponse:
+        target = self.base_path + request.path + (f"?{request.query}" if request.query else "")
+        for attempt in (1, 2):  # a kept-alive connection the origin closed is opened again once
+            connection = self._connection()
+            try:
+                connection.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
+                for key, value in request.headers:
+                    if key.lower() != "content-length":
+                        connection.putheader(key, value)
+                connection.putheader("Content-Length", str(len(request.body)))
+                connection.endheaders(request.body or None)
+                answer = connection.getresponse()
+                body = answer.read()
+            except (http.client.HTTPException, OSError):
+                connection.close()
+                self._local.connection = None
+                if attempt == 2:
+                    return HttpResponse(502, "Bad Gateway", [("Content-Type", "text/plain")], b"origin unreachable\n")
+                continue
+            return HttpResponse(answer.status, answer.reason, list(answer.getheaders()), body)
+        raise AssertionError("unreachable")
+
+
+class EdgeServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], edge: LocalEdge, console: TextIO) -> None:
+        super().__init__(address, _EdgeHandler)
+        self.edge = edge
+        self.console = console
+        self._console_lock = threading.Lock()
+
+    def say(self, line: str) -> None:
+        with self._console_lock:
+            self.console.write(line + "\n")
+            self.console.flush()
+
+
+class _EdgeHandler(http.server.BaseHTTPRequestHandler):
+    server: EdgeServer
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        if self.headers.get("Transfer-Encoding"):
+            self.send_error(411, "send a Content-Length")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        request = HttpRequest(self.command, path, query, list(self.headers.items()), body, self.client_address[0])
+        response, trace = self.server.edge.handle(request)
+        self.server.say(trace.line())
+        self.send_response_only(response.status, response.reason)
+        if not any(key.lower() == "date" for key, _ in response.headers):
+            self.send_header("Date", self.date_time_string())
+        for key, value in response.headers:
+            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per request is said by the server, with what the edge did
+
+
+@dataclass
+class Running:
+    """The servers of one run, for tests and benchmarks that start it in-process."""
+
+    edge_url: str
+    dynamodb_endpoint: str
+    table: str
+    workdir: Path
+    stop: Any
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start(options: Options, console: TextIO) -> Running:
+    """Start every server and return once the edge answers; nothing is left running on failure."""
+    stoppers: list[Any] = []
+    try:
+        return _start(options, console, stoppers)
+    except BaseException:
+        for stop in reversed(stoppers):
+            stop()
+        raise
+
+
+def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server: one line per call otherwise
+    workdir = Path(tempfile.mkdtemp(prefix="edge-consent-run-"))
+    config = local_config(options.policy_path, options.host, options.table)
+    config_path = workdir / "config.local.json"
+    policy.write_json_atomically(config_path, config)
+    os.environ[CONFIG_ENV] = str(config_path)
+    forget_loaded_configs()
+
+    if options.dynamodb_endpoint:
+        endpoint = options.dynamodb_endpoint
+        where = "given endpoint"
+    else:
+        from moto.server import ThreadedMotoServer
+
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+        moto.start()
+        stoppers.append(moto.stop)
+        host, port = moto.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        where = "embedded moto server"
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ[name] = "local-edge"  # moto accepts any credentials; real ones are never needed
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    import boto3
+
+    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+    if options.table not in client.list_tables().get("TableNames", []):
+        create_table(client, options.table)
+
+    if options.origin:
+        origin = OriginClient(options.origin)
+        origin_label = options.origin
+    else:
+        demo = DemoSiteServer(("127.0.0.1", 0), config["site"], options.host)
+        demo.start()
+        stoppers.append(demo.shutdown)
+        origin = OriginClient(f"http://127.0.0.1:{demo.server_address[1]}")
+        origin_label = f"demo site of {options.policy_path.name} on http://127.0.0.1:{demo.server_address[1]}"
+
+    distribution = load_distribution()
+    # The functions' own log lines (CloudWatch's, once deployed) go to a file; the console
+    # keeps one line per request.
+    log = (workdir / "functions.log").open("a", encoding="utf-8", buffering=1)
+    saved_stdout, saved_showwarning = sys.stdout, warnings.showwarning
+    sys.stdout = log
+
+    def log_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        log.write(f"{category.__name__}: {message}\n")
+
+    warnings.showwarning = log_warning
+    handlers = {name: load_handler(spec) for name, spec in distribution.functions.items()}
+    server = EdgeServer(("127.0.0.1", options.port), _edge(distribution, handlers, origin, options), console)
+    port = server.server_address[1]
+    server.edge.distribution_domain = f"{options.host}:{port}"
+    threading.Thread(target=server.serve_forever, name="local-edge", daemon=True).start()
+    stoppers.append(server.shutdown)
+    url = f"http://{options.host}:{port}"
+    for line in (
+        f"Local edge (template.yaml's Distribution): {url}",
+        f"  origin: {origin_label}",
+        f"  DynamoDB: {endpoint} ({where}), table {options.table}",
+        f"  config: {config_path} - the DEVELOPMENT key and config: never deploy them",
+        f"  function logs: {workdir / 'functions.log'}",
+        "  method path  status  consent  stripped  set-cookie removed  capped  deleted  time",
+    ):
+        console.write(line + "\n")
+    console.flush()
+
+    def stop() -> None:
+        for stopper in reversed(stoppers):
+            stopper()
+        sys.stdout, warnings.showwarning = saved_stdout, saved_showwarning
+        log.close()
+
+    return Running(url, endpoint, options.table, workdir, stop)
+
+
+def _edge(distribution: Distribution, handlers: dict[str, Any], origin: OriginClient, options: Options) -> LocalEdge:
+    return LocalEdge(
+        distribution,
+        handlers,
+        origin,
+        origin_host=origin.netloc,
+        distribution_domain=options.host,
+        viewer_country=options.viewer_country,
+    )
+
+
+def run(options: Options) -> int:
+    console = sys.stdout
+    running = start(options, console)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    running.stop()
+    console.write("stopped\n")
+    return 0

@@ -1,0 +1,154 @@
+"""The visitor's view: `edge-consent run` (what `make run` starts) driven by headless Chromium.
+
+Chromium is Debian's package (`make test` installs it), driven by Playwright through
+`executable_path`: Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from consent_core.config import EdgeConfig, config_from_dict
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.conftest import ROOT
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# Headless, as root in a container, on a machine without internet: no sandbox, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CONSENT_COOKIE = "__Host-consent"
+
+
+@dataclass
+class LocalRun:
+    url: str
+    dynamodb_endpoint: str
+    table: str
+    config: EdgeConfig
+    console: Path
+
+    def category(self, cookie_name: str) -> str:
+        if cookie_name == self.config.consent_cookie_name:
+            return "necessary"
+        category, catalogued = self.config.classify(cookie_name)
+        return category if catalogued else "unknown"
+
+    def receipts(self, consent_id: str) -> list[dict[str, Any]]:
+        """The receipts stored for one visitor, oldest first, as plain values."""
+        client = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url=self.dynamodb_endpoint,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        items = client.scan(TableName=self.table)["Items"]
+        found = [
+            {key: next(iter(value.values())) for key, value in item.items()}
+            for item in items
+            if item.get("consent_id", {}).get("S") == consent_id
+        ]
+        return sorted(found, key=lambda receipt: str(receipt["time"]))
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun]:
+    """`edge-consent run` on a free port, with its embedded DynamoDB, as `make run` starts it."""
+    console = tmp_path_factory.mktemp("local-run") / "console.txt"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with console.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "edge_consent.cli", "run", "--port", "0"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        fields = _wait_for_start(process, console)
+        config = config_from_dict(json.loads(Path(fields["config"]).read_text(encoding="utf-8")))
+        yield LocalRun(fields["url"], fields["dynamodb"], fields["table"], config, console)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for_start(process: subprocess.Popen[bytes], console: Path) -> dict[str, str]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = console.read_text(encoding="utf-8", errors="replace")
+        if "function logs:" in text:
+            fields: dict[str, str] = {}
+            for line in text.splitlines():
+                if line.startswith("Local edge"):
+                    fields["url"] = line.rsplit(" ", 1)[1]
+                elif line.strip().startswith("DynamoDB:"):
+                    words = line.split()
+                    fields["dynamodb"], fields["table"] = words[1], words[-1]
+                elif line.strip().startswith("config:"):
+                    fields["config"] = line.split()[1]
+            return fields
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"edge-consent run did not start:\n{console.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium (apt-get install chromium)")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A new visitor: no cookies, French first."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1100, "height": 800})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page
+
+
+@pytest.fixture
+def browser_context_no_js(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(locale="fr-FR", java_script_enabled=False)
+    yield context
+    context.close()

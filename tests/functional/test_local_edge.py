@@ -1,0 +1,327 @@
+"""The local edge: template.yaml's distribution run as CloudFront runs it, with CloudFront's rules."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from consent_core import token
+
+from edge_consent.local import edge as local_edge
+from edge_consent.local.demo_site import DemoSiteServer
+from edge_consent.local.distribution import Distribution, load_distribution, load_handler
+from edge_consent.local.edge import HttpRequest, HttpResponse, LocalEdge
+from edge_consent.local.server import OriginClient, local_config
+from tests.conftest import DEV_CONFIG, ROOT, load_dev_config_dict
+
+DISTRIBUTION = load_distribution()
+ORIGIN_HOST = "origin.test:8000"
+ALL_OPTIONAL = frozenset({"preferences", "analytics", "advertising", "social"})
+
+
+def consent_cookie(categories: frozenset[str]) -> str:
+    value = token.issue(
+        DEV_CONFIG.keys, DEV_CONFIG.signing_key_id, DEV_CONFIG.policy_version, categories, int(time.time()) - 60
+    )
+    return f"{DEV_CONFIG.consent_cookie_name}={value}"
+
+
+class RecordingOrigin:
+    """An origin that answers a fixed response and keeps what it was sent."""
+
+    def __init__(self, status: int = 200, set_cookies: tuple[str, ...] = ()) -> None:
+        self.status = status
+        self.set_cookies = set_cookies
+        self.requests: list[tuple[HttpRequest, str]] = []
+
+    def __call__(self, request: HttpRequest, host: str) -> HttpResponse:
+        self.requests.append((request, host))
+        headers = [("Content-Type", "text/html"), *(("Set-Cookie", line) for line in self.set_cookies)]
+        return HttpResponse(self.status, "OK" if self.status < 400 else "Not Found", headers, b"<p>page</p>")
+
+    def header(self, name: str) -> list[str]:
+        request, _ = self.requests[-1]
+        return [value for key, value in request.headers if key.lower() == name]
+
+
+@pytest.fixture(scope="module")
+def real_handlers() -> dict[str, Any]:
+    return {name: load_handler(spec) for name, spec in DISTRIBUTION.functions.items()}
+
+
+def make_edge(handlers: dict[str, Any], origin: Any, distribution: Distribution = DISTRIBUTION) -> LocalEdge:
+    return LocalEdge(distribution, handlers, origin, origin_host=ORIGIN_HOST, distribution_domain="localhost:8080")
+
+
+def get(path: str, *cookies: str, **headers: str) -> HttpRequest:
+    pairs = [("Host", "localhost:8080"), ("User-Agent", "Mozilla/5.0 test"), ("Accept-Language", "fr")]
+    pairs += [(key.replace("_", "-").title(), value) for key, value in headers.items()]
+    pairs += [("Cookie", cookie) for cookie in cookies]
+    path, _, query = path.partition("?")
+    return HttpRequest("GET", path, query, pairs, b"", "198.51.100.7")
+
+
+# --- The distribution as declared ------------------------------------------------------
+
+
+def test_the_template_behaviours_and_their_functions() -> None:
+    consent, default = DISTRIBUTION.behaviours
+    assert consent.path_pattern == "/consent*" and default.path_pattern == "*"
+    assert {t: a.function for t, a in consent.associations.items()} == {"origin-request": "ConsentApiFunction"}
+    assert consent.associations["origin-request"].include_body
+    assert {t: a.function for t, a in default.associations.items()} == {
+        "viewer-request": "ViewerRequestFunction",
+        "origin-response": "OriginResponseFunction",
+        "viewer-response": "ViewerResponseFunction",
+    }
+    assert DISTRIBUTION.behaviour_for("/consent/preferences") is consent
+    assert DISTRIBUTION.behaviour_for("/Consent") is default  # path patterns are case-sensitive
+    assert DISTRIBUTION.functions["ConsentApiFunction"].code_uri == ROOT / "functions" / "consent_api"
+
+
+def test_forwarding_follows_the_cache_and_origin_request_policies() -> None:
+    consent, default = DISTRIBUTION.behaviours
+    assert default.forwarding.header("X-Consent-Categories") and default.forwarding.header("sec-gpc")
+    assert not default.forwarding.header("host") and not default.forwarding.header("user-agent")
+    assert consent.forwarding.header("host") and consent.forwarding.header("origin")
+    assert consent.forwarding.cloudfront_header("cloudfront-viewer-country")
+    assert not default.forwarding.cloudfront_header("cloudfront-viewer-country")
+    assert default.forwarding.cookie("anything") and default.forwarding.query("page")
+
+
+# --- Requests through the real functions ---------------------------------------------------
+
+
+def test_refused_cookies_never_reach_the_origin_and_cloudfront_headers_do(real_handlers: dict[str, Any]) -> None:
+    origin = RecordingOrigin()
+    request = get("/actualites?page=2", f"{consent_cookie(frozenset({'analytics'}))}; _ga=1; _fbp=2; sessionid=s")
+    response, trace = make_edge(real_handlers, origin).handle(request)
+    assert response.status == 200 and response.body == b"<p>page</p>"
+    (cookie,) = origin.header("cookie")
+    assert "_ga=1" in cookie and "sessionid=s" in cookie and "_fbp" not in cookie
+    assert origin.header("x-consent-state") == ["valid"]
+    assert origin.header("x-consent-categories") == ["analytics,necessary"]
+    assert origin.header("host") == [ORIGIN_HOST]  # the policy does not forward Host
+    assert origin.header("user-agent") == ["Amazon CloudFront"]
+    assert origin.header("x-forwarded-for") == ["198.51.100.7"]
+    assert origin.header("accept-language") == []  # not in the site's policies
+    assert origin.requests[-1][0].query == "page=2"
+    assert trace.consent == "valid[analytics,necessary]" and trace.stripped == ["_fbp"]
+
+
+def test_set_cookie_is_filtered_capped_and_said_in_the_console(real_handlers: dict[str, Any]) -> None:
+    origin = RecordingOrigin(
+        set_cookies=(
+            "sessionid=s; Path=/; HttpOnly",
+            "csrftoken=t; Max-Age=63072000; Path=/",
+            "_ga=GA1; Max-Age=63072000; Path=/",
+            "FPID=f; Path=/; HttpOnly",
+        )
+    )
+    request = get("/", f"{consent_cookie(frozenset({'analytics'}))}; _fbp=old")
+    response, trace = make_edge(real_handlers, origin).handle(request)
+    lines = response.header_values("set-cookie")
+    names = [line.split("=", 1)[0] for line in lines]
+    assert names == ["sessionid", "csrftoken", "_ga", "_fbp"]  # FPID refused, _fbp deleted
+    assert trace.removed == ["FPID"] and trace.capped == ["csrftoken", "_ga"] and trace.deleted == ["_fbp"]
+    line = trace.line()
+    assert line.startswith("GET /  200  consent=valid[analytics,necessary]")
+    assert "set-cookie removed: FPID" in line and "capped: csrftoken,_ga" in line and "deleted: _fbp" in line
+    assert response.header_values("via")[0].endswith(".cloudfront.net (CloudFront)")
+
+
+def test_viewer_response_does_not_run_on_origin_errors(real_handlers: dict[str, Any]) -> None:
+    calls: list[str] = []
+
+    def spy(name: str) -> Any:
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            calls.append(name)
+            return real_handlers[name](event, context)
+
+        return handler
+
+    handlers = {name: spy(name) for name in real_handlers}
+    origin = RecordingOrigin(status=404, set_cookies=("_fbp=x; Max-Age=63072000; Path=/",))
+    response, _ = make_edge(handlers, origin).handle(get("/missing"))
+    assert response.status == 404
+    assert calls == ["ViewerRequestFunction", "OriginResponseFunction"]  # no viewer-response
+    assert response.header_values("set-cookie") == []  # origin-response still removed the refused cookie
+    make_edge(handlers, RecordingOrigin(status=200)).handle(get("/"))
+    assert calls[-1] == "ViewerResponseFunction"
+
+
+def test_the_consent_path_goes_to_the_consent_function_not_the_origin(real_handlers: dict[str, Any]) -> None:
+    origin = RecordingOrigin()
+    response, trace = make_edge(real_handlers, origin).handle(get("/consent/cookies"))
+    assert response.status == 200 and b"<h1>" in response.body
+    assert origin.requests == [] and trace.consent == "consent endpoint"
+
+
+# --- CloudFront's rules -------------------------------------------------------------------
+
+
+def replace(trigger: str, result: Any) -> dict[str, Any]:
+    """Handlers where the function on `trigger` returns `result(event)`, the others pass through."""
+
+    def passthrough(event: dict[str, Any], context: Any) -> Any:
+        record = event["Records"][0]["cf"]
+        return record.get("response", record["request"])
+
+    behaviour = DISTRIBUTION.behaviours[-1] if trigger != "origin-request" else DISTRIBUTION.behaviours[0]
+    handlers: dict[str, Any] = {name: passthrough for name in DISTRIBUTION.functions}
+    handlers[behaviour.associations[trigger].function] = lambda event, context: result(event["Records"][0]["cf"])
+    return handlers
+
+
+def with_header(part: str, name: str, items: Any) -> Any:
+    def change(record: dict[str, Any]) -> Any:
+        target = record[part]
+        target["headers"][name] = items
+        return target
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("trigger", "result", "reason"),
+    [
+        ("viewer-request", with_header("request", "host", [{"key": "Host", "value": "evil"}]), "read-only"),
+        ("viewer-request", with_header("request", "x-cache", [{"key": "X-Cache", "value": "1"}]), "disallowed"),
+        ("viewer-response", with_header("response", "Set-Cookie", [{"value": "a=1"}]), "not lower-case"),
+        ("viewer-response", with_header("response", "set-cookie", [{"key": "Set-Cookie"}]), "without a string"),
+        ("origin-response", with_header("response", "via", [{"key": "Via", "value": "x"}]), "read-only"),
+        (
+            "viewer-request",
+            lambda record: {"status": "200", "headers": {}, "body": "x" * (41 * 1024)},
+            "over 40960",
+        ),
+        (
+            "origin-request",
+            lambda record: {"status": "200", "headers": {}, "body": "x" * (1024 * 1024 + 1)},
+            "over 1048576",
+        ),
+        ("viewer-response", lambda record: {**record["response"], "status": "500"}, "cannot change the status"),
+    ],
+)
+def test_a_result_cloudfront_would_reject_is_a_502_with_the_reason(
+    trigger: str, result: Any, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    origin = RecordingOrigin()
+    path = "/consent" if trigger == "origin-request" else "/"
+    response, trace = make_edge(replace(trigger, result), origin).handle(get(path))
+    assert response.status == 502
+    assert any(reason in problem for problem in trace.problems), trace.problems
+    assert reason in trace.line()
+    assert reason.encode() not in response.body  # the visitor sees CloudFront's page, not the reason
+
+
+def test_a_function_that_raises_is_a_503() -> None:
+    def boom(record: dict[str, Any]) -> Any:
+        raise RuntimeError("no")
+
+    response, trace = make_edge(replace("viewer-request", boom), RecordingOrigin()).handle(get("/"))
+    assert response.status == 503 and "raised RuntimeError" in trace.line()
+
+
+def test_methods_the_behaviour_does_not_allow_are_403() -> None:
+    distribution = load_distribution()
+    default = distribution.behaviours[-1]
+    narrowed = Distribution(
+        (*distribution.behaviours[:-1], type(default)(**{**default.__dict__, "allowed_methods": frozenset({"GET"})})),
+        distribution.functions,
+    )
+    request = HttpRequest("DELETE", "/", "", [("Host", "localhost")], b"")
+    response, _ = make_edge(replace("viewer-request", lambda r: r["request"]), RecordingOrigin(), narrowed).handle(
+        request
+    )
+    assert response.status == 403
+
+
+# --- The local config and the demo origin -------------------------------------------------
+
+
+def test_the_local_config_moves_the_sites_own_cookie_domains_to_the_local_host() -> None:
+    config = local_config(ROOT / "policy" / "policy.yaml", "localhost", "receipts")
+    exact = config["edge"]["cookies"]["exact"]
+    assert exact["_ga"]["domain"] == "localhost" and exact["FPID"]["domain"] == "localhost"
+    assert exact["IDE"]["domain"] == ".doubleclick.net" and exact["datr"]["domain"] == ".facebook.com"
+    assert config["receipts"]["table"] == "receipts"
+    assert config["edge"]["keys"] == load_dev_config_dict()["edge"]["keys"]  # the development key, said so
+
+
+@pytest.fixture
+def demo_origin() -> Iterator[str]:
+    config = local_config(ROOT / "policy" / "policy.yaml", "localhost", "receipts")
+    server = DemoSiteServer(("127.0.0.1", 0), config["site"], "localhost")
+    server.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_demo_origin_sets_every_category_and_the_edge_keeps_the_refused_out(
+    demo_origin: str, real_handlers: dict[str, Any]
+) -> None:
+    client = OriginClient(demo_origin)
+    direct = client(HttpRequest("GET", "/", "", [("Host", "x")]), "x")
+    set_by_origin = [line.split("=", 1)[0] for line in direct.header_values("set-cookie")]
+    assert {"sessionid", "csrftoken", "_ga", "FPID", "ad_slot_freq", "tracking_pixel_id"} <= set(set_by_origin)
+    assert any("HttpOnly" in line and "Domain=localhost" in line for line in direct.header_values("set-cookie"))
+    assert b"/consent/banner.js" in direct.body
+
+    edge = LocalEdge(DISTRIBUTION, real_handlers, client, client.netloc, "localhost:8080")
+    response, trace = edge.handle(get("/"))
+    assert {line.split("=", 1)[0] for line in response.header_values("set-cookie")} == {
+        "sessionid",
+        "csrftoken",
+        "AWSALB",
+        "lang",
+    }
+    assert "FPID" in trace.removed and "tracking_pixel_id" in trace.removed
+    assert b'id="consent-state">absent<' in response.body  # the origin was told
+
+
+def test_the_demo_registration_form_is_remembered_only_with_consent(
+    demo_origin: str, real_handlers: dict[str, Any]
+) -> None:
+    client = OriginClient(demo_origin)
+    edge = LocalEdge(DISTRIBUTION, real_handlers, client, client.netloc, "localhost:8080")
+    form = b"entreprise=Atelier+Dupont&email=a%40b.fr&activite=menuiserie"
+    post = HttpRequest(
+        "POST",
+        "/inscription",
+        "",
+        [
+            ("Host", "localhost"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", consent_cookie(ALL_OPTIONAL)),
+        ],
+        form,
+    )
+    response, _ = edge.handle(post)
+    (draft,) = [line for line in response.header_values("set-cookie") if line.startswith("registration_draft=")]
+    remembered = draft.split(";", 1)[0]
+    granted, _ = edge.handle(get("/inscription", f"{consent_cookie(ALL_OPTIONAL)}; {remembered}"))
+    assert b'value="Atelier Dupont"' in granted.body
+    refused, _ = edge.handle(get("/inscription", f"{consent_cookie(frozenset())}; {remembered}"))
+    assert b'value="Atelier Dupont"' not in refused.body  # the edge stripped the cookie
+
+
+def test_an_unreachable_origin_is_a_502() -> None:
+    client = OriginClient("http://127.0.0.1:9")  # discard port: nothing listens
+    answer = client(HttpRequest("GET", "/", "", []), "x")
+    assert answer.status == 502
+
+
+def test_origin_urls_are_checked() -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        OriginClient("ftp://example.org")
+
+
+def test_the_console_line_lists_problems_on_their_own_lines() -> None:
+    trace = local_edge.Trace("GET", "/", status=502, problems=["viewer-request result rejected: x"])
+    assert trace.line().splitlines()[1].strip() == "! viewer-request result rejected: x"
+    assert io.StringIO(trace.line()).readline().startswith("GET /  502")
