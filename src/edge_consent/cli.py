@@ -178,6 +178,7 @@ def run_command(args: argparse.Namespace) -> int:
         table=args.table,
         policy_path=Path(args.policy),
         host=args.host,
+        viewer_country=args.viewer_country,
     )
     try:
         return server.run(options)
@@ -251,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_parser.add_argument("--table", default=policy.DEFAULT_TABLE, help="the receipts table (default %(default)s)")
     run_parser.add_argument("--policy", default=str(REPO_ROOT / "policy" / "policy.yaml"), help="the policy to run")
+    run_parser.add_argument(
+        "--viewer-country", default="FR", help="CloudFront-Viewer-Country, where a policy forwards it (default FR)"
+    )
     run_parser.set_defaults(run=run_command)
 
     events_parser = commands.add_parser("events", help="regenerate the sample events with fresh consent cookies")

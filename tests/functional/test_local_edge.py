@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import socket
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +13,9 @@ from typing import Any
 import pytest
 from consent_core import token
 
+from edge_consent import policy
 from edge_consent.local import edge as local_edge
+from edge_consent.local import server
 from edge_consent.local.demo_site import DemoSiteServer
 from edge_consent.local.distribution import Distribution, load_distribution, load_handler
 from edge_consent.local.edge import HttpRequest, HttpResponse, LocalEdge
@@ -325,3 +330,59 @@ def test_the_console_line_lists_problems_on_their_own_lines() -> None:
     trace = local_edge.Trace("GET", "/", status=502, problems=["viewer-request result rejected: x"])
     assert trace.line().splitlines()[1].strip() == "! viewer-request result rejected: x"
     assert io.StringIO(trace.line()).readline().startswith("GET /  502")
+
+
+# --- Starting and stopping -----------------------------------------------------------------
+
+RUN_ENV = ("EDGE_CONSENT_CONFIG", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+@pytest.fixture
+def run_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run sets these for its functions; each test gets them back as they were."""
+    for name in RUN_ENV:
+        monkeypatch.setenv(name, "before")
+        monkeypatch.delenv(name)
+
+
+def test_a_run_serves_the_demo_and_stops_cleanly(run_env: None) -> None:
+    console = io.StringIO()
+    before = sys.stdout
+    running = server.start(server.Options(port=0), console)
+    try:
+        client = OriginClient(running.edge_url)
+        answer = client(HttpRequest("GET", "/consent", "", [("Host", "localhost")]), "localhost")
+        assert answer.status == 200 and b'"state": "absent"' in answer.body
+        assert sys.stdout is not before  # the functions' log lines go to the run's log file
+    finally:
+        running.stop()
+    assert sys.stdout is before
+    text = console.getvalue()
+    assert "embedded moto server" in text and "DEVELOPMENT key" in text
+    assert "GET /consent  200  consent=consent endpoint" in text
+    assert (running.workdir / "functions.log").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (server.Options(port=0, origin="ftp://example.org"), "http:// or https://"),
+        (server.Options(port=0, dynamodb_endpoint="http://127.0.0.1:9"), "DynamoDB at http://127.0.0.1:9"),
+        (server.Options(port=0, policy_path=ROOT / "no-such-policy.yaml"), "cannot read"),
+    ],
+)
+def test_a_run_that_cannot_start_says_why_and_leaves_nothing_running(
+    run_env: None, options: server.Options, message: str
+) -> None:
+    before = sys.stdout, threading.active_count()
+    with pytest.raises((ValueError, policy.PolicyError), match=message):
+        server.start(options, io.StringIO())
+    assert (sys.stdout, threading.active_count()) == before
+
+
+def test_a_port_in_use_is_said_plainly(run_env: None) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(ValueError, match=r"cannot listen on port .*PORT=9000"):
+            server.start(server.Options(port=taken.getsockname()[1]), io.StringIO())

@@ -28,7 +28,7 @@ from consent_core.config import CONFIG_ENV, forget_loaded_configs
 from .. import policy
 from ..table import create_table
 from .demo_site import DemoSiteServer
-from .distribution import Distribution, load_distribution, load_handler
+from .distribution import load_distribution, load_handler
 from .edge import HttpRequest, HttpResponse, LocalEdge
 
 POLICY = Path(__file__).resolve().parents[3] / "policy" / "policy.yaml"
@@ -71,6 +71,7 @@ class OriginClient:
     """Requests to the origin over one kept-alive connection per thread, as CloudFront reuses its own."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"--origin: an http:// or https:// URL, not {url!r}")
@@ -115,9 +116,10 @@ class EdgeServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], edge: LocalEdge, console: TextIO) -> None:
+    edge: LocalEdge  # set once the functions are loaded, before the server serves
+
+    def __init__(self, address: tuple[str, int], console: TextIO) -> None:
         super().__init__(address, _EdgeHandler)
-        self.edge = edge
         self.console = console
         self._console_lock = threading.Lock()
 
@@ -130,6 +132,7 @@ class EdgeServer(http.server.ThreadingHTTPServer):
 class _EdgeHandler(http.server.BaseHTTPRequestHandler):
     server: EdgeServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave in two writes: no 40 ms wait for an ACK
 
     def _serve(self) -> None:
         if self.headers.get("Transfer-Encoding"):
@@ -189,6 +192,13 @@ def start(options: Options, console: TextIO) -> Running:
 
 def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server: one line per call otherwise
+    # What the user can get wrong is checked before anything starts.
+    origin = OriginClient(options.origin) if options.origin else None
+    try:
+        server = EdgeServer(("127.0.0.1", options.port), console)
+    except OSError as exc:
+        raise ValueError(f"cannot listen on port {options.port} ({exc.strerror}): try PORT=9000") from None
+    stoppers.append(server.server_close)
     workdir = Path(tempfile.mkdtemp(prefix="edge-consent-run-"))
     config = local_config(options.policy_path, options.host, options.table)
     config_path = workdir / "config.local.json"
@@ -196,52 +206,42 @@ def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
     os.environ[CONFIG_ENV] = str(config_path)
     forget_loaded_configs()
 
-    if options.dynamodb_endpoint:
-        endpoint = options.dynamodb_endpoint
-        where = "given endpoint"
-    else:
-        from moto.server import ThreadedMotoServer
+    endpoint, where = _dynamodb(options, stoppers)
 
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-        moto.start()
-        stoppers.append(moto.stop)
-        host, port = moto.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        where = "embedded moto server"
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            os.environ[name] = "local-edge"  # moto accepts any credentials; real ones are never needed
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-    import boto3
-
-    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
-    if options.table not in client.list_tables().get("TableNames", []):
-        create_table(client, options.table)
-
-    if options.origin:
-        origin = OriginClient(options.origin)
-        origin_label = options.origin
+    if origin is not None:
+        origin_label = origin.url
     else:
         demo = DemoSiteServer(("127.0.0.1", 0), config["site"], options.host)
         demo.start()
-        stoppers.append(demo.shutdown)
+        stoppers += [demo.server_close, demo.shutdown]
         origin = OriginClient(f"http://127.0.0.1:{demo.server_address[1]}")
-        origin_label = f"demo site of {options.policy_path.name} on http://127.0.0.1:{demo.server_address[1]}"
+        origin_label = f"demo site of {options.policy_path.name} on {origin.url}"
 
-    distribution = load_distribution()
     # The functions' own log lines (CloudWatch's, once deployed) go to a file; the console
     # keeps one line per request.
     log = (workdir / "functions.log").open("a", encoding="utf-8", buffering=1)
-    saved_stdout, saved_showwarning = sys.stdout, warnings.showwarning
-    sys.stdout = log
+    saved = sys.stdout, warnings.showwarning
+
+    def restore() -> None:
+        sys.stdout, warnings.showwarning = saved
+        log.close()
 
     def log_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
         log.write(f"{category.__name__}: {message}\n")
 
-    warnings.showwarning = log_warning
+    stoppers.append(restore)
+    sys.stdout, warnings.showwarning = log, log_warning
+    distribution = load_distribution()
     handlers = {name: load_handler(spec) for name, spec in distribution.functions.items()}
-    server = EdgeServer(("127.0.0.1", options.port), _edge(distribution, handlers, origin, options), console)
     port = server.server_address[1]
-    server.edge.distribution_domain = f"{options.host}:{port}"
+    server.edge = LocalEdge(
+        distribution,
+        handlers,
+        origin,
+        origin_host=origin.netloc,
+        distribution_domain=f"{options.host}:{port}",
+        viewer_country=options.viewer_country,
+    )
     threading.Thread(target=server.serve_forever, name="local-edge", daemon=True).start()
     stoppers.append(server.shutdown)
     url = f"http://{options.host}:{port}"
@@ -259,21 +259,41 @@ def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
     def stop() -> None:
         for stopper in reversed(stoppers):
             stopper()
-        sys.stdout, warnings.showwarning = saved_stdout, saved_showwarning
-        log.close()
 
     return Running(url, endpoint, options.table, workdir, stop)
 
 
-def _edge(distribution: Distribution, handlers: dict[str, Any], origin: OriginClient, options: Options) -> LocalEdge:
-    return LocalEdge(
-        distribution,
-        handlers,
-        origin,
-        origin_host=origin.netloc,
-        distribution_domain=options.host,
-        viewer_country=options.viewer_country,
+def _dynamodb(options: Options, stoppers: list[Any]) -> tuple[str, str]:
+    """The endpoint the consent function will use, its table created from the template when missing."""
+    if options.dynamodb_endpoint:
+        endpoint, where = options.dynamodb_endpoint, "given endpoint"
+    else:
+        from moto.server import ThreadedMotoServer
+
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+        moto.start()
+        stoppers.append(moto.stop)
+        host, port = moto.get_host_and_port()
+        endpoint, where = f"http://{host}:{port}", "embedded moto server"
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ[name] = "local-edge"  # moto accepts any credentials; real ones are never needed
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint  # the consent function's boto3 client reads it
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client(
+        "dynamodb",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        config=Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2}),
     )
+    try:
+        if options.table not in client.list_tables().get("TableNames", []):
+            create_table(client, options.table)
+    except (BotoCoreError, ClientError) as exc:
+        raise ValueError(f"DynamoDB at {endpoint}: {exc}") from None
+    return endpoint, where
 
 
 def run(options: Options) -> int:
