@@ -121,6 +121,7 @@ UI: dict[str, dict[str, str]] = {
             "les cookies strictement nécessaires sont utilisés : continuer à naviguer ne vaut pas accord. "
             "Vous pouvez changer d'avis à tout moment."
         ),
+        "purposes_label": "Finalités :",
         "accept_all": "Tout accepter",
         "reject_all": "Tout refuser",
         "customise": "Personnaliser",
@@ -249,6 +250,7 @@ UI: dict[str, dict[str, str]] = {
             "site. Until you choose, only strictly necessary cookies are used: continuing to browse is not "
             "consent. You can change your mind at any time."
         ),
+        "purposes_label": "Purposes:",
         "accept_all": "Accept all",
         "reject_all": "Reject all",
         "customise": "Customise",

@@ -41,6 +41,9 @@ def test_first_visit_shows_the_banner_and_only_necessary_cookies(page: Page, loc
     page.goto(local_run.url + "/actualites")
     expect(page.locator(BANNER)).to_be_visible()
     expect(page.locator(BANNER).get_by_role("button", name=TEXTS["reject_all"], exact=True)).to_be_visible()
+    # The first layer names every purpose asked for, before any button.
+    for category in local_run.config.site["categories"][1:]:
+        expect(page.locator(BANNER + " .ec-purposes")).to_contain_text(category["name"]["fr"])
     held = cookies_by_name(page.context)
     # The origin set cookies of every category; only the necessary ones reached the browser.
     assert {"sessionid", "csrftoken", "lang"} <= set(held)

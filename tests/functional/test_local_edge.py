@@ -374,10 +374,11 @@ def test_a_run_serves_the_demo_and_stops_cleanly(run_env: None) -> None:
 def test_a_run_that_cannot_start_says_why_and_leaves_nothing_running(
     run_env: None, options: server.Options, message: str
 ) -> None:
-    before = sys.stdout, threading.active_count()
+    stdout, threads = sys.stdout, set(threading.enumerate())
     with pytest.raises((ValueError, policy.PolicyError), match=message):
         server.start(options, io.StringIO())
-    assert (sys.stdout, threading.active_count()) == before
+    assert sys.stdout is stdout
+    assert set(threading.enumerate()) - threads == set()  # no server thread left behind
 
 
 def test_a_port_in_use_is_said_plainly(run_env: None) -> None:
@@ -386,3 +387,16 @@ def test_a_port_in_use_is_said_plainly(run_env: None) -> None:
         taken.listen()
         with pytest.raises(ValueError, match=r"cannot listen on port .*PORT=9000"):
             server.start(server.Options(port=taken.getsockname()[1]), io.StringIO())
+
+
+def test_a_run_fronts_another_origin_when_told(run_env: None, demo_origin: str) -> None:
+    console = io.StringIO()
+    running = server.start(server.Options(port=0, origin=demo_origin + "/"), console)
+    try:
+        client = OriginClient(running.edge_url)
+        answer = client(HttpRequest("GET", "/affichage", "", [("Host", "localhost")]), "localhost")
+    finally:
+        running.stop()
+    assert answer.status == 200 and b"<h1>Affichage</h1>" in answer.body
+    assert f"origin: {demo_origin}/" in console.getvalue()
+    assert "GET /affichage  200  consent=absent[necessary]" in console.getvalue()

@@ -13,6 +13,7 @@
   const FALLBACK = {
     banner_title: "Cookies",
     banner_text: "Choose which cookies we may use. Refusing is as easy as accepting.",
+    purposes_label: "Purposes:",
     accept_all: "Accept all",
     reject_all: "Reject all",
     customise: "Customise",
@@ -175,6 +176,12 @@
       more,
     );
 
+    // The first layer names every purpose asked for, before any button (CNIL, 2020 recommendation).
+    const purposes = el("p", { class: "ec-purposes" });
+    const optional = (Array.isArray(cur.categories) ? cur.categories : []).filter((c) => !c.required);
+    const names = optional.map((c) => c.name).join(" · ");
+    add(purposes, el("strong", {}, T("purposes_label")), doc.createTextNode(" " + names));
+
     const links = cur.links || {};
     const nav = el("p", { class: "ec-links" });
     for (const [key, text] of [["cookies", "cookie_page_link"], ["privacy", "privacy_link"]]) {
@@ -205,6 +212,7 @@
       root,
       el("h2", { id: "ec-title" }, T("banner_title")),
       el("p", { id: "ec-text" }, T("banner_text")),
+      purposes,
       nav,
       actions,
       err,

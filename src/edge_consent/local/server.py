@@ -7,7 +7,6 @@ the receipts table created from template.yaml.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import http.server
 import logging
@@ -300,9 +299,9 @@ def run(options: Options) -> int:
     console = sys.stdout
     running = start(options, console)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stopped.wait()
+    for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or a test or service manager stopping it
+        signal.signal(number, lambda *_: stopped.set())
+    stopped.wait()
     running.stop()
     console.write("stopped\n")
     return 0
