@@ -41,10 +41,10 @@ run: $(STAMP)
 
 # The browser tests drive Debian's Chromium: installed here when missing, never downloaded by Playwright.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@[ -x "$${CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Debian's chromium for the browser tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
-		else echo "chromium is missing: apt-get install chromium (as root)" >&2; exit 1; fi; \
+		else echo "chromium is missing: apt-get install chromium as root, or set CHROMIUM to a Chromium" >&2; exit 1; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # The README's pictures, taken by the browser test that checks them.

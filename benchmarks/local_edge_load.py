@@ -112,7 +112,10 @@ def main() -> int:
         elapsed = time.perf_counter() - started
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
     latencies.sort()
     total = per_connection * args.connections
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")

@@ -179,6 +179,7 @@ def run_command(args: argparse.Namespace) -> int:
         policy_path=Path(args.policy),
         host=args.host,
         viewer_country=args.viewer_country,
+        region=args.region,
     )
     try:
         return server.run(options)
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dynamodb-endpoint", help="use this DynamoDB (DynamoDB Local, a real one) instead of moto"
     )
     run_parser.add_argument("--table", default=policy.DEFAULT_TABLE, help="the receipts table (default %(default)s)")
+    run_parser.add_argument("--region", default=policy.DEFAULT_REGION, help="the table's region (default %(default)s)")
     run_parser.add_argument("--policy", default=str(REPO_ROOT / "policy" / "policy.yaml"), help="the policy to run")
     run_parser.add_argument(
         "--viewer-country", default="FR", help="CloudFront-Viewer-Country, where a policy forwards it (default FR)"

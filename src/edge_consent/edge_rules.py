@@ -8,6 +8,7 @@ Source: CloudFront developer guide, "Restrictions on edge functions".
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 TRIGGERS = ("viewer-request", "origin-request", "origin-response", "viewer-response")
@@ -131,6 +132,14 @@ def _status_problems(response: dict[str, Any]) -> list[str]:
     return []
 
 
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return False
+    return True
+
+
 def _generated_response_problems(response: dict[str, Any], side: str) -> list[str]:
     problems = _status_problems(response) + header_problems(response.get("headers", {}), "generated response")
     for name in response.get("headers", {}):
@@ -139,6 +148,8 @@ def _generated_response_problems(response: dict[str, Any], side: str) -> list[st
     body = response.get("body", "")
     if not isinstance(body, str):
         problems.append("generated response body must be a string")
+    elif response.get("bodyEncoding") == "base64" and not _is_base64(body):
+        problems.append("generated response body is marked base64 but does not decode")
     else:
         size = len(body.encode("utf-8"))
         if size > GENERATED_BODY_LIMIT[side]:

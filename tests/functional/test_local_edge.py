@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import http.client
 import io
+import json
+import os
 import socket
 import sys
 import threading
@@ -44,7 +48,8 @@ class RecordingOrigin:
 
     def __call__(self, request: HttpRequest, host: str) -> HttpResponse:
         self.requests.append((request, host))
-        headers = [("Content-Type", "text/html"), *(("Set-Cookie", line) for line in self.set_cookies)]
+        headers = [("Content-Type", "text/html"), ("Content-Length", "11")]
+        headers += [("Set-Cookie", line) for line in self.set_cookies]
         return HttpResponse(self.status, "OK" if self.status < 400 else "Not Found", headers, b"<p>page</p>")
 
     def header(self, name: str) -> list[str]:
@@ -261,10 +266,9 @@ def test_the_local_config_moves_the_sites_own_cookie_domains_to_the_local_host()
 def demo_origin() -> Iterator[str]:
     config = local_config(ROOT / "policy" / "policy.yaml", "localhost", "receipts")
     server = DemoSiteServer(("127.0.0.1", 0), config["site"], "localhost")
-    server.start()
+    server.start("demo-origin")
     yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def test_the_demo_origin_sets_every_category_and_the_edge_keeps_the_refused_out(
@@ -345,22 +349,84 @@ def run_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+def post_choice(url: str, action: str) -> HttpResponse:
+    body = json.dumps({"action": action, "return_to": "/", "submission_id": f"{action}-{time.time_ns()}"}).encode()
+    headers = [("Host", "localhost"), ("Content-Type", "application/json"), ("Sec-Fetch-Site", "same-origin")]
+    return OriginClient(url)(HttpRequest("POST", "/consent", "", headers, body), "localhost")
+
+
 def test_a_run_serves_the_demo_and_stops_cleanly(run_env: None) -> None:
     console = io.StringIO()
-    before = sys.stdout
+    stdout, environment, threads = sys.stdout, dict(os.environ), set(threading.enumerate())
     running = server.start(server.Options(port=0), console)
     try:
-        client = OriginClient(running.edge_url)
-        answer = client(HttpRequest("GET", "/consent", "", [("Host", "localhost")]), "localhost")
-        assert answer.status == 200 and b'"state": "absent"' in answer.body
-        assert sys.stdout is not before  # the functions' log lines go to the run's log file
+        kept_alive = http.client.HTTPConnection("127.0.0.1", int(running.edge_url.rsplit(":", 1)[1]), timeout=5)
+        kept_alive.request("GET", "/consent", headers={"Host": "localhost"})
+        assert kept_alive.getresponse().read().startswith(b'{"state": "absent"')
+        assert post_choice(running.edge_url, "reject_all").status == 200  # a receipt in moto
+        for bad in (b"GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", b"GET /caf\xe9 HTTP/1.1\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", kept_alive.port), timeout=5) as raw:
+                raw.sendall(bad)
+                assert raw.recv(100).startswith(b"HTTP/1.1 400"), bad
+        assert sys.stdout is not stdout  # the functions' log lines go to the run's log file
+        assert "Choice_" in (running.workdir / "functions.log").read_text()  # its metrics line
+        running.stop()
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):  # kept-alive ones end too
+            kept_alive.request("GET", "/consent", headers={"Host": "localhost"})
+            kept_alive.getresponse()
     finally:
         running.stop()
-    assert sys.stdout is before
+    assert sys.stdout is stdout and dict(os.environ) == environment
+    assert set(threading.enumerate()) - threads == set()
+    assert not running.workdir.exists()
     text = console.getvalue()
     assert "embedded moto server" in text and "DEVELOPMENT key" in text
-    assert "GET /consent  200  consent=consent endpoint" in text
-    assert (running.workdir / "functions.log").exists()
+    assert "GET /consent  200  consent=consent endpoint" in text and "POST /consent  200" in text
+
+
+def test_each_run_is_a_new_container(run_env: None) -> None:
+    """A second run in one process uses its own DynamoDB and its own log file."""
+    for _ in range(2):
+        running = server.start(server.Options(port=0), io.StringIO())
+        try:
+            assert post_choice(running.edge_url, "accept_all").status == 200
+            assert "Choice_" in (running.workdir / "functions.log").read_text()  # its metrics line
+        finally:
+            running.stop()
+
+
+def test_a_run_that_fails_late_undoes_everything(run_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past moto, the demo origin and the log file: all of it stopped, stdout given back."""
+
+    def broken() -> None:
+        raise ValueError("template unreadable")
+
+    monkeypatch.setattr(server, "load_distribution", broken)
+    stdout, threads = sys.stdout, set(threading.enumerate())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ValueError, match="template unreadable"):
+        server.start(server.Options(port=port), io.StringIO())
+    assert sys.stdout is stdout
+    assert set(threading.enumerate()) - threads == set()
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # the port is free again
+
+
+def test_a_given_dynamodb_without_the_table_is_refused(run_env: None) -> None:
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    os.environ.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
+    host, port = moto.get_host_and_port()
+    try:
+        options = server.Options(port=0, dynamodb_endpoint=f"http://{host}:{port}", table="no-such-table")
+        with pytest.raises(ValueError, match="has no table no-such-table: create it with"):
+            server.start(options, io.StringIO())
+    finally:
+        moto.stop()
 
 
 @pytest.mark.parametrize(
@@ -400,3 +466,123 @@ def test_a_run_fronts_another_origin_when_told(run_env: None, demo_origin: str) 
     assert answer.status == 200 and b"<h1>Affichage</h1>" in answer.body
     assert f"origin: {demo_origin}/" in console.getvalue()
     assert "GET /affichage  200  consent=absent[necessary]" in console.getvalue()
+
+
+def test_response_triggers_get_the_requests_cloudfront_gives_them(real_handlers: dict[str, Any]) -> None:
+    seen: dict[str, dict[str, Any]] = {}
+
+    def spy(name: str) -> Any:
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            seen[name] = copy.deepcopy(event["Records"][0]["cf"]["request"])
+            return real_handlers[name](event, context)
+
+        return handler
+
+    edge = make_edge({name: spy(name) for name in real_handlers}, RecordingOrigin())
+    edge.handle(get("/", "sessionid=s", accept_encoding="gzip, deflate, br"))
+    # viewer-response sees the viewer's request (as viewer-request left it), origin-response the origin's.
+    assert seen["ViewerResponseFunction"]["headers"]["host"][0]["value"] == "localhost:8080"
+    assert seen["ViewerResponseFunction"]["headers"]["user-agent"][0]["value"] == "Mozilla/5.0 test"
+    origin_side = seen["OriginResponseFunction"]["headers"]
+    assert origin_side["host"][0]["value"] == ORIGIN_HOST
+    assert origin_side["via"][0]["value"].endswith(".cloudfront.net (CloudFront)")
+    assert origin_side["accept-encoding"][0]["value"] == "br,gzip"  # normalised, as the cache policy asks
+    assert seen["OriginResponseFunction"]["origin"]["custom"]["port"] == 8000
+
+
+def test_the_origin_gets_cloudfronts_request_id() -> None:
+    origin = RecordingOrigin()
+    response, _ = make_edge(replace("viewer-request", lambda r: r["request"]), origin).handle(get("/"))
+    assert origin.header("x-amz-cf-id") == response.header_values("x-amz-cf-id")
+
+
+def test_head_keeps_the_origins_content_length(real_handlers: dict[str, Any]) -> None:
+    request = get("/")
+    request.method = "HEAD"
+    response, _ = make_edge(real_handlers, RecordingOrigin()).handle(request)
+    assert response.header_values("content-length") == ["11"] and response.body == b"<p>page</p>"
+
+
+def test_origin_request_may_replace_the_body() -> None:
+    def replace_body(record: dict[str, Any]) -> Any:
+        request = record["request"]
+        request["body"] = {"action": "replace", "encoding": "text", "data": "replaced"}
+        return request
+
+    origin = RecordingOrigin()
+    edge = make_edge(replace("origin-request", replace_body), origin)
+    request = HttpRequest("POST", "/consent", "", [("Host", "localhost")], b"original")
+    edge.handle(request)
+    assert origin.requests[-1][0].body == b"replaced"
+
+
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        (lambda r: {"status": "200", "headers": {}, "body": "%%%", "bodyEncoding": "base64"}, "does not decode"),
+        (
+            lambda r: {"status": "200", "headers": {"x-a": [{"key": "X-A", "value": "\u2603"}]}, "body": ""},
+            "HTTP cannot carry",
+        ),
+    ],
+)
+def test_generated_responses_http_cannot_carry_are_502(result: Any, reason: str) -> None:
+    response, trace = make_edge(replace("origin-request", result), RecordingOrigin()).handle(get("/consent"))
+    assert response.status == 502 and reason in trace.line()
+
+
+class _SilentOrigin:
+    """A TCP origin that reads a request and then does what it is told: nothing, or hang up."""
+
+    def __init__(self, hang_up: bool) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.hang_up = hang_up
+        self.requests = 0
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+            if connection.recv(65536):
+                self.requests += 1
+            if self.hang_up:
+                connection.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def test_an_origin_that_does_not_answer_in_time_is_a_504_sent_once() -> None:
+    origin = _SilentOrigin(hang_up=False)
+    try:
+        answer = OriginClient(origin.url, timeout=0.5)(HttpRequest("POST", "/", "", [], b"x=1"), "x")
+        time.sleep(0.1)
+        assert answer.status == 504 and origin.requests == 1
+    finally:
+        origin.close()
+
+
+def test_a_post_the_origin_hangs_up_on_is_not_sent_twice() -> None:
+    origin = _SilentOrigin(hang_up=True)
+    try:
+        answer = OriginClient(origin.url, timeout=2)(HttpRequest("POST", "/", "", [], b"x=1"), "x")
+        time.sleep(0.1)
+        assert answer.status == 502 and origin.requests == 1  # a new connection: nothing to retry
+    finally:
+        origin.close()
+
+
+def test_the_console_never_prints_control_characters() -> None:
+    trace = local_edge.Trace("GET", "/a\x1b[31mred")
+    assert "\x1b" not in trace.line() and "\\x1b" in trace.line()

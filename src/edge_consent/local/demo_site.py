@@ -11,13 +11,14 @@ from __future__ import annotations
 import html
 import http.server
 import secrets
-import threading
 import time
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from consent_core import cookies
+
+from .loopback import LoopbackServer
 
 TWO_YEARS = 2 * 365 * 86400
 SHARE_NETWORKS = {"facebook": "Facebook", "x": "X (Twitter)", "linkedin": "LinkedIn"}
@@ -108,7 +109,11 @@ class DemoSite:
             missing = self.layout("Page introuvable", "<p>Cette page n'existe pas.</p>", received, headers)
             return 404, _html_headers(set_cookies), missing
         if method == "POST":
-            extra, message = self.submit(path, parse_qs(body.decode("utf-8", "replace"), max_num_fields=20))
+            try:
+                form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
+            except ValueError:
+                return 400, [("Content-Type", "text/plain; charset=utf-8")], b"too many form fields\n"
+            extra, message = self.submit(path, form)
             set_cookies += extra
             received = {
                 **received,
@@ -122,7 +127,7 @@ class DemoSite:
     def submit(self, path: str, form: dict[str, list[str]]) -> tuple[list[str], str]:
         if path == "/inscription":
             fields = {key: form.get(key, [""])[0][:100] for key in ("entreprise", "email", "activite")}
-            draft = quote("&".join(f"{key}={value}" for key, value in fields.items()), safe="")
+            draft = quote(urlencode(fields), safe="")
             line = f"registration_draft={draft}; Path=/inscription; Max-Age=604800; SameSite=Lax"
             return [line], "Brouillon enregistré : vous le retrouverez en revenant sur cette page."
         if path == "/affichage":
@@ -241,19 +246,12 @@ def _number() -> int:
     return secrets.randbelow(10**9)
 
 
-class DemoSiteServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
+class DemoSiteServer(LoopbackServer):
     def __init__(self, address: tuple[str, int], site: dict[str, Any], cookie_domain: str) -> None:
         super().__init__(address, _DemoHandler)
         _host, port = self.server_address[:2]
         # Share buttons come from another site, as a network's buttons would.
         self.demo = DemoSite(site, cookie_domain, third_party_origin=f"http://127.0.0.1:{port}")
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="demo-origin", daemon=True)
-        thread.start()
-        return thread
 
 
 class _DemoHandler(http.server.BaseHTTPRequestHandler):
@@ -263,8 +261,11 @@ class _DemoHandler(http.server.BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        length = self.headers.get("Content-Length") or "0"
+        if not length.isdigit():
+            self.send_error(400, "bad Content-Length")
+            return
+        body = self.rfile.read(int(length)) if int(length) else b""
         received = dict(cookies.parse_cookie_header("; ".join(self.headers.get_all("Cookie") or [])))
         lowered = {key.lower(): value for key, value in self.headers.items()}
         status, headers, content = self.server.demo.respond(self.command, path, query, received, lowered, body)

@@ -10,6 +10,7 @@ import fnmatch
 import importlib
 import importlib.util
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ class Forwarding:
     """What CloudFront puts in an origin request: the cache policy's values plus the origin request policy's."""
 
     selections: dict[str, tuple[Selection, ...]] = field(default_factory=dict)
+    accept_encodings: frozenset[str] = frozenset()  # what the cache policy normalises Accept-Encoding to
 
     def header(self, name: str) -> bool:
         return any(selection.admits(name.lower()) for selection in self.selections.get("headers", ()))
@@ -137,7 +139,7 @@ def load_distribution(path: Path = TEMPLATE, logical_id: str = "Distribution") -
         associations = {}
         for item in raw.get("LambdaFunctionAssociations", []):
             function = _function_id(item["LambdaFunctionARN"], resources)
-            functions[function] = _function_spec(function, resources, root)
+            functions[function] = _function_spec(function, template, root)
             associations[item["EventType"]] = Association(
                 item["EventType"], function, bool(item.get("IncludeBody", False))
             )
@@ -166,9 +168,9 @@ def _function_id(arn: Any, resources: dict[str, Any]) -> str:
     return candidate
 
 
-def _function_spec(logical_id: str, resources: dict[str, Any], root: Path) -> FunctionSpec:
-    properties = resources[logical_id]["Properties"]
-    handler = properties.get("Handler") or resources.get("Globals", {}).get("Function", {}).get("Handler")
+def _function_spec(logical_id: str, template: dict[str, Any], root: Path) -> FunctionSpec:
+    properties = template["Resources"][logical_id]["Properties"]
+    handler = properties.get("Handler") or template.get("Globals", {}).get("Function", {}).get("Handler")
     return FunctionSpec(logical_id, root / properties["CodeUri"], handler or "app.lambda_handler")
 
 
@@ -206,24 +208,31 @@ def _forwarding(behaviour: dict[str, Any], resources: dict[str, Any]) -> Forward
         MANAGED_ORIGIN_REQUEST_POLICIES,
         "OriginRequestPolicyConfig",
     )
+    encodings = {"gzip": cache.get("EnableAcceptEncodingGzip"), "br": cache.get("EnableAcceptEncodingBrotli")}
     return Forwarding(
         {
             "headers": tuple(_selection(p.get("HeadersConfig"), "Header", True) for p in (cache, origin)),
             "cookies": tuple(_selection(p.get("CookiesConfig"), "Cookie", False) for p in (cache, origin)),
             "query": tuple(_selection(p.get("QueryStringsConfig"), "QueryString", False) for p in (cache, origin)),
-        }
+        },
+        frozenset(name for name, enabled in encodings.items() if enabled),
     )
 
 
-def load_handler(spec: FunctionSpec) -> Handler:
+def load_handler(spec: FunctionSpec, fresh: bool = False) -> Handler:
     """The function's handler from its code, as Lambda loads it: `module.function`, the module under CodeUri.
 
     A dotted module (`consent_api.app`) is a package installed in this environment from
     that same directory; a plain one (`app`) is loaded from the file, under a name of its
-    own so that every function's `app` stays apart.
+    own so that every function's `app` stays apart. Each load of a file is a new
+    container; `fresh` makes a package one too (its clients and caches made again).
     """
     module_name, _, attribute = spec.handler.rpartition(".")
     if "." in module_name:
+        package = module_name.split(".", 1)[0]
+        if fresh:
+            for name in [name for name in sys.modules if name == package or name.startswith(package + ".")]:
+                del sys.modules[name]
         module = importlib.import_module(module_name)
     else:
         file = spec.code_uri / f"{module_name}.py"

@@ -42,7 +42,6 @@ ALWAYS_FORWARDED = frozenset(
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "expect"}
 )
-CLOUDFRONT_ADDED = ("x-amz-cf-id", "via", "x-forwarded-for")
 
 
 @dataclass
@@ -85,7 +84,8 @@ class Trace:
     milliseconds: float = 0.0
 
     def line(self) -> str:
-        parts = [f"{self.method} {self.path}", str(self.status), f"consent={self.consent}"]
+        path = "".join(char if char.isprintable() else f"\\x{ord(char):02x}" for char in self.path)
+        parts = [f"{self.method} {path}", str(self.status), f"consent={self.consent}"]
         for label, names in (
             ("stripped", self.stripped),
             ("set-cookie removed", self.removed),
@@ -114,11 +114,15 @@ class LocalEdge:
         origin_host: str,
         distribution_domain: str,
         viewer_country: str = "FR",
+        origin_protocol: str = "http",
     ) -> None:
         self.distribution = distribution
         self.handlers = handlers
         self.origin = origin
         self.origin_host = origin_host
+        self.origin_protocol = origin_protocol
+        default_port = 443 if origin_protocol == "https" else 80
+        self.origin_port = int(origin_host.rpartition(":")[2]) if ":" in origin_host else default_port
         self.distribution_domain = distribution_domain
         self.viewer_country = viewer_country
         # One request at a time per function, as in one Lambda container.
@@ -135,8 +139,11 @@ class LocalEdge:
         except FunctionFailed as failure:
             trace.problems.append(str(failure))
             response = _error_page(failure.status)
+        except Exception as exc:  # noqa: BLE001 - a result this edge cannot use: CloudFront's answer too
+            trace.problems.append(f"unusable result: {type(exc).__name__}: {exc}")
+            response = _error_page(502)
         response.headers += [
-            ("Via", f"1.1 {request_id[:16]}.cloudfront.net (CloudFront)"),
+            ("Via", _via(request_id)),
             ("X-Amz-Cf-Pop", "LOCAL"),
             ("X-Amz-Cf-Id", request_id),
         ]
@@ -149,49 +156,50 @@ class LocalEdge:
         if viewer.method not in behaviour.allowed_methods:
             trace.problems.append(f"{viewer.method} is not allowed on {behaviour.path_pattern}")
             return _error_page(403)
-        request = self._viewer_request_record(viewer, behaviour)
-        sent_cookies = _cookie_names(request["headers"])
-        generated = None
-        generated_by_viewer = False
+        viewer_request = self._viewer_request_record(viewer, behaviour)
+        body_to_origin = viewer.body
         if "viewer-request" in behaviour.associations:
-            result = self._invoke(behaviour, "viewer-request", request, None, request_id)
+            sent_cookies = _cookie_names(viewer_request["headers"])
+            result = self._invoke(behaviour, "viewer-request", viewer_request, None, request_id)
             if "status" in result:
-                generated = result
-                generated_by_viewer = True
-            else:
-                request = result
-                trace.consent = _consent_label(request["headers"])
-                trace.stripped = [name for name in sent_cookies if name not in _cookie_names(request["headers"])]
+                # Answered at once: no origin, and no response trigger runs on it.
+                trace.consent = "answered by viewer-request"
+                return _to_http(*_generated(result))
+            viewer_request = result
+            body_to_origin = _replaced_body(result, body_to_origin)
+            trace.consent = _consent_label(viewer_request["headers"])
+            kept = _cookie_names(viewer_request["headers"])
+            trace.stripped = [name for name in sent_cookies if name not in kept]
 
-        origin_response: dict[str, Any] | None = None
-        body = b""
-        if generated is None:
-            request = self._origin_request_record(request, viewer, behaviour)
-            if "origin-request" in behaviour.associations:
-                result = self._invoke(behaviour, "origin-request", request, None, request_id)
-                if "status" in result:
-                    generated = result
-                    trace.consent = "consent endpoint"
-                else:
-                    request = result
-        if generated is not None:
-            response, body = _generated(generated)
-        else:
-            answer = self.origin(_to_origin(request, viewer.body), self.origin_host)
-            origin_response = _response_record(answer)
-            body = answer.body
-            response = origin_response
-            if "origin-response" in behaviour.associations:
-                result = self._invoke(behaviour, "origin-response", request, copy.deepcopy(response), request_id)
-                response = result
-                body = _body_of(result, body)
-        origin_lines = _set_cookies(response if origin_response is None else origin_response)
-        if "viewer-response" in behaviour.associations and _status(response) < 400 and not generated_by_viewer:
-            # CloudFront does not run viewer-response on error answers (400 and above),
-            # nor on a response viewer-request generated.
-            response = self._invoke(behaviour, "viewer-response", request, response, request_id)
+        origin_request = self._origin_request_record(viewer_request, viewer, behaviour, request_id, body_to_origin)
+        response: dict[str, Any] | None = None
+        if "origin-request" in behaviour.associations:
+            result = self._invoke(behaviour, "origin-request", origin_request, None, request_id)
+            if "status" in result:
+                # A generated response: no origin, so no origin-response either.
+                response, body = _generated(result)
+                trace.consent = "consent endpoint"
+            else:
+                origin_request = result
+                body_to_origin = _replaced_body(result, body_to_origin)
+        head_length: list[str] = []
+        generated = response is not None
+        if response is None:
+            answer = self.origin(_to_origin(origin_request, body_to_origin, request_id), self.origin_host)
+            response, body = _response_record(answer), answer.body
+            head_length = answer.header_values("content-length") if viewer.method == "HEAD" else []
+        origin_status = _status(response)
+        origin_lines = _set_cookies(response)
+        if "origin-response" in behaviour.associations and not generated:
+            response = self._invoke(behaviour, "origin-response", origin_request, response, request_id)
+            body = _body_of(response, body)
+        # CloudFront does not run viewer-response when the origin answers 400 or more.
+        if "viewer-response" in behaviour.associations and origin_status < 400:
+            response = self._invoke(behaviour, "viewer-response", viewer_request, response, request_id)
         _explain_set_cookies(origin_lines, _set_cookies(response), trace)
-        return _to_http(response, body)
+        answer_to_viewer = _to_http(response, body)
+        answer_to_viewer.headers += [("Content-Length", value) for value in head_length[:1]]
+        return answer_to_viewer
 
     def _invoke(
         self,
@@ -247,7 +255,7 @@ class LocalEdge:
         return request
 
     def _origin_request_record(
-        self, request: dict[str, Any], viewer: HttpRequest, behaviour: Behaviour
+        self, request: dict[str, Any], viewer: HttpRequest, behaviour: Behaviour, request_id: str, body: bytes
     ) -> dict[str, Any]:
         """What CloudFront sends on: the headers, cookies and query the policies admit, and its own headers."""
         forwarding = behaviour.forwarding
@@ -268,6 +276,10 @@ class LocalEdge:
         chain = [item["value"] for item in request["headers"].get("x-forwarded-for", [])]
         forwarded_for = ", ".join([*chain, viewer.client_ip])
         headers["x-forwarded-for"] = [{"key": "X-Forwarded-For", "value": forwarded_for}]
+        headers["via"] = [{"key": "Via", "value": _via(request_id)}]
+        encoding = _accept_encoding(request["headers"], forwarding.accept_encodings)
+        if encoding:
+            headers["accept-encoding"] = [{"key": "Accept-Encoding", "value": encoding}]
         query = "&".join(
             part for part in request.get("querystring", "").split("&") if part and forwarding.query(part.split("=")[0])
         )
@@ -281,8 +293,8 @@ class LocalEdge:
                     "domainName": self.origin_host.rpartition(":")[0] or self.origin_host,
                     "keepaliveTimeout": 5,
                     "path": "",
-                    "port": int(self.origin_host.rpartition(":")[2]) if ":" in self.origin_host else 80,
-                    "protocol": "http",
+                    "port": self.origin_port,
+                    "protocol": self.origin_protocol,
                     "readTimeout": 30,
                     "sslProtocols": ["TLSv1.2"],
                 }
@@ -291,12 +303,37 @@ class LocalEdge:
             "uri": request["uri"],
         }
         association = behaviour.associations.get("origin-request")
-        if association and association.include_body and viewer.body:
-            record["body"] = _body_record(viewer.body)
+        if association and association.include_body and body:
+            record["body"] = _body_record(body)
         return record
 
 
 # --- Helpers ---------------------------------------------------------------------------
+
+
+def _via(request_id: str) -> str:
+    return f"1.1 {request_id[:16].lower()}.cloudfront.net (CloudFront)"
+
+
+def _accept_encoding(headers: dict[str, list[dict[str, str]]], enabled: frozenset[str]) -> str:
+    """CloudFront's normalisation: `br,gzip` or `gzip` when the viewer accepts them and the cache policy asks."""
+    asked = {
+        part.split(";")[0].strip().lower()
+        for item in headers.get("accept-encoding", [])
+        for part in item["value"].split(",")
+    }
+    if "br" in asked and "br" in enabled:
+        return "br,gzip" if "gzip" in enabled else "br"
+    return "gzip" if "gzip" in asked and "gzip" in enabled else ""
+
+
+def _replaced_body(result: dict[str, Any], body: bytes) -> bytes:
+    """A request trigger given the body (IncludeBody) may replace it."""
+    record = result.get("body")
+    if not isinstance(record, dict) or record.get("action") != "replace":
+        return body
+    data = str(record.get("data", ""))
+    return base64.b64decode(data, validate=True) if record.get("encoding") == "base64" else data.encode("utf-8")
 
 
 def _body_record(body: bytes) -> dict[str, Any]:
@@ -325,10 +362,9 @@ def _consent_label(headers: dict[str, list[dict[str, str]]]) -> str:
     return f"{state}[{categories}]" if categories else state
 
 
-def _to_origin(request: dict[str, Any], body: bytes) -> HttpRequest:
-    return HttpRequest(
-        request["method"], request["uri"], request.get("querystring", ""), _header_pairs(request["headers"]), body
-    )
+def _to_origin(request: dict[str, Any], body: bytes, request_id: str) -> HttpRequest:
+    headers = [*_header_pairs(request["headers"]), ("X-Amz-Cf-Id", request_id)]
+    return HttpRequest(request["method"], request["uri"], request.get("querystring", ""), headers, body)
 
 
 def _response_record(answer: HttpResponse) -> dict[str, Any]:
@@ -385,7 +421,12 @@ def _header_pairs(headers: dict[str, list[dict[str, str]]]) -> Headers:
 
 
 def _to_http(response: dict[str, Any], body: bytes) -> HttpResponse:
-    headers = _header_pairs(response["headers"])
+    headers = _header_pairs(response.get("headers", {}))
+    for key, value in headers:
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise FunctionFailed(502, f"header {key!r} has a value HTTP cannot carry") from None
     return HttpResponse(_status(response), response.get("statusDescription", ""), headers, body)
 
 

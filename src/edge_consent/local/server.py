@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import io
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -29,9 +31,9 @@ from ..table import create_table
 from .demo_site import DemoSiteServer
 from .distribution import load_distribution, load_handler
 from .edge import HttpRequest, HttpResponse, LocalEdge
+from .loopback import LoopbackServer
 
 POLICY = Path(__file__).resolve().parents[3] / "policy" / "policy.yaml"
-REGION = "us-east-1"
 
 
 @dataclass
@@ -43,9 +45,12 @@ class Options:
     policy_path: Path = POLICY
     host: str = "localhost"
     viewer_country: str = "FR"
+    region: str = policy.DEFAULT_REGION
 
 
-def local_config(policy_path: Path, cookie_domain: str, table: str) -> dict[str, Any]:
+def local_config(
+    policy_path: Path, cookie_domain: str, table: str, region: str = policy.DEFAULT_REGION
+) -> dict[str, Any]:
     """The policy compiled with the development key, the site's own cookies on the local host.
 
     The catalogue names the production domain (`.example.fr`) for cookies set on the
@@ -63,14 +68,15 @@ def local_config(policy_path: Path, cookie_domain: str, table: str) -> dict[str,
             ]
         }
     )
-    return policy.compile_policy(local, policy.load_keys(None), table=table, region=REGION)
+    return policy.compile_policy(local, policy.load_keys(None), table=table, region=region)
 
 
 class OriginClient:
     """Requests to the origin over one kept-alive connection per thread, as CloudFront reuses its own."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = 30) -> None:
         self.url = url
+        self.timeout = timeout  # CloudFront's default origin response timeout
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"--origin: an http:// or https:// URL, not {url!r}")
@@ -81,17 +87,23 @@ class OriginClient:
         self.base_path = parts.path.rstrip("/")
         self._local = threading.local()
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection, and whether it has carried a request before."""
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-            connection = self._local.connection = kind(self.host, self.port, timeout=30)
-        return connection
+        if connection is not None:
+            return connection, True
+        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        self._local.connection = kind(self.host, self.port, timeout=self.timeout)
+        return self._local.connection, False
+
+    def _drop(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        self._local.connection = None
 
     def __call__(self, request: HttpRequest, host: str) -> HttpResponse:
         target = self.base_path + request.path + (f"?{request.query}" if request.query else "")
-        for attempt in (1, 2):  # a kept-alive connection the origin closed is opened again once
-            connection = self._connection()
+        for attempt in (1, 2):
+            connection, reused = self._connection()
             try:
                 connection.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
                 for key, value in request.headers:
@@ -101,18 +113,25 @@ class OriginClient:
                 connection.endheaders(request.body or None)
                 answer = connection.getresponse()
                 body = answer.read()
-            except (http.client.HTTPException, OSError):
-                connection.close()
-                self._local.connection = None
-                if attempt == 2:
-                    return HttpResponse(502, "Bad Gateway", [("Content-Type", "text/plain")], b"origin unreachable\n")
-                continue
+            except (http.client.HTTPException, OSError) as exc:
+                self._drop(connection)
+                if isinstance(exc, TimeoutError):  # CloudFront's origin response timeout, never retried
+                    return _origin_error(504, "Gateway Timeout")
+                if reused and attempt == 1 and isinstance(exc, _CLOSED_WHILE_IDLE):
+                    continue  # the origin closed a kept-alive connection: once more on a new one
+                return _origin_error(502, "Bad Gateway")
             return HttpResponse(answer.status, answer.reason, list(answer.getheaders()), body)
         raise AssertionError("unreachable")
 
 
-class EdgeServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+_CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+def _origin_error(status: int, reason: str) -> HttpResponse:
+    return HttpResponse(status, reason, [("Content-Type", "text/plain")], f"origin: {reason}\n".encode())
+
+
+class EdgeServer(LoopbackServer):
     allow_reuse_address = True
 
     edge: LocalEdge  # set once the functions are loaded, before the server serves
@@ -137,8 +156,11 @@ class _EdgeHandler(http.server.BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding"):
             self.send_error(411, "send a Content-Length")
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        length = self.headers.get("Content-Length") or "0"
+        if not length.isdigit() or not self.path.startswith("/") or not self.path.isascii():
+            self.send_error(400, "bad request line or Content-Length")
+            return
+        body = self.rfile.read(int(length)) if int(length) else b""
         path, _, query = self.path.partition("?")
         request = HttpRequest(self.command, path, query, list(self.headers.items()), body, self.client_address[0])
         response, trace = self.server.edge.handle(request)
@@ -146,10 +168,13 @@ class _EdgeHandler(http.server.BaseHTTPRequestHandler):
         self.send_response_only(response.status, response.reason)
         if not any(key.lower() == "date" for key, _ in response.headers):
             self.send_header("Date", self.date_time_string())
+        length = str(len(response.body))
         for key, value in response.headers:
-            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+            if key.lower() == "content-length" and self.command == "HEAD":
+                length = value  # the origin's, for the body HEAD does not carry
+            elif key.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(key, value)
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Content-Length", length)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
@@ -189,6 +214,23 @@ def start(options: Options, console: TextIO) -> Running:
         raise
 
 
+class _FunctionLog(io.TextIOBase):
+    """The functions' stdout: one object for the process (a logger keeps the stream it was given), its file per run."""
+
+    def __init__(self) -> None:
+        self.target: TextIO = sys.stderr
+
+    def write(self, text: str) -> int:
+        return self.target.write(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+FUNCTION_LOG = _FunctionLog()
+RUN_ENV = ("EDGE_CONSENT_CONFIG", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
 def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server: one line per call otherwise
     # What the user can get wrong is checked before anything starts.
@@ -198,8 +240,11 @@ def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
     except OSError as exc:
         raise ValueError(f"cannot listen on port {options.port} ({exc.strerror}): try PORT=9000") from None
     stoppers.append(server.server_close)
+    config = local_config(options.policy_path, options.host, options.table, options.region)
     workdir = Path(tempfile.mkdtemp(prefix="edge-consent-run-"))
-    config = local_config(options.policy_path, options.host, options.table)
+    stoppers.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    saved_env = {name: os.environ.get(name) for name in RUN_ENV}
+    stoppers.append(lambda: _restore_env(saved_env))
     config_path = workdir / "config.local.json"
     policy.write_json_atomically(config_path, config)
     os.environ[CONFIG_ENV] = str(config_path)
@@ -211,27 +256,28 @@ def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
         origin_label = origin.url
     else:
         demo = DemoSiteServer(("127.0.0.1", 0), config["site"], options.host)
-        demo.start()
-        stoppers += [demo.server_close, demo.shutdown]
+        demo.start("demo-origin")
+        stoppers.append(demo.stop)
         origin = OriginClient(f"http://127.0.0.1:{demo.server_address[1]}")
         origin_label = f"demo site of {options.policy_path.name} on {origin.url}"
 
     # The functions' own log lines (CloudWatch's, once deployed) go to a file; the console
     # keeps one line per request.
     log = (workdir / "functions.log").open("a", encoding="utf-8", buffering=1)
-    saved = sys.stdout, warnings.showwarning
+    saved = sys.stdout, warnings.showwarning, FUNCTION_LOG.target
 
     def restore() -> None:
-        sys.stdout, warnings.showwarning = saved
+        sys.stdout, warnings.showwarning, FUNCTION_LOG.target = saved
         log.close()
 
     def log_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
         log.write(f"{category.__name__}: {message}\n")
 
     stoppers.append(restore)
-    sys.stdout, warnings.showwarning = log, log_warning
+    FUNCTION_LOG.target = log
+    sys.stdout, warnings.showwarning = FUNCTION_LOG, log_warning
     distribution = load_distribution()
-    handlers = {name: load_handler(spec) for name, spec in distribution.functions.items()}
+    handlers = {name: load_handler(spec, fresh=True) for name, spec in distribution.functions.items()}
     port = server.server_address[1]
     server.edge = LocalEdge(
         distribution,
@@ -240,16 +286,17 @@ def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
         origin_host=origin.netloc,
         distribution_domain=f"{options.host}:{port}",
         viewer_country=options.viewer_country,
+        origin_protocol=origin.scheme,
     )
-    threading.Thread(target=server.serve_forever, name="local-edge", daemon=True).start()
-    stoppers.append(server.shutdown)
+    server.start("local-edge")
+    stoppers.append(server.stop)
     url = f"http://{options.host}:{port}"
     for line in (
         f"Local edge (template.yaml's Distribution): {url}",
         f"  origin: {origin_label}",
         f"  DynamoDB: {endpoint} ({where}), table {options.table}",
         f"  config: {config_path} - the DEVELOPMENT key and config: never deploy them",
-        f"  function logs: {workdir / 'functions.log'}",
+        f"  function logs: {workdir / 'functions.log'} (removed when the run stops)",
         "  method path  status  consent  stripped  set-cookie removed  capped  deleted  time",
     ):
         console.write(line + "\n")
@@ -262,8 +309,20 @@ def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
     return Running(url, endpoint, options.table, workdir, stop)
 
 
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def _dynamodb(options: Options, stoppers: list[Any]) -> tuple[str, str]:
-    """The endpoint the consent function will use, its table created from the template when missing."""
+    """The endpoint the consent function will use, with the receipts table in it.
+
+    The embedded moto server gets the table from the template's definition; a given
+    endpoint must have it already (a real account is never changed behind one's back).
+    """
     if options.dynamodb_endpoint:
         endpoint, where = options.dynamodb_endpoint, "given endpoint"
     else:
@@ -283,12 +342,18 @@ def _dynamodb(options: Options, stoppers: list[Any]) -> tuple[str, str]:
 
     client = boto3.client(
         "dynamodb",
-        region_name=REGION,
+        region_name=options.region,
         endpoint_url=endpoint,
         config=Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2}),
     )
     try:
-        if options.table not in client.list_tables().get("TableNames", []):
+        exists = options.table in client.list_tables().get("TableNames", [])
+        if not exists and options.dynamodb_endpoint:
+            raise ValueError(
+                f"DynamoDB at {endpoint} has no table {options.table}: create it with "
+                f"`edge-consent receipts --endpoint-url {endpoint} --table {options.table} create-table`"
+            )
+        if not exists:
             create_table(client, options.table)
     except (BotoCoreError, ClientError) as exc:
         raise ValueError(f"DynamoDB at {endpoint}: {exc}") from None
