@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import http.client
 import io
@@ -586,3 +587,17 @@ def test_a_post_the_origin_hangs_up_on_is_not_sent_twice() -> None:
 def test_the_console_never_prints_control_characters() -> None:
     trace = local_edge.Trace("GET", "/a\x1b[31mred")
     assert "\x1b" not in trace.line() and "\\x1b" in trace.line()
+
+
+def test_a_body_past_what_lambda_edge_exposes_arrives_truncated() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def capture(record: dict[str, Any]) -> Any:
+        seen.append(record["request"]["body"])
+        return {"status": "413", "headers": {}, "body": ""}
+
+    body = b"x" * (1024 * 1024 + 10)
+    request = HttpRequest("POST", "/consent", "", [("Host", "localhost")], body)
+    make_edge(replace("origin-request", capture), RecordingOrigin()).handle(request)
+    (exposed,) = seen
+    assert exposed["inputTruncated"] is True and len(base64.b64decode(exposed["data"])) == 1024 * 1024

@@ -251,7 +251,7 @@ class LocalEdge:
         }
         association = behaviour.associations.get("viewer-request")
         if association and association.include_body and viewer.body:
-            request["body"] = _body_record(viewer.body)
+            request["body"] = _body_record(viewer.body, "viewer")
         return request
 
     def _origin_request_record(
@@ -304,7 +304,7 @@ class LocalEdge:
         }
         association = behaviour.associations.get("origin-request")
         if association and association.include_body and body:
-            record["body"] = _body_record(body)
+            record["body"] = _body_record(body, "origin")
         return record
 
 
@@ -336,13 +336,14 @@ def _replaced_body(result: dict[str, Any], body: bytes) -> bytes:
     return base64.b64decode(data, validate=True) if record.get("encoding") == "base64" else data.encode("utf-8")
 
 
-def _body_record(body: bytes) -> dict[str, Any]:
-    # Lambda@Edge exposes at most 1 MB of body to origin-request (40 KB to viewer-request).
+def _body_record(body: bytes, side: str) -> dict[str, Any]:
+    """The body as a request trigger sees it: truncated past what Lambda@Edge exposes to that side."""
+    limit = edge_rules.GENERATED_BODY_LIMIT[side]  # the same 40 KB (viewer) and 1 MB (origin)
     return {
         "action": "read-only",
         "encoding": "base64",
-        "inputTruncated": len(body) > 1024 * 1024,
-        "data": base64.b64encode(body[: 1024 * 1024]).decode("ascii"),
+        "inputTruncated": len(body) > limit,
+        "data": base64.b64encode(body[:limit]).decode("ascii"),
     }
 
 
