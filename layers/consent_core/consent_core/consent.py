@@ -151,7 +151,7 @@ def read_request_cookies(header: str, gpc: bool, config: EdgeConfig, now: float)
     consent_name = config.consent_cookie_name
     # Browsers separate pairs with "; ". Without those spaces, a header of plain
     # cookie-octets holding no other space needs no trimming: the common case, fast.
-    compact = header.replace("; ", ";")
+    compact = ";".join(header.split("; "))  # str.replace is slower with a two-character needle
     fast = cookies.is_compact(compact)
     values = _compact_values(compact, consent_name) if fast else consent_values(header, consent_name)
     decision, valid_values = _decide(values, gpc, config, now)
