@@ -121,6 +121,9 @@ def check_result(trigger: str, event: dict[str, Any], result: Any) -> list[str]:
         return problems
     if trigger == "viewer-response" and result.get("status") != record["response"].get("status"):
         problems.append("viewer-response cannot change the status code")
+    if trigger == "origin-response" and not 200 <= int(result["status"]) <= 599:
+        # "The function must return a status value between 200 and 599 (inclusive)".
+        problems.append(f"origin-response status must be 200 to 599, not {result['status']}")
     problems += _protected_changes(record["response"].get("headers", {}), result.get("headers", {}), trigger)
     return problems
 

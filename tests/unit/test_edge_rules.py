@@ -74,6 +74,14 @@ def test_viewer_response_cannot_change_status_and_status_is_a_string() -> None:
     assert "three-digit string" in edge_rules.check_result("viewer-response", ev, result)[0]
 
 
+def test_origin_response_status_stays_between_200_and_599() -> None:
+    ev = event("origin-response")
+    result = result_of(ev, "origin-response")
+    for status, allowed in (("200", True), ("302", True), ("599", True), ("199", False), ("600", False)):
+        result["status"] = status
+        assert (edge_rules.check_result("origin-response", ev, result) == []) is allowed, status
+
+
 def test_malformed_header_lists_are_refused() -> None:
     ev = event("origin-response")
     for bad in (
