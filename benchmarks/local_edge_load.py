@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,29 +26,9 @@ from consent_core import token  # noqa: E402
 
 from edge_consent import events  # noqa: E402
 from edge_consent.cli import _read_config  # noqa: E402
+from edge_consent.local.process import spawn  # noqa: E402
 
 PATHS = ("/", "/actualites", "/inscription", "/affichage")
-
-
-def start_local_edge(console: Path) -> tuple[subprocess.Popen[bytes], str]:
-    out = console.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edge_consent.cli", "run", "--port", "0"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for line in console.read_text(errors="replace").splitlines():
-            if line.startswith("Local edge"):
-                return process, line.rsplit(" ", 1)[1]
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"edge-consent run did not start:\n{console.read_text(errors='replace')}")
 
 
 def cookie_header() -> str:
@@ -91,8 +68,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
-    console = Path(tempfile.mkdtemp(prefix="edge-consent-load-")) / "console.txt"
-    process, url = start_local_edge(console)
+    running = spawn(Path(tempfile.mkdtemp(prefix="edge-consent-load-")) / "console.txt")
+    url = running.url
     try:
         cookie = cookie_header()
         warm: list[float] = []
@@ -111,11 +88,7 @@ def main() -> int:
             thread.join()
         elapsed = time.perf_counter() - started
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        running.stop()
     latencies.sort()
     total = per_connection * args.connections
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")

@@ -5,30 +5,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import importlib
-import importlib.util
 import json
 import os
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consent_core import token
 from consent_core.config import CONFIG_ENV, NECESSARY, ConfigError, EdgeConfig, config_from_dict, forget_loaded_configs
 
 from . import edge_rules, events, policy
 
+if TYPE_CHECKING:
+    from .local.distribution import Handler
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_CONFIG = REPO_ROOT / "policy" / "config.dev.json"
-HANDLERS = {
-    "origin-request": REPO_ROOT / "functions" / "consent_api" / "app.py",
-    "viewer-request": REPO_ROOT / "functions" / "viewer_request" / "app.py",
-    "viewer-response": REPO_ROOT / "functions" / "viewer_response" / "app.py",
-    "origin-response": REPO_ROOT / "functions" / "origin_response" / "app.py",
-}
 
 
 class CommandError(Exception):
@@ -105,22 +99,20 @@ def token_issue(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_handler(trigger: str) -> ModuleType:
-    if trigger == "origin-request":
-        return importlib.import_module("consent_api.app")  # a package: its modules import each other
-    path = HANDLERS[trigger]
-    spec = importlib.util.spec_from_file_location(f"edge_consent_handler_{path.parent.name}", path)
-    if spec is None or spec.loader is None:
-        raise CommandError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_handler(trigger: str) -> Handler:
+    """The handler template.yaml associates with this trigger, loaded from its code."""
+    from .local import distribution  # the template is read only by the commands that run a handler
+
+    try:
+        return distribution.load_handler(distribution.load_distribution().function_for(trigger))
+    except distribution.TemplateError as exc:
+        raise CommandError(f"TRIGGER: {exc}") from None
 
 
 def invoke(trigger: str, event: dict[str, Any], config_path: str | None = None) -> tuple[Any, list[str]]:
     """Run a handler on an event as Lambda@Edge would, and the rules its result breaks."""
-    if trigger not in HANDLERS:
-        raise CommandError(f"TRIGGER: one of {', '.join(HANDLERS)}")
+    if trigger not in edge_rules.TRIGGERS:
+        raise CommandError(f"TRIGGER: one of {', '.join(edge_rules.TRIGGERS)}")
     os.environ[CONFIG_ENV] = str(Path(config_path or os.environ.get(CONFIG_ENV) or DEV_CONFIG).resolve())
     forget_loaded_configs()  # each invocation is a new container
     try:
@@ -132,7 +124,7 @@ def invoke(trigger: str, event: dict[str, Any], config_path: str | None = None) 
     before = copy.deepcopy(event)
     # The handler's JSON log lines go to stderr, so stdout carries only the result.
     with contextlib.redirect_stdout(sys.stderr):
-        result = load_handler(trigger).lambda_handler(event, None)
+        result = load_handler(trigger)(event, None)
     return result, edge_rules.check_result(trigger, before, result)
 
 
@@ -219,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.set_defaults(run=token_issue)
 
     invoke_parser = commands.add_parser("invoke", help="run an edge handler on a CloudFront event and check the result")
-    invoke_parser.add_argument("trigger", metavar="TRIGGER", choices=sorted(HANDLERS))
+    invoke_parser.add_argument("trigger", metavar="TRIGGER", choices=edge_rules.TRIGGERS)
     invoke_parser.add_argument("event", metavar="EVENT.json")
     invoke_parser.add_argument("--config", help=f"compiled config; default ${CONFIG_ENV} or the development config")
     invoke_parser.set_defaults(run=invoke_command)

@@ -9,10 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +19,7 @@ import pytest
 from consent_core.config import EdgeConfig, config_from_dict
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.conftest import ROOT
+from edge_consent.local.process import spawn
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # Headless, as root in a container, on a machine without internet: no sandbox, no calls home.
@@ -75,46 +71,12 @@ class LocalRun:
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun]:
     """`edge-consent run` on a free port, with its embedded DynamoDB, as `make run` starts it."""
     console = tmp_path_factory.mktemp("local-run") / "console.txt"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with console.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "edge_consent.cli", "run", "--port", "0"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    running = spawn(console)
     try:
-        fields = _wait_for_start(process, console)
-        config = config_from_dict(json.loads(Path(fields["config"]).read_text(encoding="utf-8")))
-        yield LocalRun(fields["url"], fields["dynamodb"], fields["table"], config, console)
+        config = config_from_dict(json.loads(running.config_path.read_text(encoding="utf-8")))
+        yield LocalRun(running.url, running.dynamodb_endpoint, running.table, config, console)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_for_start(process: subprocess.Popen[bytes], console: Path) -> dict[str, str]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        text = console.read_text(encoding="utf-8", errors="replace")
-        if "function logs:" in text:
-            fields: dict[str, str] = {}
-            for line in text.splitlines():
-                if line.startswith("Local edge"):
-                    fields["url"] = line.rsplit(" ", 1)[1]
-                elif line.strip().startswith("DynamoDB:"):
-                    words = line.split()
-                    fields["dynamodb"], fields["table"] = words[1], words[-1]
-                elif line.strip().startswith("config:"):
-                    fields["config"] = line.split()[1]
-            return fields
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise RuntimeError(f"edge-consent run did not start:\n{console.read_text(errors='replace')}")
+        running.stop()
 
 
 @pytest.fixture(scope="session")

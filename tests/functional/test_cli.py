@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -97,7 +96,7 @@ def test_invoke_exits_non_zero_and_names_the_rule(
         request["headers"]["host"] = [{"key": "Host", "value": "elsewhere.example"}]
         return request
 
-    monkeypatch.setattr(cli, "load_handler", lambda trigger: SimpleNamespace(lambda_handler=rewrites_host))
+    monkeypatch.setattr(cli, "load_handler", lambda trigger: rewrites_host)
     status, _, err = run(capsys, "invoke", "viewer-request", str(ROOT / "events/viewer-request/no-cookie.json"))
     assert status == 1 and "read-only header 'host' changed in viewer-request" in err
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from consent_api import app, service
 from consent_api.receipts import DynamoReceiptStore
-from consent_core import consent, token
+from consent_core import cloudfront, consent, token
 
 from edge_consent import edge_rules, events
 from tests.conftest import DEV_CONFIG, ROOT
@@ -432,10 +432,6 @@ def test_non_ascii_return_to_falls_back_to_home(store: Any, return_to: str) -> N
     assert header(result, "location") == "/"
 
 
-def set_cookie_lines(result: dict[str, Any]) -> list[str]:
-    return [item["value"] for item in result["headers"].get("set-cookie", [])]
-
-
 @pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
 def test_a_withdrawal_deletes_the_refused_cookies_in_the_same_response(
     fresh: dict[str, dict[str, Any]], store: Any, content_type: str
@@ -447,7 +443,7 @@ def test_a_withdrawal_deletes_the_refused_cookies_in_the_same_response(
         else b"action=withdraw&return_to=%2F&submission_id=withdraw-deletes-0001"
     )
     event = post({}, {"content_type": content_type, "cookie": held}, raw=body)
-    lines = set_cookie_lines(call(event, store))
+    lines = cloudfront.set_cookie_lines(call(event, store)["headers"])
     assert lines[0].startswith("__Host-consent=")
     deleted = {line.split("=", 1)[0]: line for line in lines[1:]}
     # Catalogued cookies of refused categories, with the catalogue's Domain and Path;
@@ -460,5 +456,5 @@ def test_a_withdrawal_deletes_the_refused_cookies_in_the_same_response(
 
 def test_a_choice_deletes_only_what_it_refuses(store: Any) -> None:
     event = post(choice("custom", "custom-deletes-0001", categories=["analytics"]), {"cookie": "_ga=1; _fbp=2"})
-    lines = set_cookie_lines(call(event, store))
+    lines = cloudfront.set_cookie_lines(call(event, store)["headers"])
     assert [line.split("=", 1)[0] for line in lines] == ["__Host-consent", "_fbp"]

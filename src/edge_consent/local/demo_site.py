@@ -67,14 +67,14 @@ class DemoSite:
     # What every page of the site sets: the backend does not look at consent.
     def site_cookies(self, received: dict[str, str]) -> list[str]:
         domain = self.cookie_domain
-        expires = formatdate(_now() + TWO_YEARS, usegmt=True)
+        expires = formatdate(time.time() + TWO_YEARS, usegmt=True)
         lines = [
             f"sessionid={received.get('sessionid') or _token()}; Path=/; HttpOnly; SameSite=Lax",
             f"csrftoken={_token()}; Max-Age={TWO_YEARS}; Path=/; SameSite=Lax",
             f"AWSALB={_token()}; Max-Age=604800; Path=/",
             "lang=fr; Max-Age=31536000; Path=/; SameSite=Lax",
-            f"_ga=GA1.1.{_number()}.{int(_now())}; Domain={domain}; Path=/; Max-Age={TWO_YEARS}; SameSite=Lax",
-            f"_ga_Q8ZR2P4K7L=GS2.1.s{int(_now())}$o1$g0; Domain={domain}; Path=/; Max-Age={TWO_YEARS}",
+            f"_ga=GA1.1.{_number()}.{int(time.time())}; Domain={domain}; Path=/; Max-Age={TWO_YEARS}; SameSite=Lax",
+            f"_ga_Q8ZR2P4K7L=GS2.1.s{int(time.time())}$o1$g0; Domain={domain}; Path=/; Max-Age={TWO_YEARS}",
             f"FPID=FPID2.2.{_token()}; Domain={domain}; Path=/; Expires={expires}; HttpOnly; SameSite=Lax",
             "ad_slot_freq=home-top:1; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax",
             f"tracking_pixel_id=u-{_number()}; Path=/; Max-Age=31536000",
@@ -232,10 +232,6 @@ def _asset(text: str, content_type: str) -> tuple[int, list[tuple[str, str]], by
 def _html_headers(set_cookies: list[str]) -> list[tuple[str, str]]:
     headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "private, no-cache")]
     return headers + [("Set-Cookie", line) for line in set_cookies]
-
-
-def _now() -> float:
-    return time.time()
 
 
 def _token() -> str:

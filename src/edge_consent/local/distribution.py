@@ -12,7 +12,7 @@ import importlib.util
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,24 +65,26 @@ class Selection:
 class Forwarding:
     """What CloudFront puts in an origin request: the cache policy's values plus the origin request policy's."""
 
-    selections: dict[str, tuple[Selection, ...]] = field(default_factory=dict)
+    headers: tuple[Selection, ...] = ()
+    cookies: tuple[Selection, ...] = ()
+    queries: tuple[Selection, ...] = ()
     accept_encodings: frozenset[str] = frozenset()  # what the cache policy normalises Accept-Encoding to
 
     def header(self, name: str) -> bool:
-        return any(selection.admits(name.lower()) for selection in self.selections.get("headers", ()))
+        return any(selection.admits(name.lower()) for selection in self.headers)
 
     def cloudfront_header(self, name: str) -> bool:
         """Headers CloudFront adds itself (CloudFront-Viewer-*) are sent only when listed."""
         return any(
             selection.behavior in ("whitelist", "allViewerAndWhitelistCloudFront") and name.lower() in selection.names
-            for selection in self.selections.get("headers", ())
+            for selection in self.headers
         )
 
     def cookie(self, name: str) -> bool:
-        return any(selection.admits(name) for selection in self.selections.get("cookies", ()))
+        return any(selection.admits(name) for selection in self.cookies)
 
     def query(self, name: str) -> bool:
-        return any(selection.admits(name) for selection in self.selections.get("query", ()))
+        return any(selection.admits(name) for selection in self.queries)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ class FunctionSpec:
 class Distribution:
     behaviours: tuple[Behaviour, ...]  # in the template's order, the default last
     functions: dict[str, FunctionSpec]
+
+    def function_for(self, trigger: str) -> FunctionSpec:
+        """The function the first behaviour associates with this trigger."""
+        for behaviour in self.behaviours:
+            if trigger in behaviour.associations:
+                return self.functions[behaviour.associations[trigger].function]
+        raise TemplateError(f"no behaviour of the distribution runs a function on {trigger}")
 
     def behaviour_for(self, path: str) -> Behaviour:
         """The first cache behaviour whose path pattern matches, else the default (CloudFront's order)."""
@@ -209,13 +218,12 @@ def _forwarding(behaviour: dict[str, Any], resources: dict[str, Any]) -> Forward
         "OriginRequestPolicyConfig",
     )
     encodings = {"gzip": cache.get("EnableAcceptEncodingGzip"), "br": cache.get("EnableAcceptEncodingBrotli")}
+    policies = (cache, origin)
     return Forwarding(
-        {
-            "headers": tuple(_selection(p.get("HeadersConfig"), "Header", True) for p in (cache, origin)),
-            "cookies": tuple(_selection(p.get("CookiesConfig"), "Cookie", False) for p in (cache, origin)),
-            "query": tuple(_selection(p.get("QueryStringsConfig"), "QueryString", False) for p in (cache, origin)),
-        },
-        frozenset(name for name, enabled in encodings.items() if enabled),
+        headers=tuple(_selection(p.get("HeadersConfig"), "Header", True) for p in policies),
+        cookies=tuple(_selection(p.get("CookiesConfig"), "Cookie", False) for p in policies),
+        queries=tuple(_selection(p.get("QueryStringsConfig"), "QueryString", False) for p in policies),
+        accept_encodings=frozenset(name for name, enabled in encodings.items() if enabled),
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent_core import cookies
+from consent_core import cloudfront, cookies
 
 from .. import edge_rules
 from .distribution import Behaviour, Distribution, Handler
@@ -188,15 +188,15 @@ class LocalEdge:
             answer = self.origin(_to_origin(origin_request, body_to_origin, request_id), self.origin_host)
             response, body = _response_record(answer), answer.body
             head_length = answer.header_values("content-length") if viewer.method == "HEAD" else []
-        origin_status = _status(response)
-        origin_lines = _set_cookies(response)
+        origin_status = cloudfront.status_code(response)
+        origin_lines = cloudfront.set_cookie_lines(response.get("headers", {}))
         if "origin-response" in behaviour.associations and not generated:
             response = self._invoke(behaviour, "origin-response", origin_request, response, request_id)
             body = _body_of(response, body)
         # CloudFront does not run viewer-response when the origin answers 400 or more.
         if "viewer-response" in behaviour.associations and origin_status < 400:
             response = self._invoke(behaviour, "viewer-response", viewer_request, response, request_id)
-        _explain_set_cookies(origin_lines, _set_cookies(response), trace)
+        _explain_set_cookies(origin_lines, cloudfront.set_cookie_lines(response.get("headers", {})), trace)
         answer_to_viewer = _to_http(response, body)
         answer_to_viewer.headers += [("Content-Length", value) for value in head_length[:1]]
         return answer_to_viewer
@@ -236,7 +236,7 @@ class LocalEdge:
     # --- Events ---------------------------------------------------------------------
 
     def _viewer_request_record(self, viewer: HttpRequest, behaviour: Behaviour) -> dict[str, Any]:
-        headers: dict[str, list[dict[str, str]]] = {}
+        headers: cloudfront.Headers = {}
         for key, value in viewer.headers:
             name = key.lower()
             if name in HOP_BY_HOP or edge_rules.is_disallowed(name):
@@ -259,7 +259,7 @@ class LocalEdge:
     ) -> dict[str, Any]:
         """What CloudFront sends on: the headers, cookies and query the policies admit, and its own headers."""
         forwarding = behaviour.forwarding
-        headers: dict[str, list[dict[str, str]]] = {}
+        headers: cloudfront.Headers = {}
         for name, items in request["headers"].items():
             if name == "cookie":
                 kept = _filter_cookies(items, forwarding.cookie)
@@ -315,13 +315,10 @@ def _via(request_id: str) -> str:
     return f"1.1 {request_id[:16].lower()}.cloudfront.net (CloudFront)"
 
 
-def _accept_encoding(headers: dict[str, list[dict[str, str]]], enabled: frozenset[str]) -> str:
+def _accept_encoding(headers: cloudfront.Headers, enabled: frozenset[str]) -> str:
     """CloudFront's normalisation: `br,gzip` or `gzip` when the viewer accepts them and the cache policy asks."""
-    asked = {
-        part.split(";")[0].strip().lower()
-        for item in headers.get("accept-encoding", [])
-        for part in item["value"].split(",")
-    }
+    values = ",".join(cloudfront.header_values(headers, "accept-encoding"))
+    asked = {part.split(";")[0].strip().lower() for part in values.split(",")}
     if "br" in asked and "br" in enabled:
         return "br,gzip" if "gzip" in enabled else "br"
     return "gzip" if "gzip" in asked and "gzip" in enabled else ""
@@ -352,14 +349,13 @@ def _filter_cookies(items: list[dict[str, str]], admits: Callable[[str], bool]) 
     return "; ".join(f"{name}={value}" if name else value for name, value in pairs if admits(name))
 
 
-def _cookie_names(headers: dict[str, list[dict[str, str]]]) -> list[str]:
-    pairs = cookies.parse_cookie_header("; ".join(item["value"] for item in headers.get("cookie", [])))
-    return list(dict.fromkeys(name for name, _ in pairs))
+def _cookie_names(headers: cloudfront.Headers) -> list[str]:
+    return list(dict.fromkeys(name for name, _ in cookies.parse_cookie_header(cloudfront.cookie_header(headers))))
 
 
-def _consent_label(headers: dict[str, list[dict[str, str]]]) -> str:
-    state = headers.get("x-consent-state", [{"value": "-"}])[0]["value"]
-    categories = headers.get("x-consent-categories", [{"value": ""}])[0]["value"]
+def _consent_label(headers: cloudfront.Headers) -> str:
+    state = ",".join(cloudfront.header_values(headers, "x-consent-state")) or "-"
+    categories = ",".join(cloudfront.header_values(headers, "x-consent-categories"))
     return f"{state}[{categories}]" if categories else state
 
 
@@ -369,7 +365,7 @@ def _to_origin(request: dict[str, Any], body: bytes, request_id: str) -> HttpReq
 
 
 def _response_record(answer: HttpResponse) -> dict[str, Any]:
-    headers: dict[str, list[dict[str, str]]] = {}
+    headers: cloudfront.Headers = {}
     for key, value in answer.headers:
         name = key.lower()
         if name in HOP_BY_HOP or name == "content-length":
@@ -392,17 +388,6 @@ def _body_of(result: dict[str, Any], body: bytes) -> bytes:
     return _generated(result)[1]
 
 
-def _status(response: dict[str, Any]) -> int:
-    try:
-        return int(response.get("status", "0"))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _set_cookies(response: dict[str, Any]) -> list[str]:
-    return [item["value"] for item in response.get("headers", {}).get("set-cookie", [])]
-
-
 def _explain_set_cookies(before: list[str], after: list[str], trace: Trace) -> None:
     kept = set(after)
     now = time.time()
@@ -417,7 +402,7 @@ def _explain_set_cookies(before: list[str], after: list[str], trace: Trace) -> N
     trace.deleted = [name for name in map(cookies.set_cookie_name, added) if name not in before_names]
 
 
-def _header_pairs(headers: dict[str, list[dict[str, str]]]) -> Headers:
+def _header_pairs(headers: cloudfront.Headers) -> Headers:
     return [(item.get("key") or name, item["value"]) for name, items in headers.items() for item in items]
 
 
@@ -428,7 +413,7 @@ def _to_http(response: dict[str, Any], body: bytes) -> HttpResponse:
             value.encode("latin-1")
         except UnicodeEncodeError:
             raise FunctionFailed(502, f"header {key!r} has a value HTTP cannot carry") from None
-    return HttpResponse(_status(response), response.get("statusDescription", ""), headers, body)
+    return HttpResponse(cloudfront.status_code(response), response.get("statusDescription", ""), headers, body)
 
 
 def _error_page(status: int) -> HttpResponse:

@@ -14,11 +14,11 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -193,19 +193,12 @@ class Running:
     dynamodb_endpoint: str
     table: str
     workdir: Path
-    stop: Any
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    stop: Callable[[], None]
 
 
 def start(options: Options, console: TextIO) -> Running:
     """Start every server and return once the edge answers; nothing is left running on failure."""
-    stoppers: list[Any] = []
+    stoppers: list[Callable[[], None]] = []
     try:
         return _start(options, console, stoppers)
     except BaseException:
@@ -231,7 +224,7 @@ FUNCTION_LOG = _FunctionLog()
 RUN_ENV = ("EDGE_CONSENT_CONFIG", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
-def _start(options: Options, console: TextIO, stoppers: list[Any]) -> Running:
+def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]) -> Running:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server: one line per call otherwise
     # What the user can get wrong is checked before anything starts.
     origin = OriginClient(options.origin) if options.origin else None
@@ -317,7 +310,7 @@ def _restore_env(saved: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
-def _dynamodb(options: Options, stoppers: list[Any]) -> tuple[str, str]:
+def _dynamodb(options: Options, stoppers: list[Callable[[], None]]) -> tuple[str, str]:
     """The endpoint the consent function will use, with the receipts table in it.
 
     The embedded moto server gets the table from the template's definition; a given
@@ -328,7 +321,7 @@ def _dynamodb(options: Options, stoppers: list[Any]) -> tuple[str, str]:
     else:
         from moto.server import ThreadedMotoServer
 
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
         stoppers.append(moto.stop)
         host, port = moto.get_host_and_port()
