@@ -71,15 +71,41 @@ def edge_config(policy: dict[str, Any], keys: dict[str, Any], table: str, region
     return config
 
 
+# Lambda runs the code as a user that owns none of it: every entry must be world-readable
+# (AWS knowledge center "lambda-deployment-package-errors"; the SAM CLI zips the same way).
+FILE_MODE, EXECUTABLE_MODE, DIRECTORY_MODE = 0o100644, 0o100755, 0o040755
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: the same input gives the same bytes
+
+
 def with_config(code: bytes, path: str, config: dict[str, Any]) -> bytes:
-    """The function's zip with `path` (the config beside its handler) written or replaced."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(code)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+    """The function's zip with `path` (the config beside its handler) written or replaced.
+
+    Every entry is written again, sorted, with a fixed date and a mode the runtime's user
+    can read (executables stay executable): the same code and config always give the same
+    zip, hence the same CodeSha256.
+    """
+    entries: dict[str, tuple[bytes, int]] = {}
+    with zipfile.ZipFile(io.BytesIO(code)) as source:
         for item in source.infolist():
             if item.filename != path:
-                target.writestr(item, source.read(item))
-        target.writestr(path, json.dumps(config, separators=(",", ":"), ensure_ascii=False))
+                entries[item.filename] = (source.read(item), _mode(item))
+    entries[path] = (json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), FILE_MODE)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in sorted(entries):
+            data, mode = entries[name]
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.create_system = 3  # Unix: the mode below is what unzip applies
+            info.external_attr = mode << 16
+            info.compress_type = zipfile.ZIP_STORED if info.is_dir() else zipfile.ZIP_DEFLATED
+            target.writestr(info, data)
     return out.getvalue()
+
+
+def _mode(item: zipfile.ZipInfo) -> int:
+    if item.is_dir():
+        return DIRECTORY_MODE
+    return EXECUTABLE_MODE if (item.external_attr >> 16) & 0o111 else FILE_MODE
 
 
 def configure(

@@ -169,3 +169,43 @@ def test_unexpected_errors_still_answer(aws: tuple[RecordingLambda, Any], policy
     del ev["ResourceProperties"]["Functions"]
     answer = run(aws, ev, policy_file, compiled_policy())
     assert answer["Status"] == "FAILED" and "could not configure" in answer["Reason"]
+
+
+def unix_modes(code: bytes) -> dict[str, int]:
+    with zipfile.ZipFile(io.BytesIO(code)) as archive:
+        return {item.filename: item.external_attr >> 16 for item in archive.infolist()}
+
+
+def test_every_uploaded_entry_is_readable_by_the_runtime_user(
+    aws: tuple[RecordingLambda, Any], policy_file: Path
+) -> None:
+    """Lambda runs the code as a user that owns none of it: 0600 entries (writestr's default) would be unreadable."""
+    assert unix_modes(ORIGINAL["viewer-request"])["app.py"] & 0o777 == 0o600  # what the test packages start with
+    answer = run(aws, event(), policy_file, compiled_policy())
+    assert answer["Status"] == "SUCCESS", answer
+    for name in ("viewer-request", "consent-api"):
+        modes = unix_modes(aws[0].uploaded[name])
+        assert modes and all(mode & 0o777 == 0o644 and mode >> 12 == 0o10 for mode in modes.values()), modes
+
+
+def test_the_rewritten_package_is_deterministic() -> None:
+    """Same code and config, same bytes (so the same CodeSha256): sorted entries, fixed dates, readable modes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, mode in (("tools/run", 0o100700), ("app.py", 0o100600), ("consent_core/", 0o040700)):
+            info = zipfile.ZipInfo(name, date_time=(2026, 11, 27, 13, 0, 0))
+            info.external_attr = mode << 16
+            archive.writestr(info, "" if name.endswith("/") else name)
+    config = compiled_policy()
+    first = edge_config.with_config(out.getvalue(), "config.json", config)
+    assert first == edge_config.with_config(first, "config.json", config)
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        infos = archive.infolist()
+    assert [info.filename for info in infos] == ["app.py", "config.json", "consent_core/", "tools/run"]
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert unix_modes(first) == {
+        "app.py": 0o100644,
+        "config.json": 0o100644,
+        "consent_core/": 0o040755,
+        "tools/run": 0o100755,
+    }
