@@ -3,6 +3,8 @@
 Its output is cached and shared by every viewer, so nothing here depends on who
 asked: lifetimes are capped and malformed Set-Cookie dropped; on an error status,
 where CloudFront skips viewer-response, every Set-Cookie that is not necessary goes.
+A response that still sets a cookie (other than the consent cookie) is made private:
+CloudFront would otherwise cache it and send its Set-Cookie to every later visitor.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from consent_core import cloudfront, consent, edge, log
+from consent_core import caching, cloudfront, consent, edge, log
 from consent_core.config import EdgeConfig
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -24,9 +26,16 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
     granted = None if 100 <= status < 400 else consent.ONLY_NECESSARY
     result = consent.filter_set_cookies(cloudfront.set_cookie_lines(headers), granted, config, now)
     cloudfront.replace_set_cookies(headers, result.kept)
+    caching.keep_from_shared_caches(headers, config.consent_cookie_name)
     log.unknown_cookies(result.unknown, "set-cookie")
     return response
 
 
+def fail_closed(event: dict[str, Any], config: EdgeConfig | None) -> dict[str, Any]:
+    response = edge.fail_closed_response(event, config)
+    caching.keep_from_shared_caches(response.get("headers", {}), config.consent_cookie_name if config else "")
+    return response
+
+
 def lambda_handler(event: dict[str, Any], context: object = None) -> Any:
-    return edge.run("origin-response", HANDLER_DIR, event, handle, edge.fail_closed_response)
+    return edge.run("origin-response", HANDLER_DIR, event, handle, fail_closed)

@@ -218,6 +218,33 @@ def test_origin_response_error_status_keeps_only_necessary(fresh: dict[str, dict
     assert [cookies.set_cookie_name(line) for line in lines] == ["sessionid", "csrftoken", "_fbp"]
 
 
+@pytest.mark.parametrize("status", ["200", "404"])
+def test_origin_response_keeps_a_response_setting_cookies_out_of_the_shared_cache(
+    fresh: dict[str, dict[str, Any]], status: str
+) -> None:
+    """CloudFront caches Set-Cookie with the object and replays it on every hit: such a response is private."""
+    event = copy.deepcopy(fresh["origin-response/mixed-set-cookie.json"])
+    response = event["Records"][0]["cf"]["response"]
+    response["status"] = status
+    response["headers"]["cache-control"] = [{"key": "Cache-Control", "value": "public, s-maxage=3600, max-age=60"}]
+    result = origin_response.lambda_handler(event, None)
+    assert set_cookies(result) and header(result, "cache-control") == "private, max-age=60"
+
+
+@pytest.mark.parametrize(
+    "set_cookie", [None, f"{DEV_CONFIG.consent_cookie_name}=x; Path=/; Secure; HttpOnly", "_ga=GA1.1.1.1; \x00"]
+)
+def test_origin_response_leaves_caching_to_the_origin_without_a_visitor_cookie(
+    fresh: dict[str, dict[str, Any]], set_cookie: str | None
+) -> None:
+    event = copy.deepcopy(fresh["origin-response/mixed-set-cookie.json"])
+    headers = event["Records"][0]["cf"]["response"]["headers"]
+    headers["cache-control"] = [{"key": "Cache-Control", "value": "public, max-age=600"}]
+    headers["set-cookie"] = [{"key": "Set-Cookie", "value": set_cookie}] if set_cookie else []
+    result = origin_response.lambda_handler(event, None)
+    assert header(result, "cache-control") == "public, max-age=600"
+
+
 # --- Failing closed ---------------------------------------------------------------------------
 
 
@@ -258,8 +285,10 @@ def test_response_internal_error_keeps_only_necessary_set_cookie(
     trigger = "viewer-response/mixed-set-cookie-all-granted.json"
     event = copy.deepcopy(fresh[trigger])
     event["Records"][0]["cf"]["config"]["eventType"] = module.__name__.split(".")[1].replace("_", "-")
-    lines = set_cookies(module.lambda_handler(event, None))
-    assert [cookies.set_cookie_name(line) for line in lines] == ["sessionid", "csrftoken"]
+    result = module.lambda_handler(event, None)
+    assert [cookies.set_cookie_name(line) for line in set_cookies(result)] == ["sessionid", "csrftoken"]
+    if module is origin_response:  # what it returns is cached: the session cookie must not be shared
+        assert header(result, "cache-control") == "private, no-cache"
 
 
 @pytest.mark.parametrize("handler", list(HANDLERS.values()))
