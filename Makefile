@@ -11,16 +11,25 @@ STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pypro
 VENV_SAM := .venv-sam
 STAMP_SAM := $(VENV_SAM)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
 
-.PHONY: test lint unit test-lambda-python sam-check bench events config clean run browser-deps screenshots load \
+.PHONY: test lint unit test-lambda-python sam-check sam-local bench events config clean run browser-deps screenshots load \
 	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction \
 	build-EdgeConfigFunction build-SharedLayer
 
 test: lint unit test-lambda-python sam-check
 
+# A virtual environment from pinned requirements, made again when they change. A folder make
+# did not make (no .installed-* stamp in it) is never deleted: make says so and stops.
+define venv
+	@if [ -e $(1) ] && ! ls $(1)/.installed-* >/dev/null 2>&1; then \
+		echo "$(1) exists and was not made by make: move it away or remove it" >&2; exit 1; fi
+	rm -rf $(1)
+	$(2) -m venv $(1)
+	touch $(1)/.installed-incomplete
+	$(1)/bin/pip install --quiet --disable-pip-version-check -r $(3)
+endef
+
 $(STAMP): requirements-dev.txt pyproject.toml
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(call venv,$(VENV),$(PYTHON),requirements-dev.txt)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -57,9 +66,7 @@ load: $(STAMP)
 
 # The Lambda runtime is Python 3.13: the core and the handlers' tests run there too.
 $(STAMP_LAMBDA): requirements-dev.txt pyproject.toml
-	rm -rf $(VENV_LAMBDA)
-	$(PYTHON_LAMBDA) -m venv $(VENV_LAMBDA)
-	$(VENV_LAMBDA)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(call venv,$(VENV_LAMBDA),$(PYTHON_LAMBDA),requirements-dev.txt)
 	$(VENV_LAMBDA)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -69,17 +76,23 @@ test-lambda-python:
 		$(VENV_LAMBDA)/bin/pytest tests/unit tests/functional -p no:cacheprovider; \
 	else echo "$(PYTHON_LAMBDA) not found: skipping the run on the Lambda runtime's Python"; fi
 
-# The template as AWS SAM reads it: its linter, then a full build of every function.
+# The template as AWS SAM reads it: its linter, a full build of every function, then what
+# `sam deploy` would upload, configured by the real custom resource and run as Lambda runs it.
 $(STAMP_SAM): requirements-sam.txt
-	rm -rf $(VENV_SAM)
-	$(PYTHON) -m venv $(VENV_SAM)
-	$(VENV_SAM)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	$(call venv,$(VENV_SAM),$(PYTHON),requirements-sam.txt)
 	touch $@
 
 sam-check: $(STAMP) $(STAMP_SAM)
 	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam validate --lint --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam build --build-dir .aws-sam/build
-	$(BIN)/pytest tests/infrastructure/test_sam_build.py
+	EDGE_CONSENT_REQUIRE_BUILD=1 $(BIN)/pytest tests/infrastructure/test_sam_build.py tests/infrastructure/test_deployed_packages.py \
+		tests/infrastructure/test_sam_local.py
+
+# `sam local invoke -e events/...`: the build, copied to .aws-sam/local with the development
+# config (samconfig.toml points `sam local invoke` there; `sam deploy` never uploads it).
+sam-local: $(STAMP) $(STAMP_SAM)
+	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam build --build-dir .aws-sam/build
+	$(BIN)/edge-consent sam-local
 
 # Recompile the development config (development key) after editing the policy.
 config: $(STAMP)
@@ -94,14 +107,24 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/consent_endpoint.py
 
 clean:
-	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_SAM) .venv-build .venv-build.lock .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR. Lambda@Edge refuses
-# layers, so each edge package carries the standard-library core beside its handler.
-define edge_package
+# layers, so each edge package carries the standard-library core beside its handler, and
+# the policy compiled without keys as its config (EdgeConfig adds the keys at deploy time).
+# tools/sam_build.py compiles it in a small environment of its own (.venv-build), on any
+# PYTHON of 3.11 or newer, and says so when PYTHON is older.
+SAM_BUILD = $(PYTHON) tools/sam_build.py
+define core_and_config
 	mkdir -p "$(ARTIFACTS_DIR)/consent_core"
-	cp functions/$(1)/app.py "$(ARTIFACTS_DIR)/"
 	cp layers/consent_core/consent_core/*.py "$(ARTIFACTS_DIR)/consent_core/"
+	$(SAM_BUILD) config "$(ARTIFACTS_DIR)/$(1)"
+endef
+
+define edge_package
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp functions/$(1)/app.py "$(ARTIFACTS_DIR)/"
+	$(call core_and_config,config.json)
 endef
 
 build-ViewerRequestFunction:
@@ -113,29 +136,21 @@ build-ViewerResponseFunction:
 build-OriginResponseFunction:
 	$(call edge_package,origin_response)
 
-# The consent endpoint: its package, the core, and its pinned dependencies as Lambda's
-# Python 3.13 on x86_64 runs them (boto3 comes with the runtime).
+# The consent endpoint: its package (the config beside its handler), the core, and its
+# pinned dependencies as Lambda's Python 3.13 on x86_64 runs them (boto3 comes with the runtime).
 build-ConsentApiFunction:
-	mkdir -p "$(ARTIFACTS_DIR)"
-	$(PYTHON) -c "import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2], dirs_exist_ok=True, \
-		ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))" functions/consent_api "$(ARTIFACTS_DIR)/consent_api"
-	mkdir -p "$(ARTIFACTS_DIR)/consent_core"
-	cp layers/consent_core/consent_core/*.py "$(ARTIFACTS_DIR)/consent_core/"
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-		--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 \
-		--no-compile --target "$(ARTIFACTS_DIR)" -r functions/consent_api/requirements.txt
+	mkdir -p "$(ARTIFACTS_DIR)/consent_api/static"
+	cp functions/consent_api/*.py "$(ARTIFACTS_DIR)/consent_api/"
+	cp functions/consent_api/static/* "$(ARTIFACTS_DIR)/consent_api/static/"
+	$(call core_and_config,consent_api/config.json)
+	$(SAM_BUILD) requirements "$(ARTIFACTS_DIR)" functions/consent_api/requirements.txt
 
-# The deploy-time config writer: its handler and the policy compiled without keys (the
-# stack's secret provides them). Its layer brings the core.
-build-EdgeConfigFunction: $(STAMP)
+# The deploy-time config writer: its handler alone; its layer brings the core.
+build-EdgeConfigFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp functions/edge_config/app.py "$(ARTIFACTS_DIR)/"
-	$(BIN)/edge-consent policy compile policy/policy.yaml --without-keys -o "$(ARTIFACTS_DIR)/policy.json"
 
-# The regional functions' layer: the core, powertools and pydantic for Lambda's Python 3.13.
+# The config writer's layer: the core, standard library only.
 build-SharedLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python/consent_core"
 	cp layers/consent_core/consent_core/*.py "$(ARTIFACTS_DIR)/python/consent_core/"
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-		--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 \
-		--no-compile --target "$(ARTIFACTS_DIR)/python" -r functions/consent_api/requirements.txt

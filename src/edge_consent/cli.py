@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from consent_core import token
 from consent_core.config import CONFIG_ENV, NECESSARY, ConfigError, EdgeConfig, config_from_dict, forget_loaded_configs
 
-from . import edge_rules, events, policy
+from . import edge_rules, events, policy, sam_local
 
 if TYPE_CHECKING:
     from .local.distribution import Handler
@@ -160,6 +160,13 @@ def receipts_command(args: argparse.Namespace) -> int:
         raise
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=VALUE")
+    return name, value
+
+
 def run_command(args: argparse.Namespace) -> int:
     from .local import server  # moto, boto3 and the handlers only for the local edge
 
@@ -172,11 +179,24 @@ def run_command(args: argparse.Namespace) -> int:
         host=args.host,
         viewer_country=args.viewer_country,
         region=args.region,
+        cache=not args.no_cache,
+        parameters=dict(args.parameter),
     )
     try:
         return server.run(options)
     except (ValueError, OSError) as exc:
         raise CommandError(str(exc)) from None
+
+
+def sam_local_command(args: argparse.Namespace) -> int:
+    config = sam_local.development_config(Path(args.policy))
+    try:
+        written = sam_local.prepare(Path(args.build), Path(args.output), config)
+    except sam_local.SamLocalError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {args.output}: {len(written)} edge packages with the DEVELOPMENT config, for `sam local invoke`")
+    print("never deploy it: `sam deploy` uploads .aws-sam/build, whose packages get their keys from the stack")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,7 +269,24 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--viewer-country", default="FR", help="CloudFront-Viewer-Country, where a policy forwards it (default FR)"
     )
+    run_parser.add_argument("--no-cache", action="store_true", help="send every request to the origin")
+    run_parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        type=_parameter,
+        metavar="NAME=VALUE",
+        help="a template parameter, as sam deploy takes it (ForwardHostHeader=true); repeatable",
+    )
     run_parser.set_defaults(run=run_command)
+
+    sam_local_parser = commands.add_parser(
+        "sam-local", help="copy sam build's output for sam local invoke, with the development config"
+    )
+    sam_local_parser.add_argument("--build", default=str(sam_local.BUILD), help="default %(default)s")
+    sam_local_parser.add_argument("--output", default=str(sam_local.LOCAL), help="default %(default)s")
+    sam_local_parser.add_argument("--policy", default=str(REPO_ROOT / "policy" / "policy.yaml"))
+    sam_local_parser.set_defaults(run=sam_local_command)
 
     events_parser = commands.add_parser("events", help="regenerate the sample events with fresh consent cookies")
     events_parser.add_argument("-o", "--output", default=str(REPO_ROOT / "events"))

@@ -1,12 +1,13 @@
-"""The deploy-time custom resource: keys from Secrets Manager, the config in each edge package, versions published."""
+"""The deploy-time custom resource: each source version's config completed with the keys, a version published."""
 
 from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -16,118 +17,221 @@ from moto import mock_aws
 
 from functions.edge_config import app as edge_config
 from tests.conftest import load_dev_config_dict
+from tests.helpers.aws import CodeKeepingLambda
 
 KEYS = {"signing": "k1", "k1": "A" * 64}  # the flat shape CloudFormation generates
+TABLE = "edge-consent-ReceiptsTable-ABC"
+
+
+def compiled_policy() -> dict[str, Any]:
+    """What `sam build` writes into each package: the policy compiled without keys."""
+    policy = load_dev_config_dict()
+    del policy["edge"]["keys"]
+    return policy
 
 
 def package(files: dict[str, str]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         for name, text in files.items():
-            archive.writestr(name, text)
+            archive.writestr(name, text)  # mode 0600, as writestr records a plain name
     return out.getvalue()
 
 
-ORIGINAL = {
-    "viewer-request": package({"app.py": "def lambda_handler(e, c): return e\n", "consent_core/__init__.py": ""}),
-    "consent-api": package({"consent_api/app.py": "def lambda_handler(e, c): return e\n"}),
-}
+def viewer_package(code: str = "def lambda_handler(e, c): return e\n", policy: Any = None) -> bytes:
+    config = json.dumps(compiled_policy() if policy is None else policy)
+    return package({"app.py": code, "consent_core/__init__.py": "", "config.json": config})
 
 
-class RecordingLambda:
-    """moto's Lambda, remembering each uploaded zip (moto's code URLs cannot be fetched)."""
+def consent_package(code: str = "def lambda_handler(e, c): return e\n") -> bytes:
+    return package({"consent_api/app.py": code, "consent_api/config.json": json.dumps(compiled_policy())})
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.uploaded: dict[str, bytes] = {}
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
+def read(code: bytes, name: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(code)) as archive:
+        return archive.read(name)
 
-    def update_function_code(self, **kwargs: Any) -> Any:
-        self.uploaded[kwargs["FunctionName"]] = kwargs["ZipFile"]
-        return self.client.update_function_code(**kwargs)
+
+class Context:
+    """Lambda's context: the time left before the function is stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        self.until = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.until - time.monotonic()) * 1000)
+
+
+class Stack:
+    """moto's Lambda and Secrets Manager with two functions as SAM leaves them: each build published as version 1."""
+
+    def __init__(self) -> None:
+        iam = boto3.client("iam", region_name="us-east-1")
+        self.role = iam.create_role(RoleName="edge", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        self.functions = CodeKeepingLambda(boto3.client("lambda", region_name="us-east-1"))
+        self.secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        self.secrets.create_secret(Name="edge-consent-keys", SecretString=json.dumps(KEYS))
+        self.sources = {
+            "viewer-request": self.create("viewer-request", viewer_package(), handler="app.lambda_handler"),
+            "consent-api": self.create("consent-api", consent_package(), handler="consent_api.app.lambda_handler"),
+        }
+
+    def create(self, name: str, code: bytes, handler: str) -> str:
+        self.functions.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=self.role,
+            Handler=handler,
+            MemorySize=128,
+            Timeout=5,
+            Code={"ZipFile": code},
+        )
+        return self.deploy_build(name, None)
+
+    def deploy_build(self, name: str, code: bytes | None, **configuration: Any) -> str:
+        """What `sam deploy` does to a function: new code or configuration in $LATEST, then a version of it."""
+        if code is not None:
+            self.functions.update_function_code(FunctionName=name, ZipFile=code)
+        if configuration:
+            self.functions.update_function_configuration(FunctionName=name, **configuration)
+        arn: str = self.functions.publish_version(FunctionName=name)["FunctionArn"]
+        return arn
+
+    def event(self, request_type: str = "Create", **sources: str) -> dict[str, Any]:
+        chosen = {**self.sources, **sources}
+        return {
+            "RequestType": request_type,
+            "ResponseURL": "https://cloudformation-custom-resource-response.example/x",
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/edge-consent/1",
+            "RequestId": "request-1",
+            "LogicalResourceId": "EdgeConfig",
+            "ResourceProperties": {
+                "SecretId": "edge-consent-keys",
+                "Table": TABLE,
+                "TableRegion": "us-east-1",
+                "Functions": [
+                    {"Source": chosen["viewer-request"], "ConfigPath": "config.json", "Output": "ViewerRequest"},
+                    {"Source": chosen["consent-api"], "ConfigPath": "consent_api/config.json", "Output": "ConsentApi"},
+                ],
+            },
+        }
+
+    def run(
+        self, event: dict[str, Any], context: Any = None, fetch: Callable[[str, float], bytes] | None = None
+    ) -> dict[str, Any]:
+        """The handler on `event`; CloudFormation's answer, which must come exactly once."""
+        answers: list[dict[str, Any]] = []
+        edge_config.lambda_handler(
+            event,
+            context,
+            clients=(self.functions, self.secrets),
+            fetch=fetch or self.functions.fetch,
+            answer=lambda e, status, reason, data: answers.append({"Status": status, "Reason": reason, "Data": data}),
+        )
+        (answer,) = answers
+        return answer
+
+    def deployed(self, answer: dict[str, Any], output: str) -> bytes:
+        """The code of the version the distribution would run."""
+        return self.functions.versions[answer["Data"][f"{output}VersionArn"]]
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RecordingLambda, Any]]:
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        iam = boto3.client("iam", region_name="us-east-1")
-        role = iam.create_role(RoleName="edge", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        functions = boto3.client("lambda", region_name="us-east-1")
-        for name, code in ORIGINAL.items():
-            functions.create_function(
-                FunctionName=name, Runtime="python3.13", Role=role, Handler="app.lambda_handler", Code={"ZipFile": code}
-            )
-        secrets = boto3.client("secretsmanager", region_name="us-east-1")
-        secrets.create_secret(Name="edge-consent-keys", SecretString=json.dumps(KEYS))
-        yield RecordingLambda(functions), secrets
+        yield Stack()
 
 
-def compiled_policy() -> dict[str, Any]:
-    policy = load_dev_config_dict()
-    del policy["edge"]["keys"]  # the build compiles the policy; the keys come at deploy time
-    return policy
-
-
-def event(request_type: str = "Create", secret: str = "edge-consent-keys") -> dict[str, Any]:
-    return {
-        "RequestType": request_type,
-        "ResponseURL": "https://cloudformation-custom-resource-response.example/x",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/edge-consent/1",
-        "RequestId": "request-1",
-        "LogicalResourceId": "EdgeConfig",
-        "ResourceProperties": {
-            "SecretId": secret,
-            "Table": "edge-consent-ReceiptsTable-ABC",
-            "TableRegion": "us-east-1",
-            "Functions": [
-                {"FunctionName": "viewer-request", "ConfigPath": "config.json", "Output": "ViewerRequest"},
-                {"FunctionName": "consent-api", "ConfigPath": "consent_api/config.json", "Output": "ConsentApi"},
-            ],
-        },
-    }
-
-
-@pytest.fixture
-def policy_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the build puts the compiled policy: beside the handler."""
-    path = tmp_path / "policy.json"
-    monkeypatch.setattr(edge_config, "POLICY_FILE", str(path))
-    return path
-
-
-def run(aws: tuple[RecordingLambda, Any], ev: dict[str, Any], policy_file: Path, policy: Any) -> dict[str, Any]:
-    """The handler on `ev`, with CloudFormation's answer caught."""
-    policy_file.write_text(json.dumps(policy), encoding="utf-8")
-    answers: list[dict[str, Any]] = []
-    edge_config.lambda_handler(
-        ev,
-        None,
-        clients=aws,
-        fetch=lambda url: ORIGINAL["consent-api" if "consent-api" in url else "viewer-request"],
-        answer=lambda e, status, reason, data: answers.append({"Status": status, "Reason": reason, "Data": data}),
-    )
-    (answer,) = answers
-    return answer
-
-
-def test_config_is_written_beside_each_handler_and_versions_published(
-    aws: tuple[RecordingLambda, Any], policy_file: Path
-) -> None:
-    answer = run(aws, event(), policy_file, compiled_policy())
+def test_each_source_version_is_published_again_with_its_config_completed(stack: Stack) -> None:
+    answer = stack.run(stack.event())
     assert answer["Status"] == "SUCCESS", answer
-    assert answer["Data"]["ViewerRequestVersionArn"].endswith(":viewer-request:1")
-    assert answer["Data"]["ConsentApiVersionArn"].endswith(":consent-api:1")
-    for name, path in (("viewer-request", "config.json"), ("consent-api", "consent_api/config.json")):
-        with zipfile.ZipFile(io.BytesIO(aws[0].uploaded[name])) as archive:
+    assert answer["Data"]["ViewerRequestVersionArn"].endswith(":viewer-request:2")
+    assert answer["Data"]["ConsentApiVersionArn"].endswith(":consent-api:2")
+    for output, path, source in (
+        ("ViewerRequest", "config.json", "viewer-request"),
+        ("ConsentApi", "consent_api/config.json", "consent-api"),
+    ):
+        deployed = stack.deployed(answer, output)
+        built = stack.functions.versions[stack.sources[source]]
+        with zipfile.ZipFile(io.BytesIO(deployed)) as archive, zipfile.ZipFile(io.BytesIO(built)) as original:
+            assert set(archive.namelist()) == set(original.namelist())
             config = json.loads(archive.read(path))
-            assert set(archive.namelist()) >= set(zipfile.ZipFile(io.BytesIO(ORIGINAL[name])).namelist())
         loaded = config_from_dict(config)
         assert loaded.signing_key_id == "k1" and not loaded.development_key
-        assert config["receipts"] == {"table": "edge-consent-ReceiptsTable-ABC", "region": "us-east-1"}
+        assert config["receipts"] == {"table": TABLE, "region": "us-east-1"}
+
+
+def test_every_uploaded_entry_is_readable_by_the_runtime_user(stack: Stack) -> None:
+    """Lambda runs the code as a user that owns none of it: 0600 entries (writestr's default) would be unreadable."""
+    assert unix_modes(stack.functions.latest["viewer-request"])["app.py"] & 0o777 == 0o600
+    answer = stack.run(stack.event())
+    for output in ("ViewerRequest", "ConsentApi"):
+        modes = unix_modes(stack.deployed(answer, output))
+        assert modes and all(mode == 0o100644 for mode in modes.values()), modes
+
+
+def test_a_rollback_publishes_the_old_code_whatever_latest_holds(stack: Stack) -> None:
+    """CloudFormation rolls an update back by sending the old properties: the old source versions."""
+    first = stack.run(stack.event())
+    new_source = stack.deploy_build("viewer-request", viewer_package("NEW = True\n"))
+    updated = stack.run(stack.event("Update", **{"viewer-request": new_source}))
+    assert b"NEW" in read(stack.deployed(updated, "ViewerRequest"), "app.py")
+    # The update failed further on: the rollback sends the first properties, $LATEST holds the new code.
+    assert b"NEW" in read(stack.functions.latest["viewer-request"], "app.py")
+    rolled_back = stack.run(stack.event("Update"))
+    assert [answer["Status"] for answer in (first, updated, rolled_back)] == ["SUCCESS"] * 3
+    assert b"NEW" not in read(stack.deployed(rolled_back, "ViewerRequest"), "app.py")
+    assert read(stack.deployed(rolled_back, "ViewerRequest"), "app.py") == read(
+        stack.deployed(first, "ViewerRequest"), "app.py"
+    )
+
+
+def test_the_published_version_has_the_source_versions_configuration(stack: Stack) -> None:
+    """A memory or timeout change that is being rolled back must not stay in the version that runs."""
+    stack.functions.update_function_configuration(FunctionName="viewer-request", MemorySize=1024, Timeout=30)
+    answer = stack.run(stack.event())
+    published = stack.functions.get_function_configuration(FunctionName=answer["Data"]["ViewerRequestVersionArn"])
+    assert (published["MemorySize"], published["Timeout"]) == (128, 5)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "arn:aws:lambda:us-east-1:123456789012:function:viewer-request",
+        "arn:aws:lambda:us-east-1:123456789012:function:viewer-request:$LATEST",
+        "arn:aws:lambda:us-east-1:123456789012:function:viewer-request:build",
+    ],
+)
+def test_only_a_numbered_source_version_is_accepted(stack: Stack, source: str) -> None:
+    answer = stack.run(stack.event(**{"viewer-request": source}))
+    assert answer["Status"] == "FAILED" and "numbered function version" in answer["Reason"]
+    assert stack.functions.uploaded == {}
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ({"app.py": ""}, "has no config.json; build it with `sam build`"),
+        ({"app.py": "", "config.json": json.dumps(load_dev_config_dict())}, "compiled without keys"),
+        ({"app.py": "", "config.json": "{not json"}, "cannot be read"),
+    ],
+)
+def test_a_package_without_the_built_policy_fails_with_a_reason(
+    stack: Stack, files: dict[str, str], reason: str
+) -> None:
+    source = stack.deploy_build("viewer-request", package(files))
+    answer = stack.run(stack.event(**{"viewer-request": source}))
+    assert answer["Status"] == "FAILED" and reason in answer["Reason"], answer
+
+
+def test_a_bad_built_policy_fails_with_a_reason(stack: Stack) -> None:
+    broken = compiled_policy()
+    del broken["edge"]["categories"]
+    source = stack.deploy_build("viewer-request", viewer_package(policy=broken))
+    answer = stack.run(stack.event(**{"viewer-request": source}))
+    assert answer["Status"] == "FAILED" and "compiled policy cannot be used" in answer["Reason"]
 
 
 @pytest.mark.parametrize(
@@ -142,50 +246,69 @@ def test_config_is_written_beside_each_handler_and_versions_published(
     ],
 )
 def test_bad_secrets_fail_with_a_reason_and_no_secret_in_it(
-    aws: tuple[RecordingLambda, Any], policy_file: Path, secret_value: str | None, reason: str
+    stack: Stack, secret_value: str | None, reason: str
 ) -> None:
-    ev = event(secret="missing-secret") if secret_value is None else event()
-    if secret_value is not None:
-        aws[1].put_secret_value(SecretId="edge-consent-keys", SecretString=secret_value)
-    answer = run(aws, ev, policy_file, compiled_policy())
+    event = stack.event()
+    if secret_value is None:
+        event["ResourceProperties"]["SecretId"] = "missing-secret"
+    else:
+        stack.secrets.put_secret_value(SecretId="edge-consent-keys", SecretString=secret_value)
+    answer = stack.run(event)
     assert answer["Status"] == "FAILED" and reason in answer["Reason"]
-    assert "A" * 32 not in answer["Reason"] and aws[0].uploaded == {}
+    assert "A" * 32 not in answer["Reason"] and stack.functions.uploaded == {}
 
 
-def test_a_bad_policy_fails_with_a_reason(aws: tuple[RecordingLambda, Any], policy_file: Path) -> None:
-    broken = compiled_policy()
-    del broken["edge"]["categories"]
-    answer = run(aws, event(), policy_file, broken)
-    assert answer["Status"] == "FAILED" and "compiled policy cannot be used" in answer["Reason"]
+def test_delete_succeeds_without_touching_anything(stack: Stack) -> None:
+    answer = stack.run(stack.event("Delete"))
+    assert answer["Status"] == "SUCCESS" and stack.functions.uploaded == {}
 
 
-def test_delete_succeeds_without_touching_anything(aws: tuple[RecordingLambda, Any], policy_file: Path) -> None:
-    answer = run(aws, event("Delete"), policy_file, compiled_policy())
-    assert answer["Status"] == "SUCCESS" and aws[0].uploaded == {}
-
-
-def test_unexpected_errors_still_answer(aws: tuple[RecordingLambda, Any], policy_file: Path) -> None:
-    ev = event()
-    del ev["ResourceProperties"]["Functions"]
-    answer = run(aws, ev, policy_file, compiled_policy())
+def test_unexpected_errors_still_answer(stack: Stack) -> None:
+    event = stack.event()
+    del event["ResourceProperties"]["Functions"]
+    answer = stack.run(event)
     assert answer["Status"] == "FAILED" and "could not configure" in answer["Reason"]
+
+
+def test_a_hung_step_is_answered_before_lambda_stops_the_function(stack: Stack) -> None:
+    """A download that never ends: CloudFormation hears FAILED, with the step, before the function's timeout."""
+    release = threading.Event()
+
+    def hanging(url: str, seconds: float) -> bytes:
+        release.wait(10)
+        return stack.functions.fetch(url, seconds)
+
+    context = Context(edge_config.MARGIN_SECONDS + 0.5)
+    started = time.monotonic()
+    answers: list[tuple[float, str, str]] = []
+    worker = threading.Thread(
+        target=edge_config.lambda_handler,
+        args=(stack.event(), context, (stack.functions, stack.secrets), hanging),
+        kwargs={"answer": lambda e, status, reason, data: answers.append((time.monotonic(), status, reason))},
+    )
+    worker.start()
+    time.sleep(1.5)
+    release.set()
+    worker.join(10)
+    ((at, status, reason),) = answers  # the late end of the work does not answer twice
+    assert status == "FAILED" and "timed out reading viewer-request:1" in reason
+    assert at - started < 1.2
+
+
+def test_a_version_that_does_not_become_active_fails_the_deploy(stack: Stack) -> None:
+    def failed(parsed: dict[str, Any], **_: Any) -> None:
+        if parsed.get("Version", "$LATEST") != "$LATEST":
+            parsed.update(State="Failed", StateReason="InvalidZipFileException")
+
+    stack.functions.meta.events.register("after-call.lambda.GetFunctionConfiguration", failed)
+    answer = stack.run(stack.event())
+    assert answer["Status"] == "FAILED"
+    assert "viewer-request:1" in answer["Reason"] and "InvalidZipFileException" in answer["Reason"]
 
 
 def unix_modes(code: bytes) -> dict[str, int]:
     with zipfile.ZipFile(io.BytesIO(code)) as archive:
         return {item.filename: item.external_attr >> 16 for item in archive.infolist()}
-
-
-def test_every_uploaded_entry_is_readable_by_the_runtime_user(
-    aws: tuple[RecordingLambda, Any], policy_file: Path
-) -> None:
-    """Lambda runs the code as a user that owns none of it: 0600 entries (writestr's default) would be unreadable."""
-    assert unix_modes(ORIGINAL["viewer-request"])["app.py"] & 0o777 == 0o600  # what the test packages start with
-    answer = run(aws, event(), policy_file, compiled_policy())
-    assert answer["Status"] == "SUCCESS", answer
-    for name in ("viewer-request", "consent-api"):
-        modes = unix_modes(aws[0].uploaded[name])
-        assert modes and all(mode & 0o777 == 0o644 and mode >> 12 == 0o10 for mode in modes.values()), modes
 
 
 def test_the_rewritten_package_is_deterministic() -> None:

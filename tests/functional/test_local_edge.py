@@ -22,7 +22,7 @@ from edge_consent import policy
 from edge_consent.local import edge as local_edge
 from edge_consent.local import server
 from edge_consent.local.demo_site import DemoSiteServer
-from edge_consent.local.distribution import Distribution, load_distribution, load_handler
+from edge_consent.local.distribution import Distribution, TemplateError, load_distribution, load_handler
 from edge_consent.local.edge import HttpRequest, HttpResponse, LocalEdge
 from edge_consent.local.server import OriginClient, local_config
 from tests.conftest import DEV_CONFIG, ROOT, load_dev_config_dict
@@ -96,7 +96,8 @@ def test_the_template_behaviours_and_their_functions() -> None:
 def test_forwarding_follows_the_cache_and_origin_request_policies() -> None:
     consent, default = DISTRIBUTION.behaviours
     assert default.forwarding.header("X-Consent-Categories") and default.forwarding.header("sec-gpc")
-    assert not default.forwarding.header("host") and not default.forwarding.header("user-agent")
+    assert default.forwarding.header("user-agent") and default.forwarding.header("referer")
+    assert not default.forwarding.header("host")  # ForwardHostHeader's default
     assert consent.forwarding.header("host") and consent.forwarding.header("origin")
     assert consent.forwarding.cloudfront_header("cloudfront-viewer-country")
     assert not default.forwarding.cloudfront_header("cloudfront-viewer-country")
@@ -108,7 +109,12 @@ def test_forwarding_follows_the_cache_and_origin_request_policies() -> None:
 
 def test_refused_cookies_never_reach_the_origin_and_cloudfront_headers_do(real_handlers: dict[str, Any]) -> None:
     origin = RecordingOrigin()
-    request = get("/actualites?page=2", f"{consent_cookie(frozenset({'analytics'}))}; _ga=1; _fbp=2; sessionid=s")
+    request = get(
+        "/actualites?page=2",
+        f"{consent_cookie(frozenset({'analytics'}))}; _ga=1; _fbp=2; sessionid=s",
+        referer="https://localhost:8080/",
+        origin="https://localhost:8080",
+    )
     response, trace = make_edge(real_handlers, origin).handle(request)
     assert response.status == 200 and response.body == b"<p>page</p>"
     (cookie,) = origin.header("cookie")
@@ -116,11 +122,30 @@ def test_refused_cookies_never_reach_the_origin_and_cloudfront_headers_do(real_h
     assert origin.header("x-consent-state") == ["valid"]
     assert origin.header("x-consent-categories") == ["analytics,necessary"]
     assert origin.header("host") == [ORIGIN_HOST]  # the policy does not forward Host
-    assert origin.header("user-agent") == ["Amazon CloudFront"]
     assert origin.header("x-forwarded-for") == ["198.51.100.7"]
-    assert origin.header("accept-language") == []  # not in the site's policies
+    # Every other viewer header: what Django's CSRF check, content negotiation and logs need.
+    assert origin.header("user-agent") == ["Mozilla/5.0 test"]
+    assert origin.header("accept-language") == ["fr"]
+    assert origin.header("referer") == ["https://localhost:8080/"]
+    assert origin.header("origin") == ["https://localhost:8080"]
     assert origin.requests[-1][0].query == "page=2"
     assert trace.consent == "valid[analytics,necessary]" and trace.stripped == ["_fbp"]
+
+
+def test_the_viewers_host_reaches_the_origin_only_when_the_stack_says_so(real_handlers: dict[str, Any]) -> None:
+    """ForwardHostHeader=true, for origins that route by virtual host: AllViewer instead of all but Host."""
+    for value, host in (("false", ORIGIN_HOST), ("true", "localhost:8080")):
+        origin = RecordingOrigin()
+        distribution = load_distribution(parameters={"ForwardHostHeader": value})
+        make_edge(real_handlers, origin, distribution).handle(get("/"))
+        assert origin.header("host") == [host]
+
+
+def test_a_parameter_the_template_refuses_stops_the_local_edge() -> None:
+    with pytest.raises(TemplateError, match="ForwardHostHeader"):
+        load_distribution(parameters={"ForwardHostHeader": "yes"})
+    with pytest.raises(TemplateError, match="no parameter"):
+        load_distribution(parameters={"ForwardHost": "true"})
 
 
 def test_set_cookie_is_filtered_capped_and_said_in_the_console(real_handlers: dict[str, Any]) -> None:
@@ -399,10 +424,10 @@ def test_each_run_is_a_new_container(run_env: None) -> None:
 def test_a_run_that_fails_late_undoes_everything(run_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past moto, the demo origin and the log file: all of it stopped, stdout given back."""
 
-    def broken() -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise ValueError("template unreadable")
 
-    monkeypatch.setattr(server, "load_distribution", broken)
+    monkeypatch.setattr(server, "load_handler", broken)
     stdout, threads = sys.stdout, set(threading.enumerate())
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

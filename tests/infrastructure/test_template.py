@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from edge_consent.table import load_template
+from edge_consent.template import load_template
 from tests.conftest import ROOT
+from tests.helpers.cloudformation import failed_rules
 
 VIEWER = ["ViewerRequestFunction", "ViewerResponseFunction"]
 ORIGIN = ["OriginResponseFunction"]
@@ -34,7 +35,9 @@ def test_edge_function_obeys_lambda_edge_restrictions(template: dict[str, Any], 
     assert p["Architectures"] == ["x86_64"]
     assert p["Runtime"] in EDGE_RUNTIMES
     assert p["Handler"] == "app.lambda_handler"
-    assert p["AutoPublishAlias"]  # distributions reference numbered versions
+    # SAM publishes every build as a version, on any property change too (memory, timeout, role):
+    # the config writer publishes from it the version the distribution runs.
+    assert p["AutoPublishAlias"] == "build" and p["AutoPublishAliasAllProperties"] is True
     for forbidden in ("VpcConfig", "ProvisionedConcurrencyConfig", "DeadLetterQueue", "Tracing", "PackageType"):
         assert forbidden not in p
     assert p["MemorySize"] <= (128 if name in VIEWER else 10240)
@@ -64,16 +67,20 @@ def test_edge_role_trusts_lambda_and_edgelambda(template: dict[str, Any]) -> Non
         assert props(template, name)["Role"] == {"Fn::GetAtt": ["EdgeFunctionRole", "Arn"]}
 
 
-def test_outputs_reference_numbered_versions(template: dict[str, Any]) -> None:
-    for name in VIEWER + ORIGIN:
-        assert template["Outputs"][f"{name}Version"]["Value"] == {"Ref": f"{name}.Version"}
+def test_outputs_name_only_the_versions_the_distribution_runs(template: dict[str, Any]) -> None:
+    """SAM's own versions have no keys in their config (they fail closed): no output points at one."""
+    outputs = template["Outputs"]
+    assert "Version" not in str([output["Value"] for output in outputs.values()]).replace("VersionArn", "")
+    for name in ("ViewerRequest", "ViewerResponse", "OriginResponse", "ConsentApi"):
+        assert outputs[f"{name}Version"]["Value"] == {"Fn::GetAtt": ["EdgeConfig", f"{name}VersionArn"]}
 
 
 def test_consent_endpoint_is_an_origin_function(template: dict[str, Any]) -> None:
     p = props(template, "ConsentApiFunction")
     assert "Environment" not in p and "Layers" not in p
     assert p["Architectures"] == ["x86_64"] and p["Runtime"] in EDGE_RUNTIMES
-    assert p["Handler"] == "consent_api.app.lambda_handler" and p["AutoPublishAlias"]
+    assert p["Handler"] == "consent_api.app.lambda_handler"
+    assert p["AutoPublishAlias"] == "build" and p["AutoPublishAliasAllProperties"] is True
     assert p["Timeout"] <= 30
     assert template["Resources"]["ConsentApiFunction"]["Metadata"]["BuildMethod"] == "makefile"
 
@@ -124,27 +131,73 @@ def test_config_writer_may_touch_the_secret_and_the_edge_functions_only(template
     p = props(template, "EdgeConfigFunction")
     assert p["Layers"] == [{"Ref": "SharedLayer"}]
     statements = p["Policies"][0]["Statement"]
-    assert statements[0] == {
-        "Effect": "Allow",
-        "Action": "secretsmanager:GetSecretValue",
-        "Resource": {"Ref": "KeysSecret"},
-    }
-    assert sorted(statements[1]["Action"]) == [
-        "lambda:GetFunction",
-        "lambda:PublishVersion",
-        "lambda:UpdateFunctionCode",
+    edge_functions = (*VIEWER, *ORIGIN, "ConsentApiFunction")
+    assert statements == [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "KeysSecret"}},
+        {
+            "Effect": "Allow",
+            "Action": ["lambda:GetFunction", "lambda:GetFunctionConfiguration"],
+            "Resource": [{"Fn::Sub": f"${{{name}.Arn}}:*"} for name in edge_functions],
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:PublishVersion",
+            ],
+            "Resource": [{"Fn::GetAtt": [name, "Arn"]} for name in edge_functions],
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": [{"Fn::GetAtt": ["EdgeFunctionRole", "Arn"]}, {"Fn::GetAtt": ["ConsentApiRole", "Arn"]}],
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        },
     ]
-    assert statements[1]["Resource"] == [
-        {"Fn::GetAtt": [name, "Arn"]} for name in (*VIEWER, *ORIGIN, "ConsentApiFunction")
-    ]
+
+
+def test_config_writer_builds_from_the_versions_sam_published_for_this_deploy(template: dict[str, Any]) -> None:
+    """Qualified version ARNs as properties: a rollback sends the old ones, and the old code comes back."""
     config = template["Resources"]["EdgeConfig"]["Properties"]
-    assert {f["Output"] for f in config["Functions"]} == {
-        "ViewerRequest",
-        "ViewerResponse",
-        "OriginResponse",
-        "ConsentApi",
+    assert {f["Output"]: f["Source"] for f in config["Functions"]} == {
+        "ViewerRequest": {"Ref": "ViewerRequestFunction.Version"},
+        "ViewerResponse": {"Ref": "ViewerResponseFunction.Version"},
+        "OriginResponse": {"Ref": "OriginResponseFunction.Version"},
+        "ConsentApi": {"Ref": "ConsentApiFunction.Version"},
     }
-    assert {"Ref": "EdgeConfigFunction.Version"} in config["CodeVersions"]  # a policy change writes the config again
+    assert config["Writer"] == {"Ref": "EdgeConfigFunction.Version"}  # a new writer runs again
+    assert "CodeVersions" not in config
+
+
+def test_a_hung_config_writer_fails_the_stack_in_minutes(template: dict[str, Any]) -> None:
+    """ServiceTimeout (1-3600 s, default an hour) after the function's own timeout, by which it has answered."""
+    timeout = template["Resources"]["EdgeConfig"]["Properties"]["ServiceTimeout"]
+    assert props(template, "EdgeConfigFunction")["Timeout"] < timeout <= 600
+
+
+def test_the_layer_holds_only_the_core_and_goes_with_the_stack(template: dict[str, Any]) -> None:
+    layer = template["Resources"]["SharedLayer"]["Properties"]
+    assert layer["RetentionPolicy"] == "Delete"  # SAM's default keeps every old version after `sam delete`
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("build-SharedLayer:\n", 1)[1].split("\n\n", 1)[0]
+    assert "pip" not in recipe and "consent_core" in recipe
+
+
+@pytest.mark.parametrize(
+    ("parameters", "failures"),
+    [
+        ({}, []),
+        ({"AlternateDomainNames": "www.example.fr", "AcmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/x"}, []),
+        ({"AlternateDomainNames": "www.example.fr,example.fr"}, ["AlternateDomainNames need AcmCertificateArn"]),
+    ],
+)
+def test_aliases_without_a_certificate_are_refused_before_anything_is_created(
+    template: dict[str, Any], parameters: dict[str, str], failures: list[str]
+) -> None:
+    found = failed_rules(template, parameters)
+    assert [failure.split(",")[0] for failure in found] == failures
 
 
 def behaviour_associations(behaviour: dict[str, Any]) -> dict[str, Any]:
@@ -171,19 +224,33 @@ def test_distribution_runs_the_configured_versions(template: dict[str, Any]) -> 
     }
 
 
-def test_cache_key_and_origin_requests(template: dict[str, Any]) -> None:
-    resources = template["Resources"]
-    key = resources["SiteCachePolicy"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+def test_nothing_is_cached_unless_the_origin_says_so(template: dict[str, Any]) -> None:
+    """DefaultTTL applies when the origin sends no Cache-Control or Expires: 0, as UseOriginCacheControlHeaders."""
+    policy = template["Resources"]["SiteCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert policy["DefaultTTL"] == 0 and policy["MinTTL"] == 0  # MinTTL > 0 would cache even `private`
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
     assert key["HeadersConfig"]["Headers"] == ["x-consent-categories"]
     assert key["CookiesConfig"] == {"CookieBehavior": "none"}  # the visitor's cookies never split the cache
+
+
+def test_the_origin_gets_every_viewer_header_and_host_when_asked(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
     site = resources["SiteOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
     assert site["CookiesConfig"] == {"CookieBehavior": "all"}  # what viewer-request left
-    assert {"x-consent-state", "x-consent-categories"} <= set(site["HeadersConfig"]["Headers"])
+    assert site["HeadersConfig"] == {
+        "Fn::If": [
+            "ForwardsHostHeader",
+            {"HeaderBehavior": "allViewer"},
+            {"HeaderBehavior": "allExcept", "Headers": ["Host"]},
+        ]
+    }
+    assert template["Conditions"]["ForwardsHostHeader"] == {"Fn::Equals": [{"Ref": "ForwardHostHeader"}, "true"]}
+    assert template["Parameters"]["ForwardHostHeader"]["Default"] == "false"
     consent_policy = resources["ConsentOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
     assert {"CloudFront-Viewer-Country", "Sec-GPC", "Host"} <= set(consent_policy["HeadersConfig"]["Headers"])
 
 
 def test_outputs(template: dict[str, Any]) -> None:
-    assert {"DistributionDomainName", "DistributionId", "ReceiptsTableName", "ConsentApiFunctionVersion"} <= set(
+    assert {"DistributionDomainName", "DistributionId", "ReceiptsTableName", "ConsentApiVersion"} <= set(
         template["Outputs"]
     )

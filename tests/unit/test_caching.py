@@ -29,7 +29,7 @@ directive = st.sampled_from(["public", "private", "no-store", "no-cache", "max-a
 
 @given(st.lists(directive, max_size=5))
 def test_a_private_value_is_never_cacheable_by_a_shared_cache(parts: list[str]) -> None:
-    names = caching.directive_names(caching.private(", ".join(parts)))
+    names = [name for name, _ in caching.directives(caching.private(", ".join(parts)))]
     assert "private" in names or "no-store" in names
     if "private" not in parts and "no-store" not in parts:
         assert not {"public", "s-maxage"} & set(names)
@@ -56,8 +56,25 @@ def test_several_cache_control_headers_are_read_as_one() -> None:
     assert response["cache-control"] == [{"key": "Cache-Control", "value": "private, max-age=60"}]
 
 
-@pytest.mark.parametrize("set_cookies", [(), ("__Host-consent=1.k1.x; Path=/; Secure",)])
-def test_without_a_visitor_cookie_the_origin_decides(set_cookies: tuple[str, ...]) -> None:
-    response = headers(*set_cookies, cache_control="public, max-age=600")
+@pytest.mark.parametrize(
+    ("set_cookies", "cache_control"),
+    [
+        ((), "public, max-age=600"),
+        (("__Host-consent=1.k1.x; Path=/; Secure",), "public, max-age=600"),
+        # CloudFront caches the response without its Set-Cookie ("Cache content based on cookies").
+        (("sessionid=abc",), 'no-cache="Set-Cookie", max-age=600'),
+        (("sessionid=abc",), 'public, No-Cache="Vary, set-cookie", max-age=600'),
+    ],
+)
+def test_without_a_visitor_cookie_in_the_cached_object_the_origin_decides(
+    set_cookies: tuple[str, ...], cache_control: str
+) -> None:
+    response = headers(*set_cookies, cache_control=cache_control)
     assert not caching.keep_from_shared_caches(response, "__Host-consent")
-    assert cloudfront.header_values(response, "cache-control") == ["public, max-age=600"]
+    assert cloudfront.header_values(response, "cache-control") == [cache_control]
+
+
+def test_a_bare_no_cache_names_no_field() -> None:
+    assert caching.no_cache_fields("no-cache, max-age=0") == set()
+    response = headers("sessionid=abc", cache_control="no-cache")
+    assert caching.keep_from_shared_caches(response, "__Host-consent")

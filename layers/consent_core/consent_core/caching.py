@@ -17,8 +17,14 @@ _DIRECTIVE_RE = re.compile(r'(?:[^,"]|"[^"]*"?)+')
 _SHARED_ONLY = frozenset({"public", "s-maxage"})
 
 
-def directive_names(cache_control: str) -> list[str]:
-    return [part.split("=", 1)[0].strip().lower() for part in _DIRECTIVE_RE.findall(cache_control) if part.strip()]
+def _parts(cache_control: str) -> list[str]:
+    return [part.strip() for part in _DIRECTIVE_RE.findall(cache_control) if part.strip()]
+
+
+def directives(cache_control: str) -> list[tuple[str, str]]:
+    """(lower-case name, argument) of each directive; the argument is "" when there is none."""
+    pairs = (part.partition("=") for part in _parts(cache_control))
+    return [(name.strip().lower(), argument.strip()) for name, _, argument in pairs]
 
 
 def private(cache_control: str) -> str:
@@ -26,18 +32,31 @@ def private(cache_control: str) -> str:
 
     Browsers keep their own `max-age`; a value already `private` or `no-store` stays as it is.
     """
-    names = directive_names(cache_control)
+    names = [name for name, _ in directives(cache_control)]
     if "private" in names or "no-store" in names:
         return cache_control
-    parts = [part.strip() for part in _DIRECTIVE_RE.findall(cache_control) if part.strip()]
-    kept = [part for part, name in zip(parts, names, strict=True) if name not in _SHARED_ONLY]
+    kept = [part for part, name in zip(_parts(cache_control), names, strict=True) if name not in _SHARED_ONLY]
     return ", ".join(["private", *kept])
 
 
+def no_cache_fields(cache_control: str) -> set[str]:
+    """The header names of `no-cache="Set-Cookie, ..."`: cached without them (a bare no-cache: not at all)."""
+    arguments = (argument for name, argument in directives(cache_control) if name == "no-cache")
+    return {
+        field.strip().lower() for argument in arguments for field in argument.strip('"').split(",") if field.strip()
+    }
+
+
 def keep_from_shared_caches(headers: cloudfront.Headers, consent_cookie: str) -> bool:
-    """Make the response private when it sets any cookie but the consent cookie; whether it did."""
+    """Make the response private when it sets any cookie but the consent cookie; whether it did.
+
+    `no-cache="Set-Cookie"` already keeps the cookies out of what CloudFront caches: such a
+    response stays as the origin made it.
+    """
     if all(cookies.set_cookie_name(line) == consent_cookie for line in cloudfront.set_cookie_lines(headers)):
         return False
     current = ", ".join(cloudfront.header_values(headers, "cache-control"))
+    if "set-cookie" in no_cache_fields(current):
+        return False
     cloudfront.set_header(headers, "Cache-Control", private(current))
     return True

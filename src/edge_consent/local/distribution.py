@@ -12,19 +12,39 @@ import importlib.util
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..table import TEMPLATE, load_template
+from ..template import TEMPLATE, conditions, load_template, parameter_values, resolve_ifs
+from .cache import DEFAULT_ERROR_CACHING_MIN_TTL, CacheTimes
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
-# Managed policies the template may name by id: what each puts in origin requests.
+# Managed policies the template may name by id, as their configs read.
 # Source: CloudFront developer guide, "Use managed cache policies" and "Use managed origin request policies".
+_COMPRESSED = {"EnableAcceptEncodingGzip": True, "EnableAcceptEncodingBrotli": True}
 MANAGED_CACHE_POLICIES: dict[str, dict[str, Any]] = {
-    "4135ea2d-6df8-44a3-9df3-4b5a84be39ad": {},  # CachingDisabled
-    "658327ea-f89d-4fab-a63d-7e88639e58f6": {},  # CachingOptimized
+    "4135ea2d-6df8-44a3-9df3-4b5a84be39ad": {"MinTTL": 0, "DefaultTTL": 0, "MaxTTL": 0},  # CachingDisabled
+    "658327ea-f89d-4fab-a63d-7e88639e58f6": {  # CachingOptimized
+        "MinTTL": 1,
+        "DefaultTTL": 86400,
+        "MaxTTL": 31536000,
+        "ParametersInCacheKeyAndForwardedToOrigin": _COMPRESSED,
+    },
+    "83da9c7e-98b4-4e11-a168-04f0df8e2c65": {  # UseOriginCacheControlHeaders
+        "MinTTL": 0,
+        "DefaultTTL": 0,
+        "MaxTTL": 31536000,
+        "ParametersInCacheKeyAndForwardedToOrigin": {
+            **_COMPRESSED,
+            "HeadersConfig": {
+                "HeaderBehavior": "whitelist",
+                "Headers": ["Host", "Origin", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"],
+            },
+            "CookiesConfig": {"CookieBehavior": "all"},
+        },
+    },
 }
 MANAGED_ORIGIN_REQUEST_POLICIES: dict[str, dict[str, Any]] = {
     "216adef6-5c7f-47e4-b989-5492eafa07d3": {  # AllViewer
@@ -88,6 +108,17 @@ class Forwarding:
 
 
 @dataclass(frozen=True)
+class CachePolicy:
+    """What a behaviour's cache key holds, and how long its objects live."""
+
+    times: CacheTimes
+    headers: Selection = Selection()
+    cookies: Selection = Selection()
+    queries: Selection = Selection()
+    accept_encodings: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Association:
     trigger: str
     function: str  # the function's logical id
@@ -100,6 +131,8 @@ class Behaviour:
     associations: dict[str, Association]
     forwarding: Forwarding
     allowed_methods: frozenset[str]
+    cache_policy: CachePolicy = field(default_factory=lambda: CachePolicy(CacheTimes()))
+    cached_methods: frozenset[str] = frozenset({"GET", "HEAD"})
 
     def matches(self, path: str) -> bool:
         return _pattern(self.path_pattern).fullmatch(path) is not None
@@ -116,6 +149,10 @@ class FunctionSpec:
 class Distribution:
     behaviours: tuple[Behaviour, ...]  # in the template's order, the default last
     functions: dict[str, FunctionSpec]
+    error_caching_min_ttl: dict[int, int] = field(default_factory=dict)  # CustomErrorResponses, by status
+
+    def error_min_ttl(self, status: int) -> int:
+        return self.error_caching_min_ttl.get(status, DEFAULT_ERROR_CACHING_MIN_TTL)
 
     def function_for(self, trigger: str) -> FunctionSpec:
         """The function the first behaviour associates with this trigger."""
@@ -134,9 +171,16 @@ def _pattern(path_pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(path_pattern))
 
 
-def load_distribution(path: Path = TEMPLATE, logical_id: str = "Distribution") -> Distribution:
+def load_distribution(
+    path: Path = TEMPLATE, logical_id: str = "Distribution", parameters: dict[str, str] | None = None
+) -> Distribution:
+    """The distribution as CloudFormation would create it with these parameters (the defaults otherwise)."""
     template = load_template(path)
-    resources: dict[str, Any] = template.get("Resources", {})
+    try:
+        chosen = conditions(template, parameter_values(template, parameters))
+    except (KeyError, ValueError) as exc:
+        raise TemplateError(f"{path}: {exc}") from None
+    resources: dict[str, Any] = resolve_ifs(template.get("Resources", {}), chosen)
     try:
         config = resources[logical_id]["Properties"]["DistributionConfig"]
     except KeyError:
@@ -152,15 +196,19 @@ def load_distribution(path: Path = TEMPLATE, logical_id: str = "Distribution") -
             associations[item["EventType"]] = Association(
                 item["EventType"], function, bool(item.get("IncludeBody", False))
             )
+        forwarding, cache_policy = _policies(raw, resources)
         behaviours.append(
             Behaviour(
                 path_pattern=raw["PathPattern"],
                 associations=associations,
-                forwarding=_forwarding(raw, resources),
+                forwarding=forwarding,
                 allowed_methods=frozenset(raw.get("AllowedMethods", ["GET", "HEAD"])),
+                cache_policy=cache_policy,
+                cached_methods=frozenset(raw.get("CachedMethods", ["GET", "HEAD"])),
             )
         )
-    return Distribution(tuple(behaviours), functions)
+    errors = {int(e["ErrorCode"]): int(e["ErrorCachingMinTTL"]) for e in config.get("CustomErrorResponses", [])}
+    return Distribution(tuple(behaviours), functions, errors)
 
 
 def _function_id(arn: Any, resources: dict[str, Any]) -> str:
@@ -208,9 +256,10 @@ def _policy(reference: Any, resources: dict[str, Any], managed: dict[str, dict[s
     return config
 
 
-def _forwarding(behaviour: dict[str, Any], resources: dict[str, Any]) -> Forwarding:
-    cache = _policy(behaviour.get("CachePolicyId"), resources, MANAGED_CACHE_POLICIES, "CachePolicyConfig")
-    cache = cache.get("ParametersInCacheKeyAndForwardedToOrigin", cache)
+def _policies(behaviour: dict[str, Any], resources: dict[str, Any]) -> tuple[Forwarding, CachePolicy]:
+    """What reaches the origin (both policies), and the cache policy's key and TTLs."""
+    cache_config = _policy(behaviour.get("CachePolicyId"), resources, MANAGED_CACHE_POLICIES, "CachePolicyConfig")
+    cache = cache_config.get("ParametersInCacheKeyAndForwardedToOrigin", {})
     origin = _policy(
         behaviour.get("OriginRequestPolicyId"),
         resources,
@@ -218,13 +267,23 @@ def _forwarding(behaviour: dict[str, Any], resources: dict[str, Any]) -> Forward
         "OriginRequestPolicyConfig",
     )
     encodings = {"gzip": cache.get("EnableAcceptEncodingGzip"), "br": cache.get("EnableAcceptEncodingBrotli")}
+    accept_encodings = frozenset(name for name, enabled in encodings.items() if enabled)
     policies = (cache, origin)
-    return Forwarding(
+    forwarding = Forwarding(
         headers=tuple(_selection(p.get("HeadersConfig"), "Header", True) for p in policies),
         cookies=tuple(_selection(p.get("CookiesConfig"), "Cookie", False) for p in policies),
         queries=tuple(_selection(p.get("QueryStringsConfig"), "QueryString", False) for p in policies),
-        accept_encodings=frozenset(name for name, enabled in encodings.items() if enabled),
+        accept_encodings=accept_encodings,
     )
+    times = CacheTimes(*(int(cache_config.get(name, 0)) for name in ("MinTTL", "DefaultTTL", "MaxTTL")))
+    cache_policy = CachePolicy(
+        times,
+        headers=forwarding.headers[0],
+        cookies=forwarding.cookies[0],
+        queries=forwarding.queries[0],
+        accept_encodings=accept_encodings,
+    )
+    return forwarding, cache_policy
 
 
 def load_handler(spec: FunctionSpec, fresh: bool = False) -> Handler:

@@ -1,9 +1,10 @@
 """One request through the distribution, as CloudFront runs it, with the functions that deploy.
 
-viewer-request -> (origin-request) -> origin -> origin-response -> viewer-response, each
-function's result checked against CloudFront's rules (`edge_rules`): a result CloudFront
-would reject is a 502 here too, with the reason; a function that raises is a 503.
-No cache is emulated: every request goes to the origin (decisions.md).
+viewer-request -> cache -> (origin-request) -> origin -> origin-response -> viewer-response,
+each function's result checked against CloudFront's rules (`edge_rules`): a result
+CloudFront would reject is a 502 here too, with the reason; a function that raises is a 503.
+The cache is the behaviour's cache policy's (`cache.py`): a hit skips the origin side and
+runs viewer-response on the stored response, as CloudFront does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from consent_core import cloudfront, cookies
 
 from .. import edge_rules
+from . import cache
 from .distribution import Behaviour, Distribution, Handler
 
 Headers = list[tuple[str, str]]
@@ -76,6 +78,7 @@ class Trace:
     path: str
     status: int = 0
     consent: str = "-"
+    cache: str = ""  # Hit or Miss, when the local edge caches
     stripped: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     capped: list[str] = field(default_factory=list)
@@ -86,6 +89,8 @@ class Trace:
     def line(self) -> str:
         path = "".join(char if char.isprintable() else f"\\x{ord(char):02x}" for char in self.path)
         parts = [f"{self.method} {path}", str(self.status), f"consent={self.consent}"]
+        if self.cache:
+            parts.append(f"cache={self.cache}")
         for label, names in (
             ("stripped", self.stripped),
             ("set-cookie removed", self.removed),
@@ -115,6 +120,7 @@ class LocalEdge:
         distribution_domain: str,
         viewer_country: str = "FR",
         origin_protocol: str = "http",
+        cache: cache.Cache | None = None,
     ) -> None:
         self.distribution = distribution
         self.handlers = handlers
@@ -125,6 +131,7 @@ class LocalEdge:
         self.origin_port = int(origin_host.rpartition(":")[2]) if ":" in origin_host else default_port
         self.distribution_domain = distribution_domain
         self.viewer_country = viewer_country
+        self.cache = cache
         # One request at a time per function, as in one Lambda container.
         self._locks = {name: threading.Lock() for name in handlers}
 
@@ -142,6 +149,8 @@ class LocalEdge:
         except Exception as exc:  # noqa: BLE001 - a result this edge cannot use: CloudFront's answer too
             trace.problems.append(f"unusable result: {type(exc).__name__}: {exc}")
             response = _error_page(502)
+        if trace.cache and not response.header_values("x-cache"):
+            response.headers.append(("X-Cache", f"{trace.cache} from cloudfront"))
         response.headers += [
             ("Via", _via(request_id)),
             ("X-Amz-Cf-Pop", "LOCAL"),
@@ -157,7 +166,6 @@ class LocalEdge:
             trace.problems.append(f"{viewer.method} is not allowed on {behaviour.path_pattern}")
             return _error_page(403)
         viewer_request = self._viewer_request_record(viewer, behaviour)
-        body_to_origin = viewer.body
         if "viewer-request" in behaviour.associations:
             sent_cookies = _cookie_names(viewer_request["headers"])
             result = self._invoke(behaviour, "viewer-request", viewer_request, None, request_id)
@@ -166,40 +174,93 @@ class LocalEdge:
                 trace.consent = "answered by viewer-request"
                 return _to_http(*_generated(result))
             viewer_request = result
-            body_to_origin = _replaced_body(result, body_to_origin)
             trace.consent = _consent_label(viewer_request["headers"])
             kept = _cookie_names(viewer_request["headers"])
             trace.stripped = [name for name in sent_cookies if name not in kept]
 
+        key = self._cache_key(behaviour, viewer_request)
+        found = self.cache.lookup(key) if self.cache is not None and key is not None else None
+        head_length: list[str] = []
+        age: list[tuple[str, str]] = []
+        if found is not None:
+            stored, seconds = found
+            response, body = copy.deepcopy(stored.response), stored.body
+            origin_lines = cloudfront.set_cookie_lines(response.get("headers", {}))
+            trace.cache, age = "Hit", [("Age", str(seconds))]
+        else:
+            response, body, origin_lines, head_length = self._from_origin(
+                viewer, viewer_request, behaviour, request_id, trace
+            )
+            trace.cache = "Miss" if self.cache is not None else ""
+            if key is not None and self.cache is not None and viewer.method != "HEAD":
+                self._keep(key, behaviour, response, body)
+        # CloudFront does not run viewer-response when the origin answers 400 or more.
+        if "viewer-response" in behaviour.associations and cloudfront.status_code(response) < 400:
+            response = self._invoke(behaviour, "viewer-response", viewer_request, response, request_id)
+        _explain_set_cookies(origin_lines, cloudfront.set_cookie_lines(response.get("headers", {})), trace)
+        answer_to_viewer = _to_http(response, body)
+        answer_to_viewer.headers += [("Content-Length", value) for value in head_length[:1]] + age
+        return answer_to_viewer
+
+    def _from_origin(
+        self, viewer: HttpRequest, viewer_request: dict[str, Any], behaviour: Behaviour, request_id: str, trace: Trace
+    ) -> tuple[dict[str, Any], bytes, list[str], list[str]]:
+        """A miss: origin-request, the origin, origin-response.
+
+        The response, its body, the Set-Cookie the origin sent and, for HEAD, the origin's length.
+        """
+        body_to_origin = _replaced_body(viewer_request, viewer.body)
         origin_request = self._origin_request_record(viewer_request, viewer, behaviour, request_id, body_to_origin)
-        response: dict[str, Any] | None = None
         if "origin-request" in behaviour.associations:
             result = self._invoke(behaviour, "origin-request", origin_request, None, request_id)
             if "status" in result:
                 # A generated response: no origin, so no origin-response either.
-                response, body = _generated(result)
                 trace.consent = "consent endpoint"
-            else:
-                origin_request = result
-                body_to_origin = _replaced_body(result, body_to_origin)
-        head_length: list[str] = []
-        generated = response is not None
-        if response is None:
-            answer = self.origin(_to_origin(origin_request, body_to_origin, request_id), self.origin_host)
-            response, body = _response_record(answer), answer.body
-            head_length = answer.header_values("content-length") if viewer.method == "HEAD" else []
-        origin_status = cloudfront.status_code(response)
+                response, body = _generated(result)
+                return response, body, cloudfront.set_cookie_lines(response["headers"]), []
+            origin_request = result
+            body_to_origin = _replaced_body(result, body_to_origin)
+        answer = self.origin(_to_origin(origin_request, body_to_origin, request_id), self.origin_host)
+        response, body = _response_record(answer), answer.body
+        head_length = answer.header_values("content-length") if viewer.method == "HEAD" else []
         origin_lines = cloudfront.set_cookie_lines(response.get("headers", {}))
-        if "origin-response" in behaviour.associations and not generated:
+        if "origin-response" in behaviour.associations:
             response = self._invoke(behaviour, "origin-response", origin_request, response, request_id)
             body = _body_of(response, body)
-        # CloudFront does not run viewer-response when the origin answers 400 or more.
-        if "viewer-response" in behaviour.associations and origin_status < 400:
-            response = self._invoke(behaviour, "viewer-response", viewer_request, response, request_id)
-        _explain_set_cookies(origin_lines, cloudfront.set_cookie_lines(response.get("headers", {})), trace)
-        answer_to_viewer = _to_http(response, body)
-        answer_to_viewer.headers += [("Content-Length", value) for value in head_length[:1]]
-        return answer_to_viewer
+        return response, body, origin_lines, head_length
+
+    def _cache_key(self, behaviour: Behaviour, request: dict[str, Any]) -> tuple[Any, ...] | None:
+        """What the behaviour's cache policy keys on, from the request as viewer-request left it."""
+        method = request["method"]
+        policy = behaviour.cache_policy
+        if method not in behaviour.cached_methods or policy.times.max_ttl == policy.times.default_ttl == 0:
+            return None
+        headers = request["headers"]
+        pairs = cookies.parse_cookie_header(cloudfront.cookie_header(headers))
+        query = [part for part in request.get("querystring", "").split("&") if part]
+        keyed = policy.headers.admits
+        return (
+            behaviour.path_pattern,
+            method == "OPTIONS",  # OPTIONS responses are cached apart from GET and HEAD
+            request["uri"],
+            tuple(sorted(part for part in query if policy.queries.admits(part.split("=")[0]))),
+            tuple(sorted((name, tuple(cloudfront.header_values(headers, name))) for name in headers if keyed(name))),
+            tuple(sorted(pair for pair in pairs if policy.cookies.admits(pair[0]))),
+            _accept_encoding(headers, policy.accept_encodings),
+        )
+
+    def _keep(self, key: tuple[Any, ...], behaviour: Behaviour, response: dict[str, Any], body: bytes) -> None:
+        assert self.cache is not None
+        status = cloudfront.status_code(response)
+        ttl = cache.time_to_live(
+            status,
+            response.get("headers", {}),
+            behaviour.cache_policy.times,
+            self.distribution.error_min_ttl(status),
+            self.cache.clock(),
+        )
+        if ttl is not None:
+            self.cache.store(key, response, body, ttl)
 
     def _invoke(
         self,

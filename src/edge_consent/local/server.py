@@ -19,7 +19,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from consent_core.config import CONFIG_ENV, forget_loaded_configs
 
 from .. import policy
 from ..table import create_table
+from .cache import Cache
 from .demo_site import DemoSiteServer
 from .distribution import load_distribution, load_handler
 from .edge import HttpRequest, HttpResponse, LocalEdge
@@ -46,6 +47,8 @@ class Options:
     host: str = "localhost"
     viewer_country: str = "FR"
     region: str = policy.DEFAULT_REGION
+    cache: bool = True  # CloudFront's cache, as the behaviours' cache policies configure it
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameters, as `sam deploy` takes them
 
 
 def local_config(
@@ -228,6 +231,7 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server: one line per call otherwise
     # What the user can get wrong is checked before anything starts.
     origin = OriginClient(options.origin) if options.origin else None
+    distribution = load_distribution(parameters=options.parameters)
     try:
         server = EdgeServer(("127.0.0.1", options.port), console)
     except OSError as exc:
@@ -269,7 +273,6 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
     stoppers.append(restore)
     FUNCTION_LOG.target = log
     sys.stdout, warnings.showwarning = FUNCTION_LOG, log_warning
-    distribution = load_distribution()
     handlers = {name: load_handler(spec, fresh=True) for name, spec in distribution.functions.items()}
     port = server.server_address[1]
     server.edge = LocalEdge(
@@ -280,6 +283,7 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
         distribution_domain=f"{options.host}:{port}",
         viewer_country=options.viewer_country,
         origin_protocol=origin.scheme,
+        cache=Cache() if options.cache else None,
     )
     server.start("local-edge")
     stoppers.append(server.stop)
@@ -290,7 +294,8 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
         f"  DynamoDB: {endpoint} ({where}), table {options.table}",
         f"  config: {config_path} - the DEVELOPMENT key and config: never deploy them",
         f"  function logs: {workdir / 'functions.log'} (removed when the run stops)",
-        "  method path  status  consent  stripped  set-cookie removed  capped  deleted  time",
+        f"  cache: {'as the cache policies say (--no-cache: none)' if options.cache else 'none (--no-cache)'}",
+        "  method path  status  consent  cache  stripped  set-cookie removed  capped  deleted  time",
     ):
         console.write(line + "\n")
     console.flush()
