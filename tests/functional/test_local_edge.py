@@ -189,6 +189,25 @@ def test_viewer_response_does_not_run_on_origin_errors(real_handlers: dict[str, 
     assert calls[-1] == "ViewerResponseFunction"
 
 
+def test_viewer_response_follows_the_origins_status_not_what_origin_response_made_of_it(
+    real_handlers: dict[str, Any],
+) -> None:
+    ran: list[str] = []
+
+    def found_after_all(event: Any, context: Any) -> Any:
+        response = real_handlers["OriginResponseFunction"](event, context)
+        response["status"] = "200"
+        return response
+
+    def viewer_response(event: Any, context: Any) -> Any:
+        ran.append("viewer-response")
+        return real_handlers["ViewerResponseFunction"](event, context)
+
+    handlers = {**real_handlers, "OriginResponseFunction": found_after_all, "ViewerResponseFunction": viewer_response}
+    response, _ = make_edge(handlers, RecordingOrigin(status=404)).handle(get("/missing"))
+    assert response.status == 200 and ran == []
+
+
 def test_the_consent_path_goes_to_the_consent_function_not_the_origin(real_handlers: dict[str, Any]) -> None:
     origin = RecordingOrigin()
     response, trace = make_edge(real_handlers, origin).handle(get("/consent/cookies"))

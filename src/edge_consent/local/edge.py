@@ -104,6 +104,23 @@ class Trace:
         return line + "".join(f"\n    ! {problem}" for problem in self.problems)
 
 
+@dataclass
+class _Fetched:
+    """A response as the origin side left it (or the cache kept it), before viewer-response."""
+
+    response: dict[str, Any]
+    body: bytes
+    # What the origin answered, before origin-response: viewer-response's condition, the console's account.
+    origin_status: int = 0
+    origin_lines: list[str] = field(default_factory=list)
+    extra: list[tuple[str, str]] = field(default_factory=list)  # headers CloudFront adds (Age, HEAD's length)
+
+    def __post_init__(self) -> None:
+        if not self.origin_status:
+            self.origin_status = cloudfront.status_code(self.response)
+            self.origin_lines = cloudfront.set_cookie_lines(self.response.get("headers", {}))
+
+
 class FunctionFailed(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -180,35 +197,29 @@ class LocalEdge:
 
         key = self._cache_key(behaviour, viewer_request)
         found = self.cache.lookup(key) if self.cache is not None and key is not None else None
-        head_length: list[str] = []
-        age: list[tuple[str, str]] = []
         if found is not None:
-            stored, seconds = found
-            response, body = copy.deepcopy(stored.response), stored.body
-            origin_lines = cloudfront.set_cookie_lines(response.get("headers", {}))
-            trace.cache, age = "Hit", [("Age", str(seconds))]
+            stored, age = found
+            fetched = _Fetched(copy.deepcopy(stored.response), stored.body, extra=[("Age", str(age))])
+            trace.cache = "Hit"
         else:
-            response, body, origin_lines, head_length = self._from_origin(
-                viewer, viewer_request, behaviour, request_id, trace
-            )
-            trace.cache = "Miss" if self.cache is not None else ""
-            if key is not None and self.cache is not None and viewer.method != "HEAD":
-                self._keep(key, behaviour, response, body)
+            fetched = self._from_origin(viewer, viewer_request, behaviour, request_id, trace)
+            if self.cache is not None:
+                trace.cache = "Miss"
+                if key is not None and viewer.method != "HEAD":
+                    self._keep(self.cache, key, behaviour, fetched.response, fetched.body)
+        response = fetched.response
         # CloudFront does not run viewer-response when the origin answers 400 or more.
-        if "viewer-response" in behaviour.associations and cloudfront.status_code(response) < 400:
+        if "viewer-response" in behaviour.associations and fetched.origin_status < 400:
             response = self._invoke(behaviour, "viewer-response", viewer_request, response, request_id)
-        _explain_set_cookies(origin_lines, cloudfront.set_cookie_lines(response.get("headers", {})), trace)
-        answer_to_viewer = _to_http(response, body)
-        answer_to_viewer.headers += [("Content-Length", value) for value in head_length[:1]] + age
+        _explain_set_cookies(fetched.origin_lines, cloudfront.set_cookie_lines(response.get("headers", {})), trace)
+        answer_to_viewer = _to_http(response, fetched.body)
+        answer_to_viewer.headers += fetched.extra
         return answer_to_viewer
 
     def _from_origin(
         self, viewer: HttpRequest, viewer_request: dict[str, Any], behaviour: Behaviour, request_id: str, trace: Trace
-    ) -> tuple[dict[str, Any], bytes, list[str], list[str]]:
-        """A miss: origin-request, the origin, origin-response.
-
-        The response, its body, the Set-Cookie the origin sent and, for HEAD, the origin's length.
-        """
+    ) -> _Fetched:
+        """A miss: origin-request, the origin (unless origin-request answered), origin-response."""
         body_to_origin = _replaced_body(viewer_request, viewer.body)
         origin_request = self._origin_request_record(viewer_request, viewer, behaviour, request_id, body_to_origin)
         if "origin-request" in behaviour.associations:
@@ -216,18 +227,17 @@ class LocalEdge:
             if "status" in result:
                 # A generated response: no origin, so no origin-response either.
                 trace.consent = "consent endpoint"
-                response, body = _generated(result)
-                return response, body, cloudfront.set_cookie_lines(response["headers"]), []
+                return _Fetched(*_generated(result))
             origin_request = result
             body_to_origin = _replaced_body(result, body_to_origin)
         answer = self.origin(_to_origin(origin_request, body_to_origin, request_id), self.origin_host)
-        response, body = _response_record(answer), answer.body
-        head_length = answer.header_values("content-length") if viewer.method == "HEAD" else []
-        origin_lines = cloudfront.set_cookie_lines(response.get("headers", {}))
+        fetched = _Fetched(_response_record(answer), answer.body)
+        if viewer.method == "HEAD":  # the origin's length, for the body HEAD does not carry
+            fetched.extra = [("Content-Length", value) for value in answer.header_values("content-length")[:1]]
         if "origin-response" in behaviour.associations:
-            response = self._invoke(behaviour, "origin-response", origin_request, response, request_id)
-            body = _body_of(response, body)
-        return response, body, origin_lines, head_length
+            fetched.response = self._invoke(behaviour, "origin-response", origin_request, fetched.response, request_id)
+            fetched.body = _body_of(fetched.response, fetched.body)
+        return fetched
 
     def _cache_key(self, behaviour: Behaviour, request: dict[str, Any]) -> tuple[Any, ...] | None:
         """What the behaviour's cache policy keys on, from the request as viewer-request left it."""
@@ -249,18 +259,15 @@ class LocalEdge:
             _accept_encoding(headers, policy.accept_encodings),
         )
 
-    def _keep(self, key: tuple[Any, ...], behaviour: Behaviour, response: dict[str, Any], body: bytes) -> None:
-        assert self.cache is not None
+    def _keep(
+        self, store: cache.Cache, key: tuple[Any, ...], behaviour: Behaviour, response: dict[str, Any], body: bytes
+    ) -> None:
         status = cloudfront.status_code(response)
-        ttl = cache.time_to_live(
-            status,
-            response.get("headers", {}),
-            behaviour.cache_policy.times,
-            self.distribution.error_min_ttl(status),
-            self.cache.clock(),
-        )
+        headers = response.get("headers", {})
+        error_min_ttl = self.distribution.error_min_ttl(status)
+        ttl = cache.time_to_live(status, headers, behaviour.cache_policy.times, error_min_ttl, store.clock())
         if ttl is not None:
-            self.cache.store(key, response, body, ttl)
+            store.store(key, response, body, ttl)
 
     def _invoke(
         self,
