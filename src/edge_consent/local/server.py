@@ -220,7 +220,8 @@ class _FunctionLog(io.TextIOBase):
         return self.target.write(text)
 
     def flush(self) -> None:
-        self.target.flush()
+        if not self.target.closed:  # at exit, after a run closed its file
+            self.target.flush()
 
 
 FUNCTION_LOG = _FunctionLog()
