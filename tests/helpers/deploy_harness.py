@@ -28,6 +28,7 @@ from tests.helpers.aws import CodeKeepingLambda
 from tests.helpers.lambda_runtime import unpack
 
 NEW_BUILD_MARK = "NEW_BUILD"
+ACCOUNT = "123456789012"  # moto's
 
 
 def main(packages: Path, out: Path) -> None:
@@ -51,6 +52,7 @@ def main(packages: Path, out: Path) -> None:
         role = boto3.client("iam").create_role(RoleName="edge", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         functions = CodeKeepingLambda(boto3.client("lambda"))
         secrets_client = boto3.client("secretsmanager")
+        calls: list[tuple[str, str]] = []  # (IAM action, resource) of each call the writer makes
         alphabet = string.ascii_letters + string.digits  # GenerateSecretString with ExcludePunctuation
         keys = {"signing": "k1", "k1": "".join(secrets.choice(alphabet) for _ in range(64))}
         secret_arn = secrets_client.create_secret(Name="keys", SecretString=json.dumps(keys))["ARN"]
@@ -93,8 +95,21 @@ def main(packages: Path, out: Path) -> None:
                 },
             }
 
+        def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+            service = model.service_model.signing_name
+            resource = params.get("FunctionName") or params.get("SecretId", "")
+            if params.get("Qualifier"):
+                resource += f":{params['Qualifier']}"
+            calls.append((f"{service}:{model.name}", resource))
+
         def run(kind: str, revision: str, chosen: dict[str, str]) -> dict[str, Any]:
-            return _run(app, request(kind, revision, chosen), functions, secrets_client)
+            for client in (functions.client, secrets_client):
+                client.meta.events.register("before-parameter-build", record)
+            try:
+                return _run(app, request(kind, revision, chosen), functions, secrets_client)
+            finally:
+                for client in (functions.client, secrets_client):
+                    client.meta.events.unregister("before-parameter-build", record)
 
         answers = [run("Create", "1", sources), run("Update", "2", sources)]
         # A later deploy builds new code for one function; SAM publishes it before the writer runs.
@@ -112,7 +127,15 @@ def main(packages: Path, out: Path) -> None:
         }
         for arn, name in versions.items():
             (out / name).write_bytes(functions.versions[arn])
-    result = {"answers": answers, "keys": keys, "versions": versions, "new_build_mark": NEW_BUILD_MARK}
+    result = {
+        "answers": answers,
+        "keys": keys,
+        "versions": versions,
+        "new_build_mark": NEW_BUILD_MARK,
+        "calls": sorted(set(calls)),
+        "secret": secret_arn,
+        "function_arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:edge-consent-{{}}",
+    }
     (out / "result.json").write_text(json.dumps(result), encoding="utf-8")
 
 

@@ -10,6 +10,7 @@ answer is a failure.
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import json
 import os
@@ -205,3 +206,30 @@ def test_the_consent_endpoint_answers(
     assert run["result"]["status"] == "200", run["log"]
     assert header(run["result"], "content-type")[0].startswith(content_type)
     assert lambda_runtime.python_version(python).startswith("3.13") or lambda_runtime.lambda_python() == sys.executable
+
+
+def test_the_writers_role_allows_every_call_it_makes(deployed: dict[str, Any]) -> None:
+    """moto does not check IAM: each call the writer made is checked against its role's statements here."""
+    statements = load_template(BUILD / "template.yaml")["Resources"]["EdgeConfigFunction"]["Properties"]["Policies"]
+
+    def arn(resource: Any) -> str:
+        if "Ref" in resource:
+            assert resource["Ref"] == "KeysSecret"
+            return str(deployed["secret"])
+        if "Fn::GetAtt" in resource:
+            return str(deployed["function_arn"]).format(resource["Fn::GetAtt"][0])
+        function, _, suffix = resource["Fn::Sub"].removeprefix("${").partition(".Arn}")
+        return str(deployed["function_arn"]).format(function) + suffix
+
+    allowed = [
+        (action, arn(resource))
+        for statement in statements[0]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        for resource in ([statement["Resource"]] if isinstance(statement["Resource"], dict) else statement["Resource"])
+    ]
+    assert deployed["calls"]
+    for action, resource in deployed["calls"]:
+        assert any(action == granted and fnmatch.fnmatchcase(resource, pattern) for granted, pattern in allowed), (
+            action,
+            resource,
+        )

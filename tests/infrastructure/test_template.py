@@ -142,6 +142,7 @@ def test_config_writer_may_touch_the_secret_and_the_edge_functions_only(template
         {
             "Effect": "Allow",
             "Action": [
+                "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",
                 "lambda:UpdateFunctionCode",
                 "lambda:UpdateFunctionConfiguration",
