@@ -106,3 +106,20 @@ def test_events_regenerates_every_scenario(capsys: pytest.CaptureFixture[str], t
     written = sorted(str(Path(line).relative_to(tmp_path)) for line in out.split())
     committed = sorted(str(p.relative_to(ROOT / "events")) for p in (ROOT / "events").glob("*/*.json"))
     assert status == 0 and written == committed
+
+
+def test_run_takes_the_cache_switch_and_template_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_consent.local import server
+
+    started: list[server.Options] = []
+    monkeypatch.setattr(server, "run", lambda options: started.append(options) or 0)
+    assert cli.main(["run", "--port", "0", "--no-cache", "--parameter", "ForwardHostHeader=true"]) == 0
+    assert cli.main(["run", "--port", "0"]) == 0
+    assert (started[0].cache, started[0].parameters) == (False, {"ForwardHostHeader": "true"})
+    assert (started[1].cache, started[1].parameters) == (True, {})
+
+
+def test_run_refuses_a_parameter_without_a_value(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--parameter", "ForwardHostHeader"])
+    assert "write NAME=VALUE" in capsys.readouterr().err
