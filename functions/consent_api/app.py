@@ -29,6 +29,7 @@ from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_BODY_BYTES = 8 * 1024
+HSTS = "max-age=31536000"  # a year; subdomains are the site's business, not the consent endpoint's
 BANNER_JS = os.path.join(HANDLER_DIR, "static", "banner.js")
 
 logger = Logger(service="edge-consent")
@@ -64,6 +65,11 @@ class Response:
             "content-type": [{"key": "Content-Type", "value": f"{self.content_type}; charset=utf-8"}],
             "cache-control": [{"key": "Cache-Control", "value": "no-store"}],
             "x-content-type-options": [{"key": "X-Content-Type-Options", "value": "nosniff"}],
+            # HTTPS only from now on, and no page of ours inside another site's frame, where a
+            # click on "Accept all" could be stolen.
+            "strict-transport-security": [{"key": "Strict-Transport-Security", "value": HSTS}],
+            "content-security-policy": [{"key": "Content-Security-Policy", "value": "frame-ancestors 'none'"}],
+            "x-frame-options": [{"key": "X-Frame-Options", "value": "DENY"}],
         }
         for key, value in self.headers.items():
             headers[key.lower()] = [{"key": key, "value": value}]
@@ -158,20 +164,30 @@ def language(request: Request, config: EdgeConfig) -> str:
 # --- Routes -------------------------------------------------------------------------
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def same_site(request: Request) -> bool:
-    """CSRF: the POST comes from this site's own pages (or was typed in).
+    """CSRF: the POST comes from this site's own pages, over HTTPS (or was typed in).
 
     The site is the viewer's `Host` (forwarded by the `/consent*` origin request policy)
-    or the distribution's own domain name.
+    or the distribution's own domain name. A browser that sends `Sec-Fetch-Site` must say
+    `same-origin` (or `none`, typed in); `Origin`, else `Referer`, must be one of those
+    hosts over `https`: a page served over plain HTTP, which anyone on the visitor's
+    network can write, never records a choice. Plain `http` is accepted on loopback only
+    (`make run`).
     """
-    fetch_site = request.header("sec-fetch-site")
-    if fetch_site in ("same-origin", "none"):
-        return True
-    hosts = {(request.header("host") or "").lower(), request.distribution_domain.lower()} - {""}
+    fetch_site = (request.header("sec-fetch-site") or "").strip().lower()
+    if fetch_site and fetch_site not in ("same-origin", "none"):
+        return False
     source = request.header("origin") or request.header("referer")
     if not source or source == "null":
+        return fetch_site in ("same-origin", "none")
+    hosts = {(request.header("host") or "").lower(), request.distribution_domain.lower()} - {""}
+    parts = urlsplit(source)
+    if parts.netloc.lower() not in hosts:
         return False
-    return urlsplit(source).netloc.lower() in hosts
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
 def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:

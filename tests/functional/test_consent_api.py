@@ -184,6 +184,14 @@ def test_throttling_past_the_retries_gives_503_and_no_cookie(
         {"origin": "https://planete-micro-entreprises.fr.evil.example"},
         {"origin": "", "sec_fetch_site": "cross-site"},
         {"origin": "", "sec_fetch_site": "same-site"},
+        # Plain HTTP: a page anyone on the visitor's network can write.
+        {"origin": f"http://{HOST}", "sec_fetch_site": "cross-site"},
+        {"origin": f"http://{HOST}"},
+        {"origin": "", "referer": f"http://{HOST}/inscription"},
+        # The browser's own word wins over a matching host.
+        {"origin": f"https://{HOST}", "sec_fetch_site": "cross-site"},
+        {"origin": f"https://{HOST}", "sec_fetch_site": "same-site"},
+        {"origin": "http://localhost", "sec_fetch_site": "cross-site"},
     ],
 )
 def test_cross_site_posts_are_refused_and_write_nothing(store: Any, dynamodb: Any, headers: dict[str, str]) -> None:
@@ -198,14 +206,37 @@ def test_cross_site_posts_are_refused_and_write_nothing(store: Any, dynamodb: An
     assert receipts_in(dynamodb) == []
 
 
-@pytest.mark.parametrize("headers", [{"referer": f"https://{HOST}/inscription"}, {"sec_fetch_site": "same-origin"}])
-def test_same_site_posts_without_origin_are_accepted(store: Any, headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"referer": f"https://{HOST}/inscription"},
+        {"sec_fetch_site": "same-origin"},
+        {"sec_fetch_site": "none"},
+        {"origin": f"https://{HOST}", "sec_fetch_site": "same-origin"},
+        # The local edge (`make run`) is plain HTTP on loopback.
+        {"origin": "http://localhost:8080", "host": "localhost:8080", "sec_fetch_site": "same-origin"},
+        {"origin": "http://127.0.0.1:8080", "host": "127.0.0.1:8080"},
+    ],
+)
+def test_same_site_posts_are_accepted(store: Any, headers: dict[str, str]) -> None:
     event = post(choice())
     request_headers = event["Records"][0]["cf"]["request"]["headers"]
     request_headers.pop("origin")
     for name, value in headers.items():
         request_headers[name.replace("_", "-")] = [{"key": name, "value": value}]
     assert call(event, store)["status"] == "200"
+
+
+@pytest.mark.parametrize("path", ["/consent/preferences", "/consent", "/consent/cookies", "/consent/banner.js"])
+def test_every_consent_response_asks_for_https_and_refuses_frames(store: Any, path: str) -> None:
+    event = post(choice())
+    request = event["Records"][0]["cf"]["request"]
+    request.update(method="GET", uri=path)
+    request.pop("body", None)
+    result = call(event, store)
+    assert header(result, "strict-transport-security") == "max-age=31536000"
+    assert header(result, "content-security-policy") == "frame-ancestors 'none'"
+    assert header(result, "x-frame-options") == "DENY"
 
 
 @pytest.mark.parametrize(
