@@ -245,6 +245,20 @@ def test_origin_response_leaves_caching_to_the_origin_without_a_visitor_cookie(
     assert header(result, "cache-control") == "public, max-age=600"
 
 
+@pytest.mark.parametrize("trigger", ["viewer-response", "origin-response"])
+def test_a_deletion_written_with_many_zeros_stays_a_deletion(fresh: dict[str, dict[str, Any]], trigger: str) -> None:
+    relative = (
+        "viewer-response/mixed-set-cookie-all-granted.json"
+        if trigger == "viewer-response"
+        else "origin-response/mixed-set-cookie.json"
+    )
+    event = copy.deepcopy(fresh[relative])
+    line = "sessionid=; Max-Age=0000000000000; Path=/"
+    event["Records"][0]["cf"]["response"]["headers"]["set-cookie"] = [{"key": "Set-Cookie", "value": line}]
+    (kept,) = set_cookies(HANDLERS[trigger](event, None))
+    assert rfc6265.is_deletion(kept, time.time()), kept
+
+
 # --- Failing closed ---------------------------------------------------------------------------
 
 

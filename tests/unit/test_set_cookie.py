@@ -182,3 +182,11 @@ def test_the_fixdate_shortcut_agrees_with_the_lenient_algorithm(moment: datetime
 @pytest.mark.parametrize("text", ["Thu, 31 Feb 2027 00:00:00 GMT", "Thu, 26 Foo 2027 00:00:00 GMT"])
 def test_the_fixdate_shortcut_refuses_what_browsers_refuse(text: str) -> None:
     assert cookies.parse_cookie_date(text) == cookies.parse_cookie_date_leniently(text)
+
+
+@pytest.mark.parametrize("zeros", ["0000000000000", "0" * 50, "-0000000000000", "+0000000000000"])
+def test_a_zero_max_age_written_with_many_digits_stays_a_deletion(zeros: str) -> None:
+    """Zero for every browser: the digits are counted once the leading zeros are gone."""
+    line = f"sessionid=; Max-Age={zeros}; Path=/"
+    assert cookies.asks_for_deletion(line, NOW)
+    assert cookies.cap_lifetime(line, NOW, CAP) == line

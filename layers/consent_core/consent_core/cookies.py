@@ -123,7 +123,9 @@ _MAX_AGE_CLAMP = 10**12
 
 
 def _number(sign: str, digits: str) -> int:
-    # Thousands of digits would make int() refuse and float arithmetic overflow: clamp by length first.
+    # Thousands of digits would make int() refuse and float arithmetic overflow: clamp by length
+    # first, once the leading zeros are gone (`0000000000000` is zero for every browser).
+    digits = digits.lstrip("0") or "0"
     value = _MAX_AGE_CLAMP if len(digits) > 12 else min(int(digits), _MAX_AGE_CLAMP)
     return -value if sign == "-" else value
 
