@@ -30,15 +30,31 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
     else:
         headers.pop("x-consent-stripped", None)
     log.unknown_cookies(result.unknown, "request")
+    _fit(request, result.consent, config)
     return request
+
+
+def _fit(request: dict[str, Any], decision: consent.Consent, config: EdgeConfig) -> None:
+    """Within CloudFront's request budget (a 502 past it): x-consent-stripped goes, then cookies; never the decision."""
+    if cloudfront.request_size(request) <= cloudfront.REQUEST_HEADERS_LIMIT:
+        return
+    headers = request["headers"]
+    headers.pop("x-consent-stripped", None)
+    excess = cloudfront.request_size(request) - cloudfront.REQUEST_HEADERS_LIMIT
+    if excess > 0:
+        _forward(headers, consent.shed_cookies(cloudfront.cookie_header(headers), excess, config), decision)
+    log.log("WARNING", "request_over_budget", excess=excess)
 
 
 def fail_closed(event: dict[str, Any], config: EdgeConfig | None) -> dict[str, Any]:
     request: dict[str, Any] = cloudfront.cf_record(event)["request"]
     headers = request.setdefault("headers", {})
     header = edge.necessary_cookie_header(cloudfront.cookie_header(headers), config)
-    _forward(headers, header, consent.Consent(consent.ERROR, consent.ONLY_NECESSARY))
+    decision = consent.Consent(consent.ERROR, consent.ONLY_NECESSARY)
+    _forward(headers, header, decision)
     headers.pop("x-consent-stripped", None)
+    if config is not None:
+        _fit(request, decision, config)
     return request
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from consent_core import cloudfront
+
 TRIGGERS = ("viewer-request", "origin-request", "origin-response", "viewer-response")
 
 READ_ONLY = {
@@ -47,7 +49,7 @@ DISALLOWED = frozenset(
 )
 DISALLOWED_PREFIXES = ("x-accel-", "x-amz-cf-", "x-edge-")
 GENERATED_BODY_LIMIT = {"viewer": 40 * 1024, "origin": 1024 * 1024}
-REQUEST_HEADERS_LIMIT = 20_480
+REQUEST_HEADERS_LIMIT = cloudfront.REQUEST_HEADERS_LIMIT
 
 
 def is_disallowed(name: str) -> bool:
@@ -88,10 +90,6 @@ def _protected_changes(before: dict[str, Any], after: dict[str, Any], trigger: s
     return problems
 
 
-def _headers_size(headers: dict[str, Any]) -> int:
-    return sum(len(name) + len(item.get("value", "")) + 4 for name, items in headers.items() for item in items)
-
-
 def check_result(trigger: str, event: dict[str, Any], result: Any) -> list[str]:
     """Every rule the result breaks, as sentences; empty when CloudFront would accept it.
 
@@ -111,7 +109,7 @@ def check_result(trigger: str, event: dict[str, Any], result: Any) -> list[str]:
             return problems
         problems += _protected_changes(record["request"].get("headers", {}), result.get("headers", {}), trigger)
         if trigger == "viewer-request":
-            size = _headers_size(result.get("headers", {})) + len(result.get("querystring", ""))
+            size = cloudfront.request_size(result)
             if size > REQUEST_HEADERS_LIMIT:
                 problems.append(f"request headers and query string are {size} bytes, over {REQUEST_HEADERS_LIMIT}")
         return problems

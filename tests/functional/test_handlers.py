@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from consent_core import consent, cookies
+from consent_core import cloudfront, consent, cookies
 from consent_core.config import forget_loaded_configs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -257,6 +257,69 @@ def test_a_deletion_written_with_many_zeros_stays_a_deletion(fresh: dict[str, di
     event["Records"][0]["cf"]["response"]["headers"]["set-cookie"] = [{"key": "Set-Cookie", "value": line}]
     (kept,) = set_cookies(HANDLERS[trigger](event, None))
     assert rfc6265.is_deletion(kept, time.time()), kept
+
+
+def near_the_budget(fresh: dict[str, dict[str, Any]], relative: str, padding: str) -> dict[str, Any]:
+    """The sample with cookies (`padding` + a number) added until the request is 20,450 bytes, as CloudFront took it."""
+    event = copy.deepcopy(fresh[relative])
+    request = event["Records"][0]["cf"]["request"]
+    header = request["headers"]["cookie"][0]
+    number = 0
+    while cloudfront.request_size(request) < 20_450 - 300:
+        header["value"] += f"; {padding}{number:03d}=" + "v" * 100
+        number += 1
+    room = 20_450 - cloudfront.request_size(request) - len("referer") - 4
+    request["headers"]["referer"] = [{"key": "Referer", "value": "https://x/".ljust(room, "p")}]
+    assert cloudfront.request_size(request) == 20_450
+    return event
+
+
+def test_viewer_request_keeps_a_full_request_within_cloudfronts_budget(fresh: dict[str, dict[str, Any]]) -> None:
+    """Granted analytics cookies fill the request: the decision headers go in, the last optional cookies go out."""
+    event = near_the_budget(fresh, "viewer-request/all-granted.json", "_ga_PAD")
+    sent = [
+        name
+        for name, _ in cookies.parse_cookie_header(
+            event["Records"][0]["cf"]["request"]["headers"]["cookie"][0]["value"]
+        )
+    ]
+    padding = [name for name in sent if name.startswith("_ga_PAD")]
+    before = copy.deepcopy(event)
+    result = viewer_request.lambda_handler(event, None)
+    assert edge_rules.check_result("viewer-request", before, result) == []
+    assert cloudfront.request_size(result) <= cloudfront.REQUEST_HEADERS_LIMIT
+    assert header(result, "x-consent-state") == "valid"
+    assert header(result, "x-consent-categories") == "advertising,analytics,necessary,preferences,social"
+    names = forwarded_names(result)
+    assert set(NECESSARY_SENT) <= set(names) and DEV_CONFIG.consent_cookie_name in names
+    assert padding[0] in names and padding[-1] not in names  # the last optional cookies sent went first
+
+
+def test_x_consent_stripped_goes_before_any_cookie() -> None:
+    cookie = "; ".join(f"_ga_PAD{number:03d}={'v' * 100}" for number in range(180))
+    request = {
+        "headers": {
+            "cookie": [{"key": "Cookie", "value": cookie}],
+            "x-consent-stripped": [{"key": "X-Consent-Stripped", "value": "_fbp,FPID," + "x" * 180}],
+        },
+        "querystring": "",
+    }
+    request["headers"]["x-consent-state"] = [{"key": "X-Consent-State", "value": "valid"}]
+    assert 0 < cloudfront.request_size(request) - cloudfront.REQUEST_HEADERS_LIMIT < 200
+    viewer_request._fit(request, consent.Consent(consent.VALID, frozenset({"analytics", "necessary"})), DEV_CONFIG)
+    assert "x-consent-stripped" not in request["headers"] and request["headers"]["cookie"][0]["value"] == cookie
+    assert request["headers"]["x-consent-state"] == [{"key": "X-Consent-State", "value": "valid"}]
+
+
+def test_shedding_keeps_necessary_cookies_and_the_consent_cookie_longest() -> None:
+    name = DEV_CONFIG.consent_cookie_name
+    header = f"_ga=1; sessionid=s; {name}=c; _ga_X=2; lang=fr; display_prefs=d"
+    assert consent.shed_cookies(header, 1, DEV_CONFIG) == f"_ga=1; sessionid=s; {name}=c; _ga_X=2; lang=fr"
+    assert consent.shed_cookies(header, 20, DEV_CONFIG) == f"_ga=1; sessionid=s; {name}=c; lang=fr"
+    assert consent.shed_cookies(header, 30, DEV_CONFIG) == f"sessionid=s; {name}=c; lang=fr"
+    assert consent.shed_cookies(header, 40, DEV_CONFIG) == f"sessionid=s; {name}=c"
+    assert consent.shed_cookies(header, 50, DEV_CONFIG) == f"{name}=c"
+    assert consent.shed_cookies(header, 1000, DEV_CONFIG) is None
 
 
 # --- Failing closed ---------------------------------------------------------------------------

@@ -6,6 +6,9 @@ from typing import Any
 
 Headers = dict[str, list[dict[str, str]]]
 
+# What CloudFront accepts from a viewer-request function: request headers plus query string.
+REQUEST_HEADERS_LIMIT = 20_480
+
 
 def cf_record(event: dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = event["Records"][0]["cf"]
@@ -51,3 +54,10 @@ def status_code(response: dict[str, Any]) -> int:
         return int(response.get("status", "0"))
     except (TypeError, ValueError):
         return 0
+
+
+def request_size(request: dict[str, Any]) -> int:
+    """The bytes CloudFront counts against REQUEST_HEADERS_LIMIT: each header as `name: value\r\n`, the query."""
+    headers: Headers = request.get("headers", {})
+    size = sum(len(name) + len(item.get("value", "")) + 4 for name, items in headers.items() for item in items)
+    return size + len(request.get("querystring", ""))

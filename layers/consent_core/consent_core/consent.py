@@ -216,6 +216,27 @@ def _request_cookies(
     return RequestCookies(decision, forwarded or None, tuple(stripped), tuple(unknown))
 
 
+def shed_cookies(header: str, excess: int, config: EdgeConfig) -> str | None:
+    """The Cookie header less at least `excess` bytes: optional cookies go first, the consent cookie last.
+
+    For a request CloudFront would refuse as too large once the decision headers are in
+    (a 502 for the visitor): without some of its cookies the page still works.
+    """
+    pairs = [f"{name}={value}" for name, value in cookies.parse_cookie_header(header)]
+
+    def rank(pair: str) -> int:  # the higher, the longer it stays
+        name = pair.partition("=")[0]
+        return 2 if name == config.consent_cookie_name else 1 if config.classify(name)[0] == NECESSARY else 0
+
+    shed = 0
+    for victim in sorted(reversed(pairs), key=rank):  # within a rank, the last sent goes first
+        if shed >= excess:
+            break
+        pairs.remove(victim)
+        shed += len(victim) + 2  # and its "; "
+    return "; ".join(pairs) or None
+
+
 class ResponseCookies(NamedTuple):
     kept: list[str]
     removed: tuple[str, ...]  # names whose Set-Cookie was dropped
