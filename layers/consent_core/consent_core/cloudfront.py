@@ -57,7 +57,12 @@ def status_code(response: dict[str, Any]) -> int:
 
 
 def request_size(request: dict[str, Any]) -> int:
-    """The bytes CloudFront counts against REQUEST_HEADERS_LIMIT: each header as `name: value\r\n`, the query."""
-    headers: Headers = request.get("headers", {})
-    size = sum(len(name) + len(item.get("value", "")) + 4 for name, items in headers.items() for item in items)
-    return size + len(request.get("querystring", ""))
+    """The bytes CloudFront counts against REQUEST_HEADERS_LIMIT: each header as `name: value\r\n`, the query.
+
+    On every page view: a plain loop, the cheapest Python has for it.
+    """
+    size = len(request.get("querystring", ""))
+    for name, items in request["headers"].items():
+        for item in items:
+            size += len(name) + len(item["value"]) + 4
+    return size
