@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from consent_core.cookies import _attributes, _max_age, parse_cookie_date
+import re
+
+from consent_core.cookies import _attributes, parse_cookie_date
+
+
+def _max_age(value: str) -> int | None:
+    """5.2.2: an optional minus and digits, else the attribute is ignored."""
+    if not re.fullmatch(r"-?[0-9]+", value):
+        return None
+    digits = value.lstrip("-").lstrip("0") or "0"
+    number = 10**12 if len(digits) > 12 else int(digits)
+    return -number if value.startswith("-") else number
 
 
 def expiry_of(line: str, now: float) -> float | None:

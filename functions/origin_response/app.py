@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from consent_core import caching, cloudfront, consent, edge, log
+from consent_core import caching, cloudfront, consent, edge, expiry, log
 from consent_core.config import EdgeConfig
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -24,7 +24,9 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
     status = cloudfront.status_code(response)
     # An unreadable status is treated as an error: privacy stays closed.
     granted = None if 100 <= status < 400 else consent.ONLY_NECESSARY
-    result = consent.filter_set_cookies(cloudfront.set_cookie_lines(headers), granted, config, now)
+    result = consent.filter_set_cookies(
+        cloudfront.set_cookie_lines(headers), granted, config, now, expiry.served_at(headers)
+    )
     cloudfront.replace_set_cookies(headers, result.kept)
     caching.keep_from_shared_caches(headers, config.consent_cookie_name)
     log.unknown_cookies(result.unknown, "set-cookie")

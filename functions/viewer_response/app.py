@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from consent_core import cloudfront, consent, cookies, edge, log
+from consent_core import cloudfront, consent, cookies, edge, expiry, log
 from consent_core.config import EdgeConfig
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -30,7 +30,9 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
         config,
         now,
     )
-    result = consent.filter_set_cookies(cloudfront.set_cookie_lines(headers), decision.granted, config, now)
+    result = consent.filter_set_cookies(
+        cloudfront.set_cookie_lines(headers), decision.granted, config, now, expiry.served_at(headers)
+    )
     sent = [name for name, _ in pairs] + _stripped_by_viewer_request(request_headers)
     deletions = consent.withdrawal_deletions(
         sent, decision.granted, config, already_set=(cookies.set_cookie_name(line) for line in result.kept)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from consent_core import cloudfront, consent, cookies
+from consent_core import cloudfront, consent, cookies, expiry
 from consent_core.config import forget_loaded_configs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -257,6 +257,31 @@ def test_a_deletion_written_with_many_zeros_stays_a_deletion(fresh: dict[str, di
     event["Records"][0]["cf"]["response"]["headers"]["set-cookie"] = [{"key": "Set-Cookie", "value": line}]
     (kept,) = set_cookies(HANDLERS[trigger](event, None))
     assert rfc6265.is_deletion(kept, time.time()), kept
+
+
+@pytest.mark.parametrize("trigger", ["viewer-response", "origin-response"])
+def test_response_triggers_read_dates_as_browsers_do_and_the_responses_date(
+    fresh: dict[str, dict[str, Any]], trigger: str
+) -> None:
+    relative = (
+        "viewer-response/mixed-set-cookie-all-granted.json"
+        if trigger == "viewer-response"
+        else "origin-response/mixed-set-cookie.json"
+    )
+    event = copy.deepcopy(fresh[relative])
+    now = time.time()
+    month_old = now - 30 * 86400
+    headers = event["Records"][0]["cf"]["response"]["headers"]
+    headers["date"] = [{"key": "Date", "value": cookies.format_http_date(month_old)}]
+    lines = [
+        "sessionid=1; Path=/; Expires=Thu, 01 Jan 2099:00:00 1970 00:00:00 GMT",  # Chromium and Firefox: a deletion
+        f"csrftoken=2; Path=/; Expires={cookies.format_http_date(now + 3 * 365 * 86400)}",
+    ]
+    headers["set-cookie"] = [{"key": "Set-Cookie", "value": line} for line in lines]
+    deletion, capped = set_cookies(HANDLERS[trigger](event, None))
+    assert all(r is not None and r <= now for r in expiry.expiries(deletion, now, month_old)), deletion
+    cap = cookies.add_calendar_months(now, 13) + 5
+    assert "Max-Age=" in capped and all(r is not None and r <= cap for r in expiry.expiries(capped, now, month_old))
 
 
 def near_the_budget(fresh: dict[str, dict[str, Any]], relative: str, padding: str) -> dict[str, Any]:

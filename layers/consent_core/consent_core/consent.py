@@ -245,13 +245,22 @@ class ResponseCookies(NamedTuple):
 
 
 def filter_set_cookies(
-    lines: Iterable[str], granted: frozenset[str] | None, config: EdgeConfig, now: float
+    lines: Iterable[str],
+    granted: frozenset[str] | None,
+    config: EdgeConfig,
+    now: float,
+    served_at: float | None = None,
 ) -> ResponseCookies:
     """Drop malformed Set-Cookie and those of categories not granted; cap every lifetime.
+
+    `served_at` is the response's `Date` (a cached response's may be days old): browsers
+    move Expires by its distance from their clock.
 
     `granted` None keeps every category (the consent-independent pass of origin-response).
     A refused cookie that the origin deletes is deleted: removing a cookie never needs consent.
     """
+    from . import expiry  # the response triggers' alone: viewer-request's cold start never pays for it
+
     cap = cookies.add_calendar_months(now, config.max_cookie_months)
     kept: list[str] = []
     removed: list[str] = []
@@ -266,12 +275,12 @@ def filter_set_cookies(
         if not catalogued:
             unknown.append(name)
         if granted is not None and category not in granted:
-            if cookies.asks_for_deletion(line, now):
+            if expiry.asks_for_deletion(line, now, served_at):
                 kept.append(cookies.deletion_for(line))  # the deletion, never the origin's own line
             else:
                 removed.append(name)
             continue
-        shortened = cookies.cap_lifetime(line, now, cap)
+        shortened = expiry.cap_lifetime(line, now, cap, served_at)
         if shortened is not line:
             capped.append(name)
         kept.append(shortened)

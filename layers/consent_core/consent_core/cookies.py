@@ -116,52 +116,6 @@ def _attributes(line: str) -> list[tuple[int, str, str]]:
     return result
 
 
-_MAX_AGE_RE = re.compile(r"-?[0-9]+")
-_LENIENT_NUMBER_RE = re.compile(r"[ \t]*([+-]?)([0-9]+)")
-# Beyond any cap, and small enough for float arithmetic: 30,000 years.
-_MAX_AGE_CLAMP = 10**12
-
-
-def _number(sign: str, digits: str) -> int:
-    # Thousands of digits would make int() refuse and float arithmetic overflow: clamp by length
-    # first, once the leading zeros are gone (`0000000000000` is zero for every browser).
-    digits = digits.lstrip("0") or "0"
-    value = _MAX_AGE_CLAMP if len(digits) > 12 else min(int(digits), _MAX_AGE_CLAMP)
-    return -value if sign == "-" else value
-
-
-def _max_age(value: str) -> int | None:
-    """RFC 6265 5.2.2: a value that is not an optional minus and digits is ignored."""
-    if not _MAX_AGE_RE.fullmatch(value):
-        return None
-    return _number(value[0] if value[0] == "-" else "", value.lstrip("-"))
-
-
-def _lenient_max_age(value: str) -> int | None:
-    """How the most lenient browser reads it: Chromium takes `+N`, Firefox the digits before any junk."""
-    match = _LENIENT_NUMBER_RE.match(value)
-    return _number(match.group(1), match.group(2)) if match else None
-
-
-def asks_for_deletion(line: str, now: float) -> bool:
-    """Any Max-Age <= 0 or any Expires in the past, however the rest of the line reads.
-
-    Browsers disagree on lines with several Max-Age or Expires (Chromium keeps the last,
-    valid or not), so a refused cookie is never let through on the strength of its own
-    line: this only decides whether a clean deletion (`deletion_for`) is sent instead.
-    """
-    for _, attr, value in _attributes(line):
-        if attr == "max-age":
-            parsed = _lenient_max_age(value)
-            if parsed is not None and parsed <= 0:
-                return True
-        elif attr == "expires":
-            parsed_date = parse_cookie_date(value)
-            if parsed_date is not None and parsed_date <= now:
-                return True
-    return False
-
-
 _DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
 
@@ -175,36 +129,6 @@ def deletion_for(line: str) -> str:
         elif attr == "domain":
             domain = value if _DOMAIN_RE.fullmatch(value) else None
     return deletion_line(set_cookie_name(line), path, domain)
-
-
-def cap_lifetime(line: str, now: float, cap: float) -> str:
-    """Rewrite what could make the cookie outlive `cap`, leaving the rest of the line as sent.
-
-    A Max-Age any browser reads as more than the cap becomes the cap; an Expires after
-    the cap becomes the cap's date; an Expires this parser cannot read is removed (some
-    browser might read it as a date past the cap; without it the cookie ends with the session).
-    """
-    lowered = line.lower()
-    if "max-age" not in lowered and "expires" not in lowered:
-        return line  # a session cookie: nothing to cap
-    parts: list[str | None] = list(line.split(";"))
-    changed = False
-    max_age_cap = int(cap - now)
-    for index, attr, value in _attributes(line):
-        if attr == "max-age":
-            parsed = _lenient_max_age(value)
-            if parsed is not None and parsed > max_age_cap:
-                parts[index] = f" Max-Age={max_age_cap}"
-                changed = True
-        elif attr == "expires":
-            parsed_date = parse_cookie_date(value)
-            if parsed_date is None:
-                parts[index] = None
-                changed = True
-            elif parsed_date > cap:
-                parts[index] = f" Expires={format_http_date(cap)}"
-                changed = True
-    return ";".join(part for part in parts if part is not None) if changed else line
 
 
 def deletion_line(name: str, path: str | None, domain: str | None) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent_core import cloudfront, cookies
+from consent_core import cloudfront, cookies, expiry
 
 from .. import edge_rules
 from . import cache
@@ -459,14 +459,14 @@ def _body_of(result: dict[str, Any], body: bytes) -> bytes:
 def _explain_set_cookies(before: list[str], after: list[str], trace: Trace) -> None:
     kept = set(after)
     now = time.time()
-    after_names = {cookies.set_cookie_name(line) for line in after if not cookies.asks_for_deletion(line, now)}
+    after_names = {cookies.set_cookie_name(line) for line in after if not expiry.asks_for_deletion(line, now)}
     before_names = {cookies.set_cookie_name(line) for line in before}
     for line in before:
         name = cookies.set_cookie_name(line)
         if line in kept:
             continue
         (trace.capped if name in after_names else trace.removed).append(name)
-    added = (line for line in after if line not in before and cookies.asks_for_deletion(line, now))
+    added = (line for line in after if line not in before and expiry.asks_for_deletion(line, now))
     trace.deleted = [name for name in map(cookies.set_cookie_name, added) if name not in before_names]
 
 

@@ -1,0 +1,366 @@
+"""When a Set-Cookie line expires, as each major browser reads it.
+
+Browsers read the same line differently, and a line one of them reads as a deletion can
+be a live cookie for another. Modelled from their sources:
+- Chromium: `net/cookies/cookie_util.cc` `ParseCookieExpirationTime` (its own tokenizer:
+  a digit token with `:` is only ever a time, `%2u:%2u:%2u`; the first token of two digits
+  or fewer is the day, the next of five or fewer the year) and `canonical_cookie.cc`
+  `ParseExpiration` (Max-Age by `StringToInt64`: an optional sign and digits; anything
+  else falls back to Expires; the last attribute of a name wins);
+- Firefox: `netwerk/cookie/CookieParser.cpp` (Max-Age: a leading `-` is expired, digits
+  only otherwise) and NSPR's `PR_ParseTimeString` for Expires and `Date` (free token
+  order, time optional, zones honoured, out-of-range fields roll over);
+- RFC 6265 5.1.1 and 5.2, for every other reader (`cookies.parse_cookie_date`);
+- older browsers, which read the digits that begin a Max-Age (`60abc` as 60).
+Chromium and Firefox both move Expires by the difference between their clock and the
+response's `Date`; neither moves Max-Age.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .cloudfront import Headers, header_values
+from .cookies import _IMF_FIXDATE_RE, _attributes, deletion_for, format_http_date, parse_cookie_date
+
+NEVER = float("inf")
+EXPIRED = float("-inf")
+SESSION = None  # no expiry: the cookie lives as long as the browser session
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_CHROMIUM_DELIMITERS = re.compile(r"[\t !\"#$%&'()*+,\-./;<=>?@\[\\\]^_`{|}~]+")
+_CHROMIUM_TIME = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})")
+_LEADING_DIGITS = re.compile(r"[0-9]*")
+_RFC_MAX_AGE = re.compile(r"-?[0-9]+")
+_SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
+_LEADING_SIGNED_DIGITS = re.compile(r"([+-]?)([0-9]+)")
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 in the proleptic Gregorian calendar (any year, month 1-12)."""
+    year -= month <= 2
+    era = (year if year >= 0 else year - 399) // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    return era * 146097 + year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year - 719468
+
+
+def _days_in_month(year: int, month: int) -> int:
+    return _days_from_civil(year + month // 12, month % 12 + 1, 1) - _days_from_civil(year, month, 1)
+
+
+# --- Chromium -------------------------------------------------------------------------
+
+
+def chromium_date(text: str) -> float | None:
+    """`ParseCookieExpirationTime`: Unix time, EXPIRED before year 1601, NEVER past Chromium's range, None if unread."""
+    month = day = year = None
+    time: tuple[int, int, int] | None = None
+    for token in _CHROMIUM_DELIMITERS.split(text):
+        if not token:
+            continue
+        if not token[0].isdigit():
+            if month is None:
+                month = next((i + 1 for i, name in enumerate(_MONTHS) if token[:3].lower() == name), None)
+        elif ":" in token:
+            match = _CHROMIUM_TIME.match(token)
+            if time is None and match:
+                time = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        elif day is None and len(token) <= 2:
+            day = int(_LEADING_DIGITS.match(token).group() or 0)  # type: ignore[union-attr]
+        elif year is None and len(token) <= 5:
+            year = int(_LEADING_DIGITS.match(token).group() or 0)  # type: ignore[union-attr]
+    if month is None or day is None or year is None or time is None:
+        return None
+    if 70 <= year <= 99:
+        year += 1900
+    elif 0 <= year <= 69:
+        year += 2000
+    hour, minute, second = time
+    if not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 59:
+        return None
+    if year > 275760:
+        return NEVER
+    if year < 1601:
+        return EXPIRED  # saturated to the earliest time: already expired
+    if day > _days_in_month(year, month):
+        return None  # FromUTCExploded's round trip refuses 31 Feb
+    return float(_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second)
+
+
+def _seconds(digits: str) -> float:
+    """A run of digits as seconds; thousands of them (int() refuses over 4,300) are forever."""
+    digits = digits.lstrip("0") or "0"
+    return NEVER if len(digits) > 18 else float(int(digits))
+
+
+def _chromium_max_age(value: str) -> float | None:
+    """`StringToInt64`: EXPIRED for zero or less, seconds otherwise; None falls back to Expires."""
+    if not _SIGNED_DIGITS.fullmatch(value):
+        return None
+    number = _seconds(value.lstrip("+-"))
+    return EXPIRED if number == 0 or value[0] == "-" else number
+
+
+# --- Firefox (NSPR's PR_ParseTimeString) ---------------------------------------------------
+
+_NSPR_WORDS = {  # first letter -> its three-letter words, tried in NSPR's order
+    "a": (("month", "apr", 4), ("zone", "ast", -240), ("month", "aug", 8)),
+    "b": (("zone", "bst", 60),),
+    "c": (("zone", "cdt", -300), ("zone", "cst", -360)),
+    "d": (("month", "dec", 12),),
+    "e": (("zone", "edt", -240), ("zone", "eet", 120), ("zone", "est", -300)),
+    "f": (("month", "feb", 2), ("weekday", "fri", 5)),
+    "g": (("zone", "gmt", 0),),
+    "j": (("month", "jan", 1), ("zone", "jst", 540), ("month", "jul", 7), ("month", "jun", 6)),
+    "m": (
+        ("month", "mar", 3),
+        ("month", "may", 5),
+        ("zone", "mdt", -360),
+        ("zone", "met", 60),
+        ("weekday", "mon", 1),
+        ("zone", "mst", -420),
+    ),
+    "n": (("month", "nov", 11), ("zone", "nst", -210)),
+    "o": (("month", "oct", 10),),
+    "p": (("zone", "pdt", -420), ("zone", "pst", -480)),
+    "s": (("weekday", "sat", 6), ("month", "sep", 9), ("weekday", "sun", 0)),
+    "t": (("weekday", "thu", 4), ("weekday", "tue", 2)),
+    "w": (("weekday", "wed", 3),),
+}
+_NSPR_TOKEN_END = frozenset(" \t,;-+/()[]")
+# 6/16/95, 16-6-95, 95/6/16: one or two digits, twice, then two or four.
+_NSPR_NUMERIC_DATE = re.compile(r"([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{4}|[0-9]{1,2})(?![0-9A-Za-z])")
+_NSPR_SKIPPED = frozenset(" \t,;/()[]")
+
+
+def firefox_date(text: str) -> float | None:
+    """NSPR's `PR_ParseTimeString(text, default_to_gmt=TRUE)`: Unix time, or None when it fails.
+
+    Month, day and year are required, in any order; the time is optional (missing seconds
+    are read as 0: NSPR's own reading of them is off by a few seconds). Fields out of range
+    roll over (31 Feb is early March), as `PR_NormalizeTime` does.
+    """
+    s = text.split("\0", 1)[0]
+    n = len(s)
+
+    def at(k: int) -> str:
+        return s[k] if k < n else ""
+
+    found: dict[str, int] = {}
+    date = year = hour = minute = second = -1
+    offset: int | None = None
+    rest = 0
+    while rest < n:
+        c = s[rest]
+        lower = c.lower()
+        if lower in _NSPR_WORDS and c.isascii():
+            for slot, word, value in _NSPR_WORDS[lower]:
+                if slot not in found and at(rest + 1).lower() == word[1] and at(rest + 2).lower() == word[2]:
+                    found[slot] = value
+                    break
+        elif lower == "u":
+            if "zone" not in found and at(rest + 1).lower() == "t" and not at(rest + 2).isalpha():
+                found["zone"] = 0
+        elif c in "+-":
+            # A numeric zone (+0100, -05, +1), once, when no other zone was named.
+            if offset is None and found.get("zone", 0) == 0:
+                end = rest + 1
+                while at(end).isdigit():
+                    end += 1
+                digits = s[rest + 1 : end]
+                if len(digits) in (1, 2, 4):
+                    hours, minutes = (digits[:2], digits[2:]) if len(digits) == 4 else (digits, "0")
+                    offset = (int(hours) * 60 + int(minutes)) * (1 if c == "+" else -1)
+                    found["zone"] = 0
+            rest += 1  # then past the digits, as the end of this token
+        elif c.isdigit() and c.isascii():
+            end = rest + 1
+            while at(end).isdigit():
+                end += 1
+            length = end - rest
+            if at(end) == ":":
+                if not (hour >= 0 and minute >= 0) and length <= 2:
+                    minutes_start = end + 1
+                    minutes_end = minutes_start
+                    while at(minutes_end).isdigit():
+                        minutes_end += 1
+                    if 0 < minutes_end - minutes_start <= 2:
+                        seconds_start = minutes_end + (at(minutes_end) == ":")
+                        seconds_end = seconds_start
+                        while at(seconds_end).isdigit():
+                            seconds_end += 1
+                        if seconds_end - seconds_start <= 2:
+                            h, m = int(s[rest:end]), int(s[minutes_start:minutes_end])
+                            sec = int(s[seconds_start:seconds_end] or 0)
+                            after = s[seconds_end:].lstrip(" \t").lower()
+                            if h <= 12 and after.startswith("pm"):
+                                h = 12 if h == 12 else h + 12
+                            elif h == 12 and after.startswith("am"):
+                                h = 0
+                            hour, minute, second = h, m, sec
+                            rest = seconds_end
+            elif at(end) in "/-" and at(end + 1).isdigit():
+                match = _NSPR_NUMERIC_DATE.match(s, rest)
+                if "month" not in found and match:
+                    n1, n2, n3 = (int(group) for group in match.groups())
+                    if n1 > 31 or n1 == 0:
+                        if n2 <= 12 and n3 <= 31:
+                            year, found["month"], date = n1 + (2000 if n1 < 70 else 1900 if n1 < 100 else 0), n2, n3
+                    elif not (n1 > 12 and n2 > 12):
+                        n3 += 2000 if n3 < 70 else 1900 if n3 < 100 else 0
+                        date, found["month"], year = (n1, n2, n3) if n1 > 12 else (n2, n1, n3)
+                    rest = match.end()
+            elif at(end).isalpha():
+                pass  # digits followed by letters: ignored
+            elif length in (4, 5):
+                if year < 0:
+                    year = int(s[rest:end])
+            elif length == 2:
+                value = int(s[rest:end])
+                if date < 0 and value < 32:
+                    date = value
+                elif year < 0:
+                    year = value + (2000 if value < 70 else 1900)
+            elif length == 1 and date < 0:
+                date = int(c)
+        # To the end of the token, then past what separates tokens.
+        while rest < n and s[rest] not in _NSPR_TOKEN_END:
+            rest += 1
+        while rest < n:
+            if s[rest] in _NSPR_SKIPPED or (
+                s[rest] == "-" and ((rest > 0 and s[rest - 1].isalpha() and year < 0) or not at(rest + 1).isdigit())
+            ):
+                rest += 1
+            else:
+                break
+    if "month" not in found or date < 0 or year < 0 or year > 32767:
+        return None
+    zone = offset if offset is not None else found.get("zone", 0)
+    month = found["month"]
+    days = _days_from_civil(year + (month - 1) // 12, (month - 1) % 12 + 1, 1) + date - 1
+    seconds = days * 86400 + max(hour, 0) * 3600 + max(minute, 0) * 60 + max(second, 0)
+    return float(seconds - zone * 60)
+
+
+def served_at(headers: Headers) -> float | None:
+    """The response's `Date`, read as Chromium and Firefox read it (both with NSPR's parser)."""
+    values = header_values(headers, "date")
+    return firefox_date(values[0]) if values else None
+
+
+def _firefox_max_age(value: str) -> float | None:
+    """`ParseMaxAgeAttribute`: any leading `-` is expired; otherwise digits only, or None (falls back to Expires)."""
+    if not value:
+        return None
+    if value[0] == "-":
+        return EXPIRED
+    if not value.isdigit() or not value.isascii():
+        return None
+    number = _seconds(value)
+    return EXPIRED if number == 0 else number
+
+
+def _prefix_max_age(value: str) -> float | None:
+    """Older browsers (Firefox before its CookieParser): the signed digits before any junk."""
+    match = _LEADING_SIGNED_DIGITS.match(value)
+    if match is None:
+        return None
+    number = _seconds(match.group(2))
+    return EXPIRED if number == 0 or match.group(1) == "-" else number
+
+
+def _rfc_max_age(value: str) -> float | None:
+    if not _RFC_MAX_AGE.fullmatch(value):
+        return None
+    number = _seconds(value.lstrip("-"))
+    return EXPIRED if number == 0 or value[0] == "-" else number
+
+
+# --- A line, as each reads it ------------------------------------------------------------
+
+Reader = Callable[[str], "float | None"]
+# Max-Age reader, Expires reader, whether Expires moves with the response's Date, whether only
+# the last attribute of a name counts, readable or not (Chromium, Firefox), or the last one
+# that reads (RFC 6265).
+_BROWSERS: tuple[tuple[str, Reader, Reader, bool, bool], ...] = (
+    ("chromium", _chromium_max_age, chromium_date, True, True),
+    ("firefox", _firefox_max_age, firefox_date, True, True),
+    ("rfc6265", _rfc_max_age, parse_cookie_date, False, False),
+    ("older", _prefix_max_age, parse_cookie_date, True, True),
+)
+_PLAIN_MAX_AGE = re.compile(r"[0-9]{1,18}")
+
+
+def expiries(line: str, now: float, served_at: float | None = None) -> list[float | None]:
+    """When each browser lets this cookie live until: a Unix time, EXPIRED, NEVER, or None for a session cookie.
+
+    `served_at` is the response's `Date`: Chromium and Firefox move Expires by how far it
+    lies behind their own clock, and not Max-Age.
+    """
+    attributes = _attributes(line)
+    # Chromium and Firefox ignore values over 1,024 bytes; not every browser does, so all count here.
+    max_ages = [value for _, name, value in attributes if name == "max-age"]
+    dates = [value for _, name, value in attributes if name == "expires"]
+    shift = 0.0 if served_at is None else now - served_at
+    if all(_PLAIN_MAX_AGE.fullmatch(v) for v in max_ages) and all(_IMF_FIXDATE_RE.fullmatch(v) for v in dates):
+        # What servers send, read the same way by every browser: the fast path of every page view.
+        if max_ages:
+            seconds = _seconds(max_ages[-1])
+            return [EXPIRED if seconds == 0 else now + seconds]
+        if not dates:
+            return [SESSION]
+        fixdate = parse_cookie_date(dates[-1])
+        if fixdate is not None and fixdate != NEVER:  # an impossible or out-of-range date: read below
+            return [fixdate, fixdate + shift]
+    result: list[float | None] = []
+    for _, read_max_age, read_date, shifted, last_only in _BROWSERS:
+        lifetime = _last(max_ages, read_max_age, last_only)
+        if lifetime is not None:
+            result.append(now + lifetime)
+            continue
+        date = _last(dates, read_date, last_only)
+        if shifted and date is not None and date not in (NEVER, EXPIRED):
+            date += shift
+        result.append(date)
+    return result
+
+
+def _last(values: list[str], read: Reader, last_only: bool) -> float | None:
+    for value in reversed(values[-1:] if last_only else values):
+        reading = read(value)
+        if reading is not None:
+            return reading
+    return None
+
+
+def asks_for_deletion(line: str, now: float, served_at: float | None = None) -> bool:
+    """Whether any browser reads this line as deleting the cookie."""
+    return any(expiry is not None and expiry <= now for expiry in expiries(line, now, served_at))
+
+
+def cap_lifetime(line: str, now: float, cap: float, served_at: float | None = None) -> str:
+    """The line with a lifetime no browser reads past `cap`, and never a deletion turned into a live cookie.
+
+    A line every browser reads within the cap (or as a deletion) stays as sent. One that
+    some browser keeps past the cap loses its Max-Age and Expires and gets both anew:
+    Max-Age, which wins over Expires and no browser moves by the response's Date, and an
+    Expires for those that read no Max-Age. One that some browser reads as a deletion and
+    another as a live cookie becomes a clean deletion.
+    """
+    lowered = line.lower()
+    if "max-age" not in lowered and "expires" not in lowered:
+        return line  # a session cookie: nothing to cap
+    readings = expiries(line, now, served_at)
+    deleted = sum(1 for expiry in readings if expiry is not None and expiry <= now)
+    if deleted:
+        return line if deleted == len(readings) else deletion_for(line)
+    if all(expiry is None or expiry <= cap for expiry in readings):
+        return line
+    kept = [part for index, part in enumerate(line.split(";")) if index == 0 or not _is_lifetime(part)]
+    return ";".join(kept) + f"; Max-Age={int(cap - now)}; Expires={format_http_date(cap)}"
+
+
+def _is_lifetime(part: str) -> bool:
+    return part.partition("=")[0].strip(" \t").lower() in ("max-age", "expires")
