@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http.cookies import CookieError, SimpleCookie
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from werkzeug.http import parse_cookie as werkzeug_parse_cookie
 
 from tests.conftest import DEV_CONFIG, NOW, load_dev_config_dict
+from tests.helpers.origin_parsers import aspnet_cookie_names, php_cookie_keys
 
 
 def test_split_like_a_browser() -> None:
@@ -75,8 +77,22 @@ CATALOGUE_NAMES = [
     "$Version",
 ]
 NASTY = ['"', ",", " ", "\t", ";", "=", "\\", "\x00", "\x7f", "é", "\u2028", "$", "(", "[", ":"]
+# What PHP and ASP.NET Core read as a catalogued name (see tests/helpers/origin_parsers.py).
+LOOKALIKES = [
+    ".fbp",
+    "_gcl.au",
+    "_fbp[id]",
+    "_FBP",
+    "fpid",
+    "x@_fbp",
+    " _fbp",
+    "_fbp[",
+    "_Ga_ABC",
+    "_pk_id.1",
+    "a[_ga]",
+]
 
-names = st.one_of(st.sampled_from(CATALOGUE_NAMES), st.text(max_size=12))
+names = st.one_of(st.sampled_from(CATALOGUE_NAMES + LOOKALIKES), st.text(max_size=12))
 value_parts = st.one_of(
     st.text(max_size=20),
     st.sampled_from(NASTY),
@@ -117,18 +133,58 @@ def visible_names(header: str) -> set[str]:
     )
 
 
+def catalogue_categories(name: str, config: EdgeConfig, ignore_case: bool) -> set[str]:
+    """The categories of the catalogued names `name` stands for (ASP.NET Core compares names ignoring case)."""
+    fold = str.lower if ignore_case else str
+    found = {entry.category for exact, entry in config.exact.items() if fold(exact) == fold(name)}
+    flags = re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL
+    found |= {entry.category for glob, entry in config.patterns if re.fullmatch(glob_regex(glob), name, flags)}
+    return found | ({NECESSARY} if fold(name) == fold(config.consent_cookie_name) else set())
+
+
+def glob_regex(glob: str) -> str:
+    return "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in glob)
+
+
+ALLOWS_UNKNOWN = config_from_dict(load_dev_config_dict())
+ALLOWS_UNKNOWN.unknown_category = "preferences"
+
+
 @settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
-@given(header=cookie_headers(), granted=st.sets(st.sampled_from(["preferences", "analytics", "advertising", "social"])))
-def test_no_refused_name_is_visible_to_any_origin_parser(header: str, granted: set[str]) -> None:
-    config = DEV_CONFIG
+@given(
+    header=cookie_headers(),
+    granted=st.sets(st.sampled_from(["preferences", "analytics", "advertising", "social"])),
+    config=st.sampled_from([DEV_CONFIG, ALLOWS_UNKNOWN]),
+)
+def test_no_refused_name_is_visible_to_any_origin_parser(header: str, granted: set[str], config: EdgeConfig) -> None:
+    """A browser's split, SimpleCookie, Django, Werkzeug, PHP and ASP.NET Core read what the edge forwards."""
     allowed = frozenset(granted) | {NECESSARY}
     # Consent is absent in random headers; filter with the drawn grant to test the stripping itself.
     forwarded = _filter_with(header, allowed, config)
     if forwarded is None:
         return
     for name in visible_names(forwarded):
-        category = config.classify(name)[0]
-        assert name == "" or category in allowed, (header, forwarded, name)
+        assert name == "" or config.classify(name)[0] in allowed, (header, forwarded, name)
+    # PHP's keys and ASP.NET Core's names: none may be a catalogued name of a refused category.
+    for name in php_cookie_keys(forwarded):
+        assert catalogue_categories(name, config, ignore_case=False) <= allowed, (header, forwarded, name)
+    for name in aspnet_cookie_names(forwarded):
+        assert catalogue_categories(name, config, ignore_case=True) <= allowed, (header, forwarded, name)
+
+
+@pytest.mark.parametrize("name", LOOKALIKES)
+def test_a_name_an_origin_reads_as_a_refused_one_is_refused(name: str) -> None:
+    """With unknown cookies let in as `preferences`, `_FBP` (ASP.NET Core) or `.fbp` (PHP) is still `_fbp`."""
+    refused = _read_with(f"sessionid=1; {name}=v", frozenset({NECESSARY, "preferences"}), ALLOWS_UNKNOWN)
+    assert refused.header == "sessionid=1"
+    # The category of the name it is read as, or denied (a name that is not a token); never `preferences`.
+    assert ALLOWS_UNKNOWN.classify(name)[0] in {"advertising", "analytics", None}
+
+
+def test_a_name_read_as_the_consent_cookie_is_never_forwarded() -> None:
+    everything = frozenset({NECESSARY, "preferences", "analytics", "advertising", "social"})
+    forwarded = _read_with("sessionid=1; __HOST-CONSENT=forged; x@__Host-consent=forged", everything, ALLOWS_UNKNOWN)
+    assert forwarded.header == "sessionid=1"
 
 
 def _filter_with(header: str, granted: frozenset[str], config: EdgeConfig) -> str | None:

@@ -86,9 +86,14 @@ class EdgeConfig:
         self._actions: dict[frozenset[str], dict[str, int]] = {}
         self.verified_tokens: dict[str, Any] = {}  # consent-cookie value -> its verified content
         self._pattern_re: re.Pattern[str] | None = None
+        self._folded_pattern_re: re.Pattern[str] | None = None
         if patterns:
-            alternatives = (f"(?P<p{i}>{_glob_to_regex(glob)})" for i, (glob, _) in enumerate(patterns))
-            self._pattern_re = re.compile("|".join(alternatives), re.DOTALL)
+            alternatives = "|".join(f"(?P<p{i}>{_glob_to_regex(glob)})" for i, (glob, _) in enumerate(patterns))
+            self._pattern_re = re.compile(alternatives, re.DOTALL)
+            self._folded_pattern_re = re.compile(alternatives, re.DOTALL | re.IGNORECASE)
+        self._folded_exact: dict[str, CookieEntry] = {}
+        for exact_name, exact_entry in exact.items():
+            self._folded_exact.setdefault(exact_name.lower(), exact_entry)
 
     def __repr__(self) -> str:
         # Never the keys: a config may end up in a log or a traceback.
@@ -119,10 +124,41 @@ class EdgeConfig:
             elif entry is not None:
                 known = (entry.category, True)
             else:
-                known = (self.unknown_category, False)
+                known = (self._unknown_category_of(name), False)
             if len(self._class_cache) < _CLASSIFY_CACHE_LIMIT:
                 self._class_cache[name] = known
         return known
+
+    def _unknown_category_of(self, name: str) -> str | None:
+        """A name missing from the catalogue takes the category of the catalogued name an origin reads it as.
+
+        PHP turns dots into `_` (`.fbp` is `$_COOKIE['_fbp']`); ASP.NET Core reads names in
+        any case (`_FBP` is `_fbp`). A name that is not an RFC 7230 token is denied: after a
+        character a name cannot hold, ASP.NET Core reads on, into the value (`x@y=_fbp=1`
+        is `_fbp`), and PHP reads `_fbp[id]` as the array `_fbp`. So is a name whose readings
+        disagree, or one read as the consent cookie; any other keeps `unknown_cookies`' category.
+        """
+        if self.unknown_category is None or _NOT_IN_A_TOKEN_RE.search(name):
+            return None
+        categories = set()
+        for alias in (name, php_cookie_name(name)):
+            if alias.lower() == self.consent_cookie_name.lower():
+                return None
+            entry = self.entry_for(alias) or self._folded_entry(alias)
+            if entry is not None:
+                categories.add(entry.category)
+        if not categories:
+            return self.unknown_category
+        return categories.pop() if len(categories) == 1 else None
+
+    def _folded_entry(self, name: str) -> CookieEntry | None:
+        """The catalogue entry of `name` in any case (ASP.NET Core's reading)."""
+        entry = self._folded_exact.get(name.lower())
+        if entry is None and self._folded_pattern_re is not None:
+            match = self._folded_pattern_re.fullmatch(name)
+            if match is not None and match.lastgroup is not None:
+                entry = self.patterns[int(match.lastgroup[1:])][1]
+        return entry
 
     def actions_for(self, granted: frozenset[str]) -> dict[str, int]:
         """The cached action of each name already seen under this grant (a few grants, a few names each)."""
@@ -142,6 +178,24 @@ class EdgeConfig:
         if len(actions) < _CLASSIFY_CACHE_LIMIT:
             actions[name] = action
         return action
+
+
+# What an RFC 7230 token cannot hold: ASP.NET Core starts reading afresh after one.
+_NOT_IN_A_TOKEN_RE = re.compile(r'[()<>@,;:\\"/\[\]?={}\x00-\x20\x7f]')
+
+
+def php_cookie_name(name: str) -> str:
+    """The `$_COOKIE` key PHP 8 makes of a cookie name (main/php_variables.c, php_register_variable_ex).
+
+    Leading whitespace goes; spaces and dots become `_`; `a[b]` is the array `a`; an
+    unmatched `[` becomes `_` along with every later space, dot and `[`.
+    """
+    name = name.lstrip(" \t\n\v\f\r")
+    head, bracket, rest = name.partition("[")
+    head = head.replace(" ", "_").replace(".", "_")
+    if not bracket or not head or "]" in rest:
+        return head
+    return head + "_" + rest.replace(" ", "_").replace(".", "_").replace("[", "_")
 
 
 def _glob_to_regex(glob: str) -> str:
