@@ -43,8 +43,10 @@ class MemoryStore:
         self.receipts.append(receipt)
         return receipt
 
-    def history(self, consent_id: str, now: float | None = None) -> list[Receipt]:
-        return []
+    def page(
+        self, consent_id: str, now: float | None = None, limit: int | None = 20, after: str | None = None
+    ) -> tuple[list[Receipt], str | None]:
+        return [], None
 
     def latest(self, consent_id: str, now: float | None = None) -> Receipt | None:
         return None

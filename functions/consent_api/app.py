@@ -25,10 +25,11 @@ from pydantic import ValidationError
 
 from . import pages, service, texts
 from .models import MAX_PAGE_PATH, Collection, Receipt, Submission, safe_return_to, viewer_country
-from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
+from .store import DEADLINE_SECONDS, ReceiptStore, StoreUnavailable, SubmissionConflict
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_BODY_BYTES = 8 * 1024
+ANSWER_MARGIN_SECONDS = 1.0  # left to answer 503 before Lambda's own timeout
 HSTS = "max-age=31536000"  # a year; subdomains are the site's business, not the consent endpoint's
 BANNER_JS = os.path.join(HANDLER_DIR, "static", "banner.js")
 
@@ -131,21 +132,24 @@ def dynamodb_client(region: str) -> Any:
 class LazyStore:
     """The DynamoDB store, made on the first call that needs it: pages and the script never load boto3."""
 
-    def __init__(self, config: EdgeConfig) -> None:
+    def __init__(self, config: EdgeConfig, deadline: float) -> None:
         self._config = config
+        self._deadline = deadline  # time.monotonic() by which the request must have its answer
 
     @functools.cached_property
     def _store(self) -> ReceiptStore:
         from .receipts import DynamoReceiptStore
 
         receipts = self._config.receipts
-        return DynamoReceiptStore(dynamodb_client(receipts["region"]), receipts["table"])
+        return DynamoReceiptStore(dynamodb_client(receipts["region"]), receipts["table"], deadline=self._deadline)
 
     def append(self, receipt: Receipt, submission_id: str, fingerprint: str) -> Receipt:
         return self._store.append(receipt, submission_id, fingerprint)
 
-    def history(self, consent_id: str, now: float | None = None) -> list[Receipt]:
-        return self._store.history(consent_id, now)
+    def page(
+        self, consent_id: str, now: float | None = None, limit: int | None = 20, after: str | None = None
+    ) -> tuple[list[Receipt], str | None]:
+        return self._store.page(consent_id, now, limit, after)
 
     def latest(self, consent_id: str, now: float | None = None) -> Receipt | None:
         return self._store.latest(consent_id, now)
@@ -357,14 +361,19 @@ def banner_script() -> str:
 
 
 def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    """The visitor's receipts, oldest first, a page at a time (`next` is the `after` of the next page)."""
     current = current_consent(request, config, now)
     if current.state != consent.VALID or not current.consent_id:
         return json_response(404, {"error": "no valid consent cookie: no receipts to show"})
+    after = parse_qs(request.query).get("after", [None])[0]
     try:
-        history = store.history(current.consent_id, now)
+        page, following = store.page(current.consent_id, now, after=after)
+    except ValueError:
+        return json_response(400, {"error": "after: not a receipt position"})
     except StoreUnavailable:
         return json_response(503, {"error": "receipts unavailable; try again"}, headers={"Retry-After": "2"})
-    return json_response(200, {"consent_id": current.consent_id, "receipts": [r.public() for r in history]})
+    receipts = [r.public() for r in page]
+    return json_response(200, {"consent_id": current.consent_id, "receipts": receipts, "next": following})
 
 
 def route(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
@@ -388,11 +397,20 @@ def route(request: Request, config: EdgeConfig, store: ReceiptStore, now: float)
     return json_response(404, {"error": "not found"})
 
 
+def request_deadline(context: Any) -> float:
+    """`time.monotonic()` by which every receipt call must be over: 8 s, less when Lambda would stop us sooner."""
+    seconds = DEADLINE_SECONDS
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        seconds = min(seconds, context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS)
+    return time.monotonic() + max(0.0, seconds)
+
+
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: object = None, store: ReceiptStore | None = None) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any = None, store: ReceiptStore | None = None) -> dict[str, Any]:
     try:
         config = load_config(HANDLER_DIR)
-        response = route(parse_request(event), config, store or LazyStore(config), time.time())
+        store = store or LazyStore(config, request_deadline(context))
+        response = route(parse_request(event), config, store, time.time())
     except Exception as exc:  # noqa: BLE001 - answer, never crash the endpoint
         logger.error("handler_error", extra={"error": type(exc).__name__})
         response = json_response(500, {"error": "internal error"})

@@ -9,15 +9,17 @@ transaction, so that a retried submission finds its receipt instead of adding on
 from __future__ import annotations
 
 import random
+import re
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .models import Receipt
-from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
+from .store import DEADLINE_SECONDS, ReceiptStore, StoreUnavailable, SubmissionConflict
 
 __all__ = ["DynamoReceiptStore", "ReceiptStore", "StoreUnavailable", "SubmissionConflict", "receipt_from_item"]
 
@@ -28,10 +30,12 @@ T = TypeVar("T")
 
 # Throttling and transient faults are retried here, with a short capped backoff, within
 # one deadline for the whole request: botocore's own backoff may sleep up to 20 s per
-# attempt. Its client makes one attempt per call (see `consent_api.app.dynamodb_client`).
+# attempt. Its client makes one attempt per call (see `consent_api.app.dynamodb_client`),
+# and each call is waited for no longer than the deadline allows: botocore's read timeout
+# is per socket read, which a table answering a byte at a time never trips.
 MAX_ATTEMPTS = 6
-DEADLINE_SECONDS = 8.0  # from the store's creation, once per request
-ATTEMPT_SECONDS = 2.0  # the client's connect and read timeouts: no attempt starts that could end late
+PAGE_SIZE = 20
+_SORT_KEY_RE = re.compile(r"[0-9T:.Z-]{10,30}#[0-9a-f]{32}")
 _RETRYABLE = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -84,20 +88,21 @@ class DynamoReceiptStore:
         table: str,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        deadline: float | None = None,
     ) -> None:
         self.client = client
         self.table = table
         self._sleep = sleep
         self._clock = clock
-        self._deadline = clock() + DEADLINE_SECONDS
+        self._deadline = clock() + DEADLINE_SECONDS if deadline is None else deadline  # on `clock`
 
     def _call(self, operation: Callable[[], T]) -> T:
         """`operation`, retried on throttling and transient faults, within the attempts and the request's deadline."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            if self._clock() + ATTEMPT_SECONDS > self._deadline:
+            if self._clock() >= self._deadline:
                 break
             try:
-                return operation()
+                return self._within_deadline(operation)
             except ClientError as exc:
                 if not _is_retryable(exc) or attempt == MAX_ATTEMPTS:
                     raise
@@ -106,6 +111,26 @@ class DynamoReceiptStore:
                     raise
             self._sleep(random.uniform(0, min(0.8, 0.05 * 2**attempt)))
         raise StoreUnavailable("deadline")
+
+    def _within_deadline(self, operation: Callable[[], T]) -> T:
+        """The call's answer, or StoreUnavailable when the deadline comes first (the call is left to end alone)."""
+        outcome: list[tuple[bool, Any]] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, operation()))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting request as it is
+                outcome.append((False, exc))
+
+        worker = threading.Thread(target=run, name="dynamodb-call", daemon=True)
+        worker.start()
+        worker.join(max(0.0, self._deadline - self._clock()))
+        if not outcome:
+            raise StoreUnavailable("deadline")
+        succeeded, value = outcome[0]
+        if succeeded:
+            return value  # type: ignore[no-any-return]
+        raise value
 
     def append(self, receipt: Receipt, submission_id: str, fingerprint: str) -> Receipt:
         """Write the receipt and its submission marker together; a replay of the same choice returns the first."""
@@ -161,7 +186,7 @@ class DynamoReceiptStore:
         item: dict[str, Any] | None = response.get("Item")
         return item
 
-    def _query(self, consent_id: str, newest_first: bool, limit: int | None) -> Iterator[dict[str, Any]]:
+    def _query(self, consent_id: str, newest_first: bool, limit: int | None, after: str | None = None) -> Any:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
@@ -170,23 +195,41 @@ class DynamoReceiptStore:
         }
         if limit:
             kwargs["Limit"] = limit
-        while True:
-            page = self._call(lambda: self.client.query(**kwargs))
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page or limit:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def history(self, consent_id: str, now: float | None = None) -> list[Receipt]:
-        """Every live receipt of a visitor, oldest first. DynamoDB deletes expired items days late: skip them."""
-        cutoff = time.time() if now is None else now
+        if after:
+            kwargs["ExclusiveStartKey"] = _item({"pk": consent_id, "sk": after})
         try:
-            items = list(self._query(consent_id, newest_first=False, limit=None))
+            return self._call(lambda: self.client.query(**kwargs))
         except (ClientError, BotoCoreError) as exc:
             raise StoreUnavailable(type(exc).__name__) from None
-        receipts = (receipt_from_item(item) for item in items)
-        return [receipt for receipt in receipts if receipt.expires_at > cutoff]
+
+    def history(self, consent_id: str, now: float | None = None) -> list[Receipt]:
+        """Every live receipt of a visitor, oldest first (the tools' view; the endpoint reads by page)."""
+        receipts: list[Receipt] = []
+        after = None
+        while True:
+            page, after = self.page(consent_id, now, limit=None, after=after)
+            receipts += page
+            if after is None:
+                return receipts
+
+    def page(
+        self, consent_id: str, now: float | None = None, limit: int | None = PAGE_SIZE, after: str | None = None
+    ) -> tuple[list[Receipt], str | None]:
+        """Up to `limit` live receipts after the sort key `after`, oldest first, and where the next page starts.
+
+        DynamoDB deletes expired items days late: they are skipped.
+        """
+        if after is not None and not _SORT_KEY_RE.fullmatch(after):
+            raise ValueError("not a receipt position")
+        cutoff = time.time() if now is None else now
+        answer = self._query(consent_id, newest_first=False, limit=limit, after=after)
+        receipts = [receipt_from_item(item) for item in answer.get("Items", [])]
+        following = answer.get("LastEvaluatedKey", {}).get("sk", {}).get("S")
+        return [receipt for receipt in receipts if receipt.expires_at > cutoff], following
 
     def latest(self, consent_id: str, now: float | None = None) -> Receipt | None:
-        live = self.history(consent_id, now)
-        return live[-1] if live else None
+        """The newest live receipt: one item read, newest first (an expired newest means all older are too)."""
+        cutoff = time.time() if now is None else now
+        items = self._query(consent_id, newest_first=True, limit=1).get("Items", [])
+        newest = receipt_from_item(items[0]) if items else None
+        return newest if newest is not None and newest.expires_at > cutoff else None

@@ -6,6 +6,8 @@ from typing import Protocol
 
 from .models import Receipt
 
+DEADLINE_SECONDS = 8.0  # every receipt call of a request, retries included, from the request's start
+
 
 class StoreUnavailable(Exception):
     """The write did not happen (throttled past the retries, timed out, refused): nothing is recorded."""
@@ -18,6 +20,8 @@ class SubmissionConflict(Exception):
 class ReceiptStore(Protocol):
     def append(self, receipt: Receipt, submission_id: str, fingerprint: str) -> Receipt: ...
 
-    def history(self, consent_id: str, now: float | None = None) -> list[Receipt]: ...
+    def page(
+        self, consent_id: str, now: float | None = None, limit: int | None = 20, after: str | None = None
+    ) -> tuple[list[Receipt], str | None]: ...
 
     def latest(self, consent_id: str, now: float | None = None) -> Receipt | None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -335,6 +336,46 @@ def test_pages_and_script(fresh: dict[str, dict[str, Any]], store: Any) -> None:
 
 def test_receipts_need_a_valid_cookie(store: Any) -> None:
     assert call(events._origin_request("GET", "/consent/receipt", {}), store)["status"] == "404"
+
+
+def test_receipts_come_a_page_at_a_time(store: Any) -> None:
+    first = call(post(choice()), store)
+    cookie = header(first, "set-cookie").split(";", 1)[0]  # type: ignore[union-attr]
+    for index in range(2, 25):  # 24 choices in all
+        call(post(choice(submission_id=f"submission-{index:04d}"), {"cookie": cookie}), store)
+    pages = []
+    after = ""
+    while True:
+        query = f"after={after}" if after else ""
+        result = call(events._origin_request("GET", "/consent/receipt", {"cookie": cookie}, querystring=query), store)
+        assert result["status"] == "200", result["body"]
+        pages.append(body_json(result)["receipts"])
+        after = body_json(result)["next"]
+        if not after:
+            break
+    assert [len(page) for page in pages] == [20, 4]
+    forged = events._origin_request("GET", "/consent/receipt", {"cookie": cookie}, querystring="after=%22x")
+    assert call(forged, store)["status"] == "400"
+
+
+def test_a_slow_table_gets_a_503_before_lambda_stops_the_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request's deadline is the Lambda context's time left less a margin, whatever the table does."""
+    release = threading.Event()
+
+    class Trickling:
+        def transact_write_items(self, **kwargs: Any) -> Any:
+            release.wait(10)
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 1_500
+
+    monkeypatch.setattr(app, "dynamodb_client", lambda region: Trickling())
+    started = time.monotonic()
+    result = app.lambda_handler(post(choice()), Context())
+    release.set()
+    assert result["status"] == "503" and header(result, "retry-after") and "set-cookie" not in result["headers"]
+    assert time.monotonic() - started < 1.2
 
 
 def test_no_raw_ip_or_user_agent_in_logs_or_receipts(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import threading
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -135,7 +138,24 @@ def test_one_request_ends_within_ten_seconds(dynamodb: Any) -> None:
         store._call(slow_timeout)
     with pytest.raises(StoreUnavailable):
         store._call(slow_timeout)  # a second call in the same request has no time left
-    assert now[0] <= receipts_module.DEADLINE_SECONDS <= 10
+    assert receipts_module.DEADLINE_SECONDS <= now[0] <= 10  # no attempt starts once the deadline has come
+
+
+def test_a_trickling_table_cannot_hold_a_request_past_its_deadline(dynamodb: Any) -> None:
+    """A table answering a byte every 0.4 s never trips botocore's per-read timeout: the wall clock does."""
+    answered = threading.Event()
+
+    def trickling(**kwargs: Any) -> Any:
+        answered.wait(5)
+        return {"Items": []}
+
+    slow = SimpleNamespace(query=trickling)
+    store = DynamoReceiptStore(slow, TABLE, deadline=time.monotonic() + 0.5)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="deadline"):
+        store.latest("consent-id")
+    assert time.monotonic() - started < 1.0
+    answered.set()
 
 
 @pytest.mark.parametrize(
@@ -191,3 +211,49 @@ def test_the_largest_receipt_fits_one_write_unit(store: DynamoReceiptStore, dyna
     items = dynamodb.scan(TableName=TABLE)["Items"]
     # The JSON of the item overestimates DynamoDB's size (names plus values).
     assert max(len(json.dumps(item, separators=(",", ":"))) for item in items) <= 1024
+
+
+def a_history(store: DynamoReceiptStore, consent_id: str, count: int) -> list[Receipt]:
+    made: list[Receipt] = []
+    for index in range(count):
+        made.append(
+            store.append(
+                receipt(
+                    receipt_id=f"{index:032x}",
+                    consent_id=consent_id,
+                    time=f"2026-11-26T14:{index // 60:02d}:{index % 60:02d}.000Z",
+                    previous_receipt_sha256=made[-1].sha256() if made else None,
+                ),
+                f"history-{consent_id[:6]}-{index:04d}",
+                "f",
+            )
+        )
+    return made
+
+
+def test_the_latest_receipt_is_one_item_read_whatever_the_history(dynamodb: Any) -> None:
+    store = DynamoReceiptStore(dynamodb, TABLE, sleep=lambda seconds: None)
+    made = a_history(store, "L" * 22, 40)
+    read: list[int] = []
+    dynamodb.meta.events.register("after-call.dynamodb.Query", lambda parsed, **_: read.append(parsed["Count"]))
+    assert store.latest("L" * 22, NOW) == made[-1]
+    assert read == [1]
+
+
+def test_an_expired_newest_receipt_means_no_live_one(dynamodb: Any) -> None:
+    store = DynamoReceiptStore(dynamodb, TABLE, sleep=lambda seconds: None)
+    a_history(store, "E" * 22, 3)
+    assert store.latest("E" * 22, NOW + 401 * 86400) is None
+
+
+def test_pages_follow_one_another_and_refuse_a_forged_position(dynamodb: Any) -> None:
+    store = DynamoReceiptStore(dynamodb, TABLE, sleep=lambda seconds: None)
+    made = a_history(store, "P" * 22, 45)
+    seen: list[Receipt] = []
+    after = None
+    for _ in range(3):
+        page, after = store.page("P" * 22, NOW, after=after)
+        seen += page
+    assert seen == made and after is None
+    with pytest.raises(ValueError, match="position"):
+        store.page("P" * 22, NOW, after='x"; DROP')
