@@ -199,6 +199,39 @@ def sam_local_command(args: argparse.Namespace) -> int:
     return 0
 
 
+TABLE_OPTIONS = ("--table", "--region", "--endpoint-url")
+RECEIPT_ID_VERBS = ("show", "erase")
+
+
+def _table_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--table", default=default, help=f"default {policy.DEFAULT_TABLE}")
+    parser.add_argument("--region", default=default, help=f"default {policy.DEFAULT_REGION}")
+    parser.add_argument(
+        "--endpoint-url", default=default, help="a local DynamoDB (or set AWS_ENDPOINT_URL_DYNAMODB)"
+    )
+
+
+def _consent_id_last(argv: list[str]) -> list[str]:
+    """`receipts show -abc...`: a consent id may begin with `-` (one in 64 do); argparse would read an option.
+
+    The first argument after `show` or `erase` that is neither an option nor an option's
+    value is the id: it goes last, after `--`.
+    """
+    verb = next((i for i, arg in enumerate(argv) if arg in RECEIPT_ID_VERBS), None)
+    if argv[:1] != ["receipts"] or verb is None or "--" in argv:
+        return argv
+    index = verb + 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg in TABLE_OPTIONS:
+            index += 2
+        elif arg.startswith(tuple(f"{option}=" for option in TABLE_OPTIONS)) or arg in ("-h", "--help"):
+            index += 1
+        else:
+            return [*argv[:index], *argv[index + 1 :], "--", arg]
+    return argv
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-consent", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -237,19 +270,23 @@ def build_parser() -> argparse.ArgumentParser:
     invoke_parser.set_defaults(run=invoke_command)
 
     receipts_parser = commands.add_parser("receipts", help="the consent receipts table")
-    receipts_parser.add_argument("--table", default=policy.DEFAULT_TABLE, help="default %(default)s")
-    receipts_parser.add_argument("--region", default=policy.DEFAULT_REGION, help="default %(default)s")
-    receipts_parser.add_argument("--endpoint-url", help="a local DynamoDB (or set AWS_ENDPOINT_URL_DYNAMODB)")
+    _table_options(receipts_parser, argparse.SUPPRESS)
+    receipts_parser.set_defaults(table=policy.DEFAULT_TABLE, region=policy.DEFAULT_REGION, endpoint_url=None)
     receipts_commands = receipts_parser.add_subparsers(dest="receipts_command", required=True)
-    receipts_commands.add_parser("create-table", help="create the table from template.yaml's definition")
-    export = receipts_commands.add_parser("export", help="every live receipt, as JSON lines or CSV")
-    export.add_argument("--since", help="ISO date or time: only receipts made from then on")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    show = receipts_commands.add_parser("show", help="a visitor's history, its chain checked")
-    show.add_argument("consent_id")
-    receipts_commands.add_parser("verify", help="check every history's chain across the table")
-    erase = receipts_commands.add_parser("erase", help="erase a visitor's receipts (a data subject's request)")
-    erase.add_argument("consent_id")
+    verbs = {
+        "create-table": "create the table from template.yaml's definition",
+        "export": "every live receipt, as JSON lines or CSV",
+        "show": "a visitor's history, its chain checked",
+        "verify": "check every history's chain across the table",
+        "erase": "erase a visitor's receipts (a data subject's request)",
+    }
+    verb_parsers = {verb: receipts_commands.add_parser(verb, help=text) for verb, text in verbs.items()}
+    for verb_parser in verb_parsers.values():
+        _table_options(verb_parser, argparse.SUPPRESS)  # before or after the verb
+    verb_parsers["export"].add_argument("--since", help="ISO date or time: only receipts made from then on")
+    verb_parsers["export"].add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    for verb in RECEIPT_ID_VERBS:
+        verb_parsers[verb].add_argument("consent_id", help="the visitor's consent id (it may begin with -)")
     receipts_parser.set_defaults(run=receipts_command)
 
     run_parser = commands.add_parser(
@@ -296,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_consent_id_last(sys.argv[1:] if argv is None else argv))
     try:
         status: int = args.run(args)
         return status

@@ -127,3 +127,27 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     progress_bar(4, terminal)(2)
     progress_bar(4, pipe)(2)
     assert terminal.getvalue() == "\r[###############...............] 2/4" and pipe.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["receipts", "show", "-xR4-id_starts_with_dash"],
+        ["receipts", "show", "-xR4-id_starts_with_dash", "--table", TABLE, "--region", "us-east-1"],
+        ["receipts", "--table", TABLE, "show", "--region=us-east-1", "-xR4-id_starts_with_dash"],
+        ["receipts", "show", "--table", TABLE, "-xR4-id_starts_with_dash"],
+    ],
+)
+def test_any_consent_id_and_the_table_options_in_either_place(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, arguments: list[str]
+) -> None:
+    """Consent ids are base64url: one in 64 begins with `-`."""
+    made = history(store, "-xR4-id_starts_with_dash", 2)
+    status, out, err = run(capsys, *arguments)
+    assert status == 0, err
+    assert [json.loads(line)["receipt_id"] for line in out.splitlines()] == [r.receipt_id for r in made]
+
+
+def test_the_table_options_after_the_verb_are_the_ones_used(capsys: pytest.CaptureFixture[str], dynamodb: Any) -> None:
+    status, out, _ = run(capsys, "receipts", "create-table", "--table", "after-the-verb")
+    assert status == 0 and "created after-the-verb" in out
