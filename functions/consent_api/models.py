@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import ipaddress
 import json
 import re
@@ -14,7 +16,8 @@ Action = Literal["accept_all", "reject_all", "custom", "withdraw"]
 Event = Literal["given", "refused", "updated", "withdrawn"]
 Collection = Literal["banner", "form", "api"]
 
-RECEIPT_SCHEMA_VERSION = "1"
+RECEIPT_SCHEMA_VERSION = "2"  # 2: sealed, and naming the previous receipt's time
+_SEAL_PURPOSE = b"edge-consent/receipt-seal"
 MAX_PAGE_PATH = 100  # enough to tell pages apart; keeps every receipt within one write unit
 _SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
 # A same-site path: one leading slash, then no second slash or backslash, no scheme, no controls.
@@ -102,7 +105,9 @@ class Receipt(BaseModel):
     page_path: str | None = Field(default=None, max_length=MAX_PAGE_PATH)
     ip_network: str | None = None
     previous_receipt_sha256: str | None = None
+    previous_receipt_time: str | None = None  # so a missing predecessor that should still live shows
     expires_at: int  # epoch seconds, the table's TTL
+    seal: str | None = None  # `<key id>.<HMAC>`: written by the consent endpoint, unchanged since
 
     @property
     def sort_key(self) -> str:
@@ -117,3 +122,27 @@ class Receipt(BaseModel):
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def sealed(self, key_id: str, keys: dict[str, bytes]) -> Receipt:
+        """This receipt with its seal: an HMAC over everything else, with a key only the consent endpoint holds.
+
+        The key is derived from the consent-cookie key `key_id` for this one purpose; who
+        can write to the table but not read the keys secret cannot make or mend a seal.
+        """
+        return self.model_copy(update={"seal": f"{key_id}.{self._mac(keys[key_id])}"})
+
+    def seal_holds(self, keys: dict[str, bytes]) -> bool | None:
+        """Whether the seal is this receipt's; None when it cannot be told (no seal, or its key is gone)."""
+        if self.seal is None or "." not in self.seal:
+            return None
+        key_id, _, mac = self.seal.partition(".")
+        key = keys.get(key_id)
+        if key is None:
+            return None
+        return hmac.compare_digest(self._mac(key), mac)
+
+    def _mac(self, key: bytes) -> str:
+        unsealed = self.model_copy(update={"seal": None}).canonical_json().encode("utf-8")
+        derived = hmac.new(key, _SEAL_PURPOSE, hashlib.sha256).digest()
+        digest = hmac.new(derived, unsealed, hashlib.sha256).digest()[:16]  # a 128-bit tag
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

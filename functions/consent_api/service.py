@@ -94,8 +94,9 @@ def record_choice(
         page_path=context.page_path,
         ip_network=truncate_ip(context.client_ip),
         previous_receipt_sha256=previous.sha256() if previous is not None else None,
+        previous_receipt_time=previous.time if previous is not None else None,
         expires_at=int(cookies.add_calendar_months(now, 13)),
-    )
+    ).sealed(config.signing_key_id, config.keys)
     stored = store.append(receipt, submission.submission_id, submission.fingerprint())
     value = token.issue(
         config.keys,

@@ -199,7 +199,7 @@ def sam_local_command(args: argparse.Namespace) -> int:
     return 0
 
 
-TABLE_OPTIONS = ("--table", "--region", "--endpoint-url")
+TABLE_OPTIONS = ("--table", "--region", "--endpoint-url", "--keys", "--cookie")
 RECEIPT_ID_VERBS = ("show", "erase")
 
 
@@ -287,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     verb_parsers["export"].add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     for verb in RECEIPT_ID_VERBS:
         verb_parsers[verb].add_argument("consent_id", help="the visitor's consent id (it may begin with -)")
+    for verb in ("show", "verify"):
+        verb_parsers[verb].add_argument(
+            "--keys", help="the keys secret's JSON (or `policy compile --keys`'s): checks every receipt's seal"
+        )
+    verb_parsers["show"].add_argument(
+        "--cookie", help="the visitor's consent cookie: checks that the newest receipt is the choice it carries"
+    )
     receipts_parser.set_defaults(run=receipts_command)
 
     run_parser = commands.add_parser(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -9,11 +10,16 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from consent_api.models import Receipt
 from consent_api.receipts import DynamoReceiptStore, receipt_from_item
+from consent_core import token
+from consent_core.config import NECESSARY
+from consent_core.cookies import add_calendar_months
 
+from .policy import parse_keys
 from .table import create_table
 
 CSV_FIELDS = list(Receipt.model_fields)
@@ -53,19 +59,55 @@ class ChainReport:
     broken: int = 0
 
 
-def check_chain(history: list[Receipt]) -> list[int]:
-    """Positions whose `previous_receipt_sha256` does not name the receipt before them.
+def chain_problems(history: list[Receipt], now: float, keys: dict[str, bytes] | None = None) -> list[str]:
+    """What is wrong with a visitor's history (oldest first); empty when nothing shows.
 
-    The first receipt may name one that expired: there is nothing left to compare it with.
+    Each receipt names the hash and the time of the one before it: a changed receipt
+    breaks the link after it, and a missing first receipt shows while it would still be
+    live. With the keys, each seal is checked too: a receipt changed or written by
+    anyone but the consent endpoint shows, the newest included.
     """
-    return [
-        index
-        for index in range(1, len(history))
-        if history[index].previous_receipt_sha256 != history[index - 1].sha256()
-    ]
+    problems = []
+    first = history[0] if history else None
+    if first is not None and first.previous_receipt_sha256 is not None and first.previous_receipt_time is not None:
+        predecessor = datetime.fromisoformat(first.previous_receipt_time.replace("Z", "+00:00")).timestamp()
+        if add_calendar_months(predecessor, 13) > now:
+            problems.append(f"the receipt before {first.receipt_id} is missing, though it would still be live")
+    for index in range(1, len(history)):
+        if history[index].previous_receipt_sha256 != history[index - 1].sha256():
+            problems.append(f"{history[index].receipt_id} does not name the receipt before it")
+    if keys is not None:
+        for receipt in history:
+            holds = receipt.seal_holds(keys)
+            if holds is False:
+                problems.append(f"{receipt.receipt_id}: its seal does not match it (changed after it was written)")
+            elif holds is None and receipt.schema_version != "1":
+                problems.append(f"{receipt.receipt_id}: no seal these keys can check")
+    return problems
 
 
-def verify(dynamodb: Any, table: str, now: float) -> ChainReport:
+def cookie_problems(history: list[Receipt], cookie: str, keys: dict[str, bytes]) -> list[str]:
+    """What the visitor's consent cookie says that the newest receipt does not: the anchor the table cannot hold.
+
+    The cookie is issued from the receipt, signed: its consent id, time, categories,
+    policy version and GPC are the newest receipt's, unless that receipt was removed or
+    replaced.
+    """
+    signed = token.verify(cookie.rsplit("=", 1)[-1], keys)  # the value, or `name=value` as a browser shows it
+    if signed is None:
+        return ["the cookie is not one of these keys' consent cookies"]
+    newest = history[-1] if history else None
+    if newest is None or newest.consent_id != signed.consent_id:
+        return [f"no receipt left for the cookie's consent id {signed.consent_id}"]
+    issued = int(datetime.fromisoformat(newest.time.replace("Z", "+00:00")).timestamp())
+    found = (issued, frozenset(newest.granted) - {NECESSARY}, newest.policy_version, newest.gpc)
+    expected = (signed.issued_at, signed.categories, signed.policy_version, signed.gpc)
+    if found != expected:
+        return [f"the newest receipt ({newest.receipt_id}) is not the choice the cookie carries"]
+    return []
+
+
+def verify(dynamodb: Any, table: str, now: float, keys: dict[str, bytes] | None = None) -> ChainReport:
     by_visitor: dict[str, list[Receipt]] = {}
     for receipt in all_receipts(dynamodb, table, now):
         by_visitor.setdefault(receipt.consent_id, []).append(receipt)
@@ -73,8 +115,22 @@ def verify(dynamodb: Any, table: str, now: float) -> ChainReport:
     for history in by_visitor.values():
         history.sort(key=lambda r: r.sort_key)
         report.receipts += len(history)
-        report.broken += len(check_chain(history))
+        report.broken += len(chain_problems(history, now, keys))
     return report
+
+
+def load_seal_keys(path: str | None) -> dict[str, bytes] | None:
+    """The consent-cookie keys from a file shaped as the stack's secret (flat) or as `policy compile --keys`."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--keys {path}: {exc}") from None
+    if isinstance(data, dict) and "keys" not in data:
+        data = {"signing": data.get("signing"), "keys": {k: v for k, v in data.items() if k != "signing"}}
+    parsed = parse_keys(data)
+    return {kid: base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)) for kid, value in parsed["keys"].items()}
 
 
 def export(
@@ -143,16 +199,25 @@ def run(args: Any) -> int:
         create_table(dynamodb, args.table)
         print(f"created {args.table}")
         return 0
+    keys = load_seal_keys(getattr(args, "keys", None))
     if args.receipts_command == "show":
         history = DynamoReceiptStore(dynamodb, args.table).history(args.consent_id, now)
-        broken = check_chain(history)
+        problems = chain_problems(history, now, keys)
+        if args.cookie:
+            if keys is None:
+                raise ValueError("--cookie needs --keys, to check the cookie's signature")
+            problems += cookie_problems(history, args.cookie, keys)
         for receipt in history:
             print(json.dumps(receipt.public(), ensure_ascii=False, sort_keys=True))
-        print(f"{len(history)} receipts, chain {'intact' if not broken else f'broken at {broken}'}", file=sys.stderr)
-        return 1 if broken else 0
+        checked = ", seals checked" if keys else ", seals not checked (--keys)"
+        checked += ", newest matches the cookie" if args.cookie and not problems else ""
+        verdict = "chain intact" + checked if not problems else "chain broken: " + "; ".join(problems)
+        print(f"{len(history)} receipts, {verdict}", file=sys.stderr)
+        return 1 if problems else 0
     if args.receipts_command == "verify":
-        report = verify(dynamodb, args.table, now)
-        print(f"{report.receipts} receipts in {report.histories} histories, {report.broken} broken links")
+        report = verify(dynamodb, args.table, now, keys)
+        checked = "" if keys else " (seals not checked: --keys)"
+        print(f"{report.receipts} receipts in {report.histories} histories, {report.broken} broken links{checked}")
         return 1 if report.broken else 0
     if args.receipts_command == "export":
         since = datetime.fromisoformat(args.since).replace(tzinfo=UTC) if args.since else None

@@ -8,10 +8,11 @@ import json
 from typing import Any
 
 import pytest
+from consent_api import app
 from consent_api.models import Receipt
 from consent_api.receipts import DynamoReceiptStore
 
-from edge_consent import cli
+from edge_consent import cli, events, policy
 from tests.functional.conftest import RECEIPTS_TABLE as TABLE
 
 NOW = 1_795_702_862
@@ -151,3 +152,87 @@ def test_any_consent_id_and_the_table_options_in_either_place(
 def test_the_table_options_after_the_verb_are_the_ones_used(capsys: pytest.CaptureFixture[str], dynamodb: Any) -> None:
     status, out, _ = run(capsys, "receipts", "create-table", "--table", "after-the-verb")
     assert status == 0 and "created after-the-verb" in out
+
+
+DEV_KEYS = str(policy.DEVELOPMENT_KEYS_PATH)
+
+
+def choices(store: DynamoReceiptStore, *actions: str) -> str:
+    """A visitor's choices made through the consent endpoint; the consent cookie the browser holds after them."""
+    cookie = ""
+    for index, action in enumerate(actions):
+        body = json.dumps({"action": action, "return_to": "/", "submission_id": f"chain-choice-{index:04d}"})
+        headers = {"content_type": "application/json", "origin": f"https://{events.HOST}"}
+        if cookie:
+            headers["cookie"] = cookie
+        result = app.lambda_handler(events._origin_request("POST", "/consent", headers, body.encode()), None, store)
+        assert result["status"] == "200", result["body"]
+        cookie = result["headers"]["set-cookie"][0]["value"].split(";", 1)[0]
+    return cookie
+
+
+def stored_receipts(dynamodb: Any) -> list[dict[str, Any]]:
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    return sorted((i for i in items if not i["pk"]["S"].startswith("submission#")), key=lambda i: i["sk"]["S"])
+
+
+def show(capsys: pytest.CaptureFixture[str], consent_id: str, *extra: str) -> tuple[int, str]:
+    status, _, err = run(capsys, "receipts", "show", consent_id, "--keys", DEV_KEYS, *extra)
+    return status, err
+
+
+def test_an_untouched_history_checks_out_seals_and_cookie(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, dynamodb: Any
+) -> None:
+    cookie = choices(store, "accept_all", "custom", "withdraw")
+    consent_id = stored_receipts(dynamodb)[0]["pk"]["S"]
+    status, err = show(capsys, consent_id, "--cookie", cookie)
+    assert status == 0 and "3 receipts, chain intact, seals checked, newest matches the cookie" in err
+
+
+def test_a_rewritten_newest_receipt_shows_by_its_seal_and_by_the_cookie(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, dynamodb: Any
+) -> None:
+    """`withdrawn` made `given` by someone who can write to the table: nothing links to the newest receipt."""
+    cookie = choices(store, "accept_all", "withdraw")
+    newest = stored_receipts(dynamodb)[-1]
+    dynamodb.update_item(
+        TableName=TABLE,
+        Key={"pk": newest["pk"], "sk": newest["sk"]},
+        UpdateExpression="SET #e = :e, granted = :g, #m = :m",
+        ExpressionAttributeNames={"#e": "event", "#m": "method"},
+        ExpressionAttributeValues={
+            ":e": {"S": "given"},
+            ":m": {"S": "accept_all"},
+            ":g": {"L": [{"S": c} for c in ("advertising", "analytics", "necessary", "preferences", "social")]},
+        },
+    )
+    consent_id = newest["pk"]["S"]
+    assert run(capsys, "receipts", "show", consent_id)[0] == 0  # the chain alone cannot tell
+    status, err = show(capsys, consent_id)
+    assert status == 1 and "seal does not match" in err
+    status, err = show(capsys, consent_id, "--cookie", cookie)
+    assert status == 1 and "not the choice the cookie carries" in err
+    assert run(capsys, "receipts", "verify", "--keys", DEV_KEYS)[0] == 1
+
+
+def test_a_deleted_first_receipt_shows_while_it_would_still_be_live(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, dynamodb: Any
+) -> None:
+    choices(store, "accept_all", "reject_all", "accept_all")
+    first = stored_receipts(dynamodb)[0]
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": first["pk"], "sk": first["sk"]})
+    status, _, err = run(capsys, "receipts", "show", first["pk"]["S"])
+    assert status == 1 and "is missing, though it would still be live" in err
+
+
+def test_a_deleted_last_receipt_shows_against_the_visitors_cookie(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, dynamodb: Any
+) -> None:
+    cookie = choices(store, "accept_all", "withdraw")
+    newest = stored_receipts(dynamodb)[-1]
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": newest["pk"], "sk": newest["sk"]})
+    status, err = show(capsys, newest["pk"]["S"])
+    assert status == 0  # what is left is a whole, sealed history: only the visitor's cookie knows more
+    status, err = show(capsys, newest["pk"]["S"], "--cookie", cookie)
+    assert status == 1 and "not the choice the cookie carries" in err
