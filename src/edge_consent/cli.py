@@ -206,9 +206,7 @@ RECEIPT_ID_VERBS = ("show", "erase")
 def _table_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--table", default=default, help=f"default {policy.DEFAULT_TABLE}")
     parser.add_argument("--region", default=default, help=f"default {policy.DEFAULT_REGION}")
-    parser.add_argument(
-        "--endpoint-url", default=default, help="a local DynamoDB (or set AWS_ENDPOINT_URL_DYNAMODB)"
-    )
+    parser.add_argument("--endpoint-url", default=default, help="a local DynamoDB (or set AWS_ENDPOINT_URL_DYNAMODB)")
 
 
 def _consent_id_last(argv: list[str]) -> list[str]:
