@@ -18,6 +18,7 @@ from consent_api.receipts import DynamoReceiptStore, StoreUnavailable, Submissio
 
 from edge_consent.table import table_properties
 from tests.functional.conftest import RECEIPTS_TABLE as TABLE
+from tests.helpers.dynamodb import item_size
 
 NOW = 1_795_702_862
 
@@ -211,22 +212,6 @@ def test_the_largest_receipt_fits_one_write_unit(store: DynamoReceiptStore, dyna
     store.append(largest, "s" * 64, "f" * 64)
     items = dynamodb.scan(TableName=TABLE)["Items"]
     assert max(map(item_size, items)) <= 1024
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """DynamoDB's size of an item ("Item sizes and formats"): names plus values; a number up to 21 bytes."""
-
-    def value_size(value: dict[str, Any]) -> int:
-        ((kind, raw),) = value.items()
-        if kind == "S":
-            return len(raw.encode("utf-8"))
-        if kind == "N":
-            return len(raw.lstrip("-").replace(".", "").strip("0")) // 2 + 1 + 1
-        if kind in ("BOOL", "NULL"):
-            return 1
-        return 3 + sum(1 + value_size(element) for element in raw)  # a list
-
-    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
 
 
 def a_history(store: DynamoReceiptStore, consent_id: str, count: int) -> list[Receipt]:
