@@ -188,11 +188,14 @@ def parse_cookie_date_leniently(text: str) -> float | None:
             year = int(m.group(1))
     if hms is None or day is None or month is None or year is None:
         return None
+    return _valid_date(full_year(year), month, day, *hms)
+
+
+def full_year(year: int) -> int:
+    """A two-digit year as every cookie date reader takes it: 70-99 the 1900s, 0-69 the 2000s."""
     if 70 <= year <= 99:
-        year += 1900
-    elif 0 <= year <= 69:
-        year += 2000
-    return _valid_date(year, month, day, *hms)
+        return year + 1900
+    return year + 2000 if 0 <= year <= 69 else year
 
 
 def _valid_date(year: int, month: int, day: int, hour: int, minute: int, second: int) -> float | None:

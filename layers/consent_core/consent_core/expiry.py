@@ -22,13 +22,21 @@ import re
 from collections.abc import Callable
 
 from .cloudfront import Headers, header_values
-from .cookies import _IMF_FIXDATE_RE, _attributes, deletion_for, format_http_date, parse_cookie_date
+from .cookies import (
+    _IMF_FIXDATE_RE,
+    _MONTHS,
+    _attributes,
+    days_in_month,
+    deletion_for,
+    format_http_date,
+    full_year,
+    parse_cookie_date,
+)
 
 NEVER = float("inf")
 EXPIRED = float("-inf")
 SESSION = None  # no expiry: the cookie lives as long as the browser session
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _CHROMIUM_DELIMITERS = re.compile(r"[\t !\"#$%&'()*+,\-./;<=>?@\[\\\]^_`{|}~]+")
 _CHROMIUM_TIME = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})")
 _LEADING_DIGITS = re.compile(r"[0-9]*")
@@ -46,10 +54,6 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year - 719468
 
 
-def _days_in_month(year: int, month: int) -> int:
-    return _days_from_civil(year + month // 12, month % 12 + 1, 1) - _days_from_civil(year, month, 1)
-
-
 # --- Chromium -------------------------------------------------------------------------
 
 
@@ -62,7 +66,7 @@ def chromium_date(text: str) -> float | None:
             continue
         if not token[0].isdigit():
             if month is None:
-                month = next((i + 1 for i, name in enumerate(_MONTHS) if token[:3].lower() == name), None)
+                month = _MONTHS.index(token[:3].lower()) + 1 if token[:3].lower() in _MONTHS else None
         elif ":" in token:
             match = _CHROMIUM_TIME.match(token)
             if time is None and match:
@@ -73,10 +77,7 @@ def chromium_date(text: str) -> float | None:
             year = int(_LEADING_DIGITS.match(token).group() or 0)  # type: ignore[union-attr]
     if month is None or day is None or year is None or time is None:
         return None
-    if 70 <= year <= 99:
-        year += 1900
-    elif 0 <= year <= 69:
-        year += 2000
+    year = full_year(year)
     hour, minute, second = time
     if not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 59:
         return None
@@ -84,7 +85,7 @@ def chromium_date(text: str) -> float | None:
         return NEVER
     if year < 1601:
         return EXPIRED  # saturated to the earliest time: already expired
-    if day > _days_in_month(year, month):
+    if day > days_in_month(year, month):
         return None  # FromUTCExploded's round trip refuses 31 Feb
     return float(_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second)
 
