@@ -11,7 +11,7 @@ STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pypro
 VENV_SAM := .venv-sam
 STAMP_SAM := $(VENV_SAM)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
 
-.PHONY: test lint unit test-lambda-python sam-check sam-local bench events config clean run browser-deps screenshots load \
+.PHONY: test lint unit test-lambda-python sam-check sam-local cost bench events config clean run browser-deps screenshots load \
 	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction \
 	build-EdgeConfigFunction build-SharedLayer
 
@@ -101,6 +101,10 @@ config: $(STAMP)
 # Sample events carry consent cookies that expire: regenerate them.
 events: $(STAMP)
 	$(BIN)/edge-consent events --config policy/config.dev.json
+
+# What a page view costs at the edge, before and after a change: Chromium through the local edge.
+cost: $(STAMP) browser-deps
+	$(BIN)/python benchmarks/page_view_cost.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_hot_path.py

@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -21,7 +22,8 @@ from consent_core import token
 from edge_consent import policy
 from edge_consent.local import edge as local_edge
 from edge_consent.local import server
-from edge_consent.local.demo_site import DemoSiteServer
+from edge_consent.local.cache import Cache
+from edge_consent.local.demo_site import ARTICLE_PATH, DemoSiteServer
 from edge_consent.local.distribution import Distribution, TemplateError, load_distribution, load_handler
 from edge_consent.local.edge import HttpRequest, HttpResponse, LocalEdge
 from edge_consent.local.server import OriginClient, local_config
@@ -642,3 +644,18 @@ def test_a_body_past_what_lambda_edge_exposes_arrives_truncated() -> None:
     make_edge(replace("origin-request", capture), RecordingOrigin()).handle(request)
     (exposed,) = seen
     assert exposed["inputTruncated"] is True and len(base64.b64decode(exposed["data"])) == 1024 * 1024
+
+
+def test_the_demo_article_is_a_cacheable_page_with_ten_assets(demo_origin: str, real_handlers: dict[str, Any]) -> None:
+    """What `make cost` views: a page a CMS would let CloudFront keep, a style sheet, a script, 8 pictures."""
+    client = OriginClient(demo_origin)
+    edge = LocalEdge(DISTRIBUTION, real_handlers, client, client.netloc, "localhost:8080", cache=Cache())
+    first, _ = edge.handle(get(ARTICLE_PATH))
+    again, _ = edge.handle(get(ARTICLE_PATH))
+    assert first.status == 200 and not first.header_values("set-cookie")
+    assert again.header_values("x-cache") == ["Hit from cloudfront"]
+    assets = re.findall(rb'(?:href|src)="(/demo/[^"]+)"', first.body)
+    assert len(assets) == 10
+    for asset in assets:
+        response, _ = edge.handle(get(asset.decode()))
+        assert response.status == 200 and response.header_values("cache-control") == ["public, max-age=86400"]

@@ -21,6 +21,7 @@ from consent_core import cookies
 from .loopback import LoopbackServer
 
 TWO_YEARS = 2 * 365 * 86400
+ARTICLE_PATH = "/articles/plafonds-2027"
 SHARE_NETWORKS = {"facebook": "Facebook", "x": "X (Twitter)", "linkedin": "LinkedIn"}
 
 CSS = """
@@ -54,6 +55,21 @@ ADS_JS = """(function () {
   if (slot) slot.textContent = "Annonce : -20 % sur la comptabilité en ligne pour les micro-entreprises.";
 })();
 """
+
+
+SITE_JS = """document.documentElement.setAttribute("data-site-js", "loaded");
+"""
+# The article's pictures: small drawings, as a CMS would serve its images.
+ARTICLE_IMAGES = 8
+
+
+def _picture(number: int) -> str:
+    hue = number * 45
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90" viewBox="0 0 160 90">'
+        f'<rect width="160" height="90" fill="hsl({hue},60%,85%)"/>'
+        f'<circle cx="{20 + number * 15}" cy="45" r="25" fill="hsl({hue},60%,45%)"/></svg>'
+    )
 
 
 class DemoSite:
@@ -91,6 +107,16 @@ class DemoSite:
             return _asset(ANALYTICS_JS, "application/javascript")
         if path == "/demo/annonces.js":
             return _asset(ADS_JS, "application/javascript")
+        if path == "/demo/site.js":
+            return _asset(SITE_JS, "application/javascript")
+        if path.startswith("/demo/images/") and path.removesuffix(".svg").removeprefix("/demo/images/").isdigit():
+            return _asset(_picture(int(path.removesuffix(".svg").removeprefix("/demo/images/"))), "image/svg+xml")
+        if path == ARTICLE_PATH:
+            # A CMS page cache: the same page for everyone, no cookie, kept 5 minutes by shared caches.
+            cacheable = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "public, max-age=300")]
+            title, content = self.article()
+            site_js = '<script src="/demo/site.js" defer></script>'
+            return 200, cacheable, self.layout(title, content, {}, {}, scripts=site_js)
         if path.startswith("/partage/") and path.removeprefix("/partage/") in SHARE_NETWORKS:
             network = SHARE_NETWORKS[path.removeprefix("/partage/")]
             page = "<!doctype html><meta charset=utf-8><body style='margin:0;font:14px sans-serif'>"
@@ -190,6 +216,17 @@ class DemoSite:
 <p>Les seuils du régime micro-entrepreneur sont revalorisés tous les trois ans.</p></article>"""
         return "Actualités", content
 
+    def article(self) -> tuple[str, str]:
+        pictures = "".join(
+            f'<img src="/demo/images/{number}.svg" width="160" height="90" alt="Illustration {number}">'
+            for number in range(1, ARTICLE_IMAGES + 1)
+        )
+        content = f"""
+<p>Les nouveaux plafonds de chiffre d'affaires s'appliquent au 1er janvier : vente de marchandises,
+prestations de services, professions libérales.</p>
+<p class="pictures">{pictures}</p>"""
+        return "Plafonds 2027", content
+
     def privacy(self, received: dict[str, str], message: str) -> tuple[str, str]:
         site = self.site["site"]
         content = f"""
@@ -197,7 +234,9 @@ class DemoSite:
 <p>La liste des cookies et de leurs finalités est sur la page <a href="/consent/cookies">Cookies</a>.</p>"""
         return "Confidentialité", content
 
-    def layout(self, title: str, content: str, received: dict[str, str], headers: dict[str, str]) -> bytes:
+    def layout(
+        self, title: str, content: str, received: dict[str, str], headers: dict[str, str], scripts: str = ""
+    ) -> bytes:
         name = html.escape(self.site["site"]["name"])
         prefs = received.get("display_prefs", "")
         classes = {"dark": "theme:dark" in prefs, "large": "size:large" in prefs}
@@ -207,12 +246,12 @@ class DemoSite:
         seen = html.escape(", ".join(sorted(received)) or "(aucun)")
         page = f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{html.escape(title)} - {name}</title><link rel="stylesheet" href="/demo/site.css">
-<script src="/consent/banner.js" defer></script></head>
+<title>{html.escape(title)} - {name}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/demo/site.css">
+<script src="/consent/banner.js" defer></script>{scripts}</head>
 <body class="{body_class}">
 <header><strong>{name}</strong>
 <nav><a href="/">Accueil</a><a href="/inscription">Inscription</a><a href="/affichage">Affichage</a>
-<a href="/actualites">Actualités</a></nav></header>
+<a href="/actualites">Actualités</a><a href="{ARTICLE_PATH}">Plafonds 2027</a></nav></header>
 <main><h1>{html.escape(title)}</h1>{content}</main>
 <footer>
 <p><button type="button" data-consent-open>Gérer mes cookies</button>
@@ -226,7 +265,8 @@ Cookies reçus par le serveur : <span id="received-cookies">{seen}</span></p>
 
 
 def _asset(text: str, content_type: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    return 200, [("Content-Type", f"{content_type}; charset=utf-8"), ("Cache-Control", "max-age=60")], text.encode()
+    headers = [("Content-Type", f"{content_type}; charset=utf-8"), ("Cache-Control", "public, max-age=86400")]
+    return 200, headers, text.encode()
 
 
 def _html_headers(set_cookies: list[str]) -> list[tuple[str, str]]:
