@@ -13,7 +13,7 @@ STAMP_SAM := $(VENV_SAM)/.installed-$(shell cat requirements-sam.txt | cksum | c
 
 .PHONY: test lint unit test-lambda-python sam-check sam-local cost bench events config clean run browser-deps screenshots load \
 	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction \
-	build-EdgeConfigFunction build-SharedLayer
+	build-StaticResponseFunction build-EdgeConfigFunction build-SharedLayer
 
 test: lint unit test-lambda-python sam-check
 
@@ -139,6 +139,11 @@ build-ViewerResponseFunction:
 
 build-OriginResponseFunction:
 	$(call edge_package,origin_response)
+
+# The static behaviours' origin-response: its handler alone (no core, no config).
+build-StaticResponseFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp functions/static_response/app.py "$(ARTIFACTS_DIR)/"
 
 # The consent endpoint: its package (the config beside its handler), the core, and its
 # pinned dependencies as Lambda's Python 3.13 on x86_64 runs them (boto3 comes with the runtime).

@@ -57,6 +57,8 @@ def parameter_values(template: dict[str, Any], given: dict[str, str] | None = No
 
 def evaluate(node: Any, values: dict[str, Any], conditions: dict[str, bool] | None = None) -> Any:
     """A condition or rule expression: Ref, Condition and the functions allowed there."""
+    if isinstance(node, list):
+        return [evaluate(item, values, conditions) for item in node]
     if not isinstance(node, dict):
         return node
     ((function, argument),) = node.items()
@@ -79,6 +81,10 @@ def evaluate(node: Any, values: dict[str, Any], conditions: dict[str, bool] | No
         return all(member == args[1] for member in args[0])
     if function == "Fn::Contains":
         return args[1] in args[0]
+    if function == "Fn::Split":
+        return args[1].split(args[0])
+    if function == "Fn::Select":
+        return args[1][int(args[0])]
     raise ValueError(f"{function} cannot be evaluated here")
 
 
@@ -90,13 +96,17 @@ def conditions(template: dict[str, Any], values: dict[str, Any]) -> dict[str, bo
     return result
 
 
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
 def resolve_ifs(node: Any, conditions: dict[str, bool]) -> Any:
-    """`node` with every `Fn::If` replaced by the branch its condition chooses."""
+    """`node` with every `Fn::If` replaced by the branch its condition chooses, and `AWS::NoValue` left out."""
     if isinstance(node, list):
-        return [resolve_ifs(item, conditions) for item in node]
+        return [item for item in (resolve_ifs(item, conditions) for item in node) if item != NO_VALUE]
     if not isinstance(node, dict):
         return node
     if set(node) == {"Fn::If"}:
         name, chosen, other = node["Fn::If"]
         return resolve_ifs(chosen if conditions[name] else other, conditions)
-    return {key: resolve_ifs(value, conditions) for key, value in node.items()}
+    resolved = {key: resolve_ifs(value, conditions) for key, value in node.items()}
+    return {key: value for key, value in resolved.items() if value != NO_VALUE}

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from edge_consent import edge_rules, events
 from edge_consent.cli import invoke
 from functions.origin_response import app as origin_response
+from functions.static_response import app as static_response
 from functions.viewer_request import app as viewer_request
 from functions.viewer_response import app as viewer_response
 from tests import rfc6265
@@ -345,6 +346,20 @@ def test_shedding_keeps_necessary_cookies_and_the_consent_cookie_longest() -> No
     assert consent.shed_cookies(header, 40, DEV_CONFIG) == f"sessionid=s; {name}=c"
     assert consent.shed_cookies(header, 50, DEV_CONFIG) == f"{name}=c"
     assert consent.shed_cookies(header, 1000, DEV_CONFIG) is None
+
+
+def test_static_files_set_no_cookie(fresh: dict[str, dict[str, Any]]) -> None:
+    """The static behaviours' origin-response: whatever the category, nothing is kept for everyone."""
+    event = copy.deepcopy(fresh["origin-response/mixed-set-cookie.json"])
+    before = copy.deepcopy(event)
+    result = static_response.lambda_handler(event, None)
+    assert edge_rules.check_result("origin-response", before, result) == []
+    assert "set-cookie" not in result["headers"] and result["headers"]["content-type"]
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": []}, {"Records": [{"cf": {"response": {"headers": []}}}]}, None])
+def test_the_static_response_function_never_raises(event: Any) -> None:
+    static_response.lambda_handler(event, None)
 
 
 # --- Failing closed ---------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def get(path: str, *cookies: str, **headers: str) -> HttpRequest:
 
 
 def test_the_template_behaviours_and_their_functions() -> None:
-    consent, default = DISTRIBUTION.behaviours
+    consent, *static, default = DISTRIBUTION.behaviours
     assert consent.path_pattern == "/consent*" and default.path_pattern == "*"
     assert {t: a.function for t, a in consent.associations.items()} == {"origin-request": "ConsentApiFunction"}
     assert consent.associations["origin-request"].include_body
@@ -91,12 +91,29 @@ def test_the_template_behaviours_and_their_functions() -> None:
         "viewer-response": "ViewerResponseFunction",
     }
     assert DISTRIBUTION.behaviour_for("/consent/preferences") is consent
+    assert DISTRIBUTION.behaviour_for("/consent/banner.js") is consent  # before `*.js`
     assert DISTRIBUTION.behaviour_for("/Consent") is default  # path patterns are case-sensitive
+    assert [b.path_pattern for b in static] == [
+        "/static/*",
+        "/assets/*",
+        "*.css",
+        "*.js",
+        "*.svg",
+        "*.png",
+        "*.jpg",
+        "*.woff2",
+    ]
+    for behaviour in static:  # no consent function: only the one that keeps Set-Cookie out of the cache
+        assert {t: a.function for t, a in behaviour.associations.items()} == {
+            "origin-response": "StaticResponseFunction"
+        }
+        assert not behaviour.forwarding.cookie("sessionid") and not behaviour.forwarding.header("user-agent")
+    assert DISTRIBUTION.behaviour_for("/static/site.css") is static[0]
     assert DISTRIBUTION.functions["ConsentApiFunction"].code_uri == ROOT / "functions" / "consent_api"
 
 
 def test_forwarding_follows_the_cache_and_origin_request_policies() -> None:
-    consent, default = DISTRIBUTION.behaviours
+    consent, *_, default = DISTRIBUTION.behaviours
     assert default.forwarding.header("X-Consent-Categories") and default.forwarding.header("sec-gpc")
     assert default.forwarding.header("user-agent") and default.forwarding.header("referer")
     assert not default.forwarding.header("host")  # ForwardHostHeader's default
@@ -148,6 +165,27 @@ def test_a_parameter_the_template_refuses_stops_the_local_edge() -> None:
         load_distribution(parameters={"ForwardHostHeader": "yes"})
     with pytest.raises(TemplateError, match="no parameter"):
         load_distribution(parameters={"ForwardHost": "true"})
+
+
+def test_static_files_skip_the_consent_functions_and_never_set_a_cookie(real_handlers: dict[str, Any]) -> None:
+    ran: list[str] = []
+
+    def counted(name: str) -> Any:
+        def handler(event: Any, context: Any) -> Any:
+            ran.append(name)
+            return real_handlers[name](event, context)
+
+        return handler
+
+    handlers = {name: counted(name) for name in real_handlers}
+    origin = RecordingOrigin(set_cookies=("sessionid=s; Path=/", "_ga=GA1.1.1.1; Max-Age=63072000; Path=/"))
+    edge = LocalEdge(DISTRIBUTION, handlers, origin, ORIGIN_HOST, "localhost:8080", cache=Cache())
+    for _ in range(2):
+        response, _ = edge.handle(get("/static/site.css", f"{consent_cookie(ALL_OPTIONAL)}; _ga=1; sessionid=s"))
+        assert response.status == 200 and response.header_values("set-cookie") == []
+    assert ran == ["StaticResponseFunction"]  # once, on the miss; the hit runs nothing
+    assert origin.header("cookie") == [] and len(origin.requests) == 1
+    assert response.header_values("x-cache") == ["Hit from cloudfront"]
 
 
 def test_set_cookie_is_filtered_capped_and_said_in_the_console(real_handlers: dict[str, Any]) -> None:
@@ -654,7 +692,7 @@ def test_the_demo_article_is_a_cacheable_page_with_ten_assets(demo_origin: str, 
     again, _ = edge.handle(get(ARTICLE_PATH))
     assert first.status == 200 and not first.header_values("set-cookie")
     assert again.header_values("x-cache") == ["Hit from cloudfront"]
-    assets = re.findall(rb'(?:href|src)="(/demo/[^"]+)"', first.body)
+    assets = re.findall(rb'(?:href|src)="(/static/[^"]+)"', first.body)
     assert len(assets) == 10
     for asset in assets:
         response, _ = edge.handle(get(asset.decode()))

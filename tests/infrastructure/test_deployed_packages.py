@@ -233,3 +233,15 @@ def test_the_writers_role_allows_every_call_it_makes(deployed: dict[str, Any]) -
             action,
             resource,
         )
+
+
+def test_the_static_files_function_runs_as_sam_packs_it(packages: Path, python: str) -> None:
+    """No config for it: SAM's own version runs on the static behaviours."""
+    folder = lambda_runtime.shared_folder("task-")
+    try:
+        task = lambda_runtime.unpack((packages / "StaticResponseFunction.zip").read_bytes(), folder / "task")
+        event = json.loads((ROOT / "events" / "origin-response" / "mixed-set-cookie.json").read_text(encoding="utf-8"))
+        run = lambda_runtime.invoke(python, task, "app.lambda_handler", event)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert "set-cookie" not in run["result"]["headers"] and run["result"]["status"] == "200", run["log"]

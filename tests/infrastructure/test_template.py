@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
+from edge_consent.local.distribution import load_distribution
 from edge_consent.template import load_template
 from tests.conftest import ROOT
 from tests.helpers.cloudformation import failed_rules
 
 VIEWER = ["ViewerRequestFunction", "ViewerResponseFunction"]
-ORIGIN = ["OriginResponseFunction"]
+ORIGIN = ["OriginResponseFunction", "StaticResponseFunction"]
 EDGE_RUNTIMES = {"python3.12", "python3.13"}
 
 
@@ -131,7 +132,7 @@ def test_config_writer_may_touch_the_secret_and_the_edge_functions_only(template
     p = props(template, "EdgeConfigFunction")
     assert p["Layers"] == [{"Ref": "SharedLayer"}]
     statements = p["Policies"][0]["Statement"]
-    edge_functions = (*VIEWER, *ORIGIN, "ConsentApiFunction")
+    edge_functions = ("ViewerRequestFunction", "ViewerResponseFunction", "OriginResponseFunction", "ConsentApiFunction")
     assert statements == [
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "KeysSecret"}},
         {
@@ -213,7 +214,7 @@ def test_distribution_runs_the_configured_versions(template: dict[str, Any]) -> 
         "origin-response": {"Fn::GetAtt": ["EdgeConfig", "OriginResponseVersionArn"]},
         "viewer-response": {"Fn::GetAtt": ["EdgeConfig", "ViewerResponseVersionArn"]},
     }
-    (consent_behaviour,) = config["CacheBehaviors"]
+    consent_behaviour = config["CacheBehaviors"][0]
     assert consent_behaviour["PathPattern"] == "/consent*"
     assert consent_behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # caching disabled
     assert len(consent_behaviour["AllowedMethods"]) == 7
@@ -255,3 +256,32 @@ def test_outputs(template: dict[str, Any]) -> None:
     assert {"DistributionDomainName", "DistributionId", "ReceiptsTableName", "ConsentApiVersion"} <= set(
         template["Outputs"]
     )
+
+
+def test_static_files_have_behaviours_without_consent_functions(template: dict[str, Any]) -> None:
+    """Up to 8 path patterns, each a behaviour: no viewer function, no cookie, no Set-Cookie kept."""
+    declared = template["Parameters"]["StaticPathPatterns"]
+    assert declared["Type"] == "CommaDelimitedList" and len(declared["Default"].split(",")) <= 8
+    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    consent_behaviour, *slots = config["CacheBehaviors"]
+    assert consent_behaviour["PathPattern"] == "/consent*" and len(slots) == 8  # /consent/banner.js before `*.js`
+    for index, slot in enumerate(slots):
+        condition, behaviour, otherwise = slot["Fn::If"]
+        assert condition == f"HasStaticPattern{index}" and otherwise == {"Ref": "AWS::NoValue"}
+        assert behaviour["CachePolicyId"] == {"Ref": "StaticCachePolicy"} and "OriginRequestPolicyId" not in behaviour
+        assert behaviour["LambdaFunctionAssociations"] == [
+            {"EventType": "origin-response", "LambdaFunctionARN": {"Ref": "StaticResponseFunction.Version"}}
+        ]
+    key = template["Resources"]["StaticCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert key["ParametersInCacheKeyAndForwardedToOrigin"]["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"] == {"HeaderBehavior": "none"}
+
+
+@pytest.mark.parametrize(
+    ("patterns", "behaviours"),
+    [("", ["/consent*", "*"]), ("/static/*", ["/consent*", "/static/*", "*"]), (",".join("abcdefgh"), 10)],
+)
+def test_the_static_patterns_become_behaviours(patterns: str, behaviours: list[str] | int) -> None:
+    distribution = load_distribution(parameters={"StaticPathPatterns": patterns})
+    found = [behaviour.path_pattern for behaviour in distribution.behaviours]
+    assert found == behaviours if isinstance(behaviours, list) else len(found) == behaviours

@@ -101,21 +101,21 @@ class DemoSite:
         self, method: str, path: str, query: str, received: dict[str, str], headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, body) for one request."""
-        if path == "/demo/site.css":
+        if path == "/static/site.css":
             return _asset(CSS, "text/css")
-        if path == "/demo/mesure.js":
+        if path == "/static/mesure.js":
             return _asset(ANALYTICS_JS, "application/javascript")
-        if path == "/demo/annonces.js":
+        if path == "/static/annonces.js":
             return _asset(ADS_JS, "application/javascript")
-        if path == "/demo/site.js":
+        if path == "/static/site.js":
             return _asset(SITE_JS, "application/javascript")
-        if path.startswith("/demo/images/") and path.removesuffix(".svg").removeprefix("/demo/images/").isdigit():
-            return _asset(_picture(int(path.removesuffix(".svg").removeprefix("/demo/images/"))), "image/svg+xml")
+        if path.startswith("/static/images/") and path.removesuffix(".svg").removeprefix("/static/images/").isdigit():
+            return _asset(_picture(int(path.removesuffix(".svg").removeprefix("/static/images/"))), "image/svg+xml")
         if path == ARTICLE_PATH:
             # A CMS page cache: the same page for everyone, no cookie, kept 5 minutes by shared caches.
             cacheable = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "public, max-age=300")]
             title, content = self.article()
-            site_js = '<script src="/demo/site.js" defer></script>'
+            site_js = '<script src="/static/site.js" defer></script>'
             return 200, cacheable, self.layout(title, content, {}, {}, scripts=site_js)
         if path.startswith("/partage/") and path.removeprefix("/partage/") in SHARE_NETWORKS:
             network = SHARE_NETWORKS[path.removeprefix("/partage/")]
@@ -174,7 +174,7 @@ class DemoSite:
         content = f"""
 <p>Le portail des créateurs et des gérants de micro-entreprises : démarches, comptabilité, actualités.</p>
 <div id="ad-slot" class="slot" aria-label="Espace publicitaire">Espace publicitaire (s'affiche avec votre accord).</div>
-<script type="text/plain" data-consent-category="advertising" src="/demo/annonces.js"></script>
+<script type="text/plain" data-consent-category="advertising" src="/static/annonces.js"></script>
 <h2>Partager</h2>
 <p id="share">{frames}</p>
 <p>Les boutons de partage ne se chargent qu'avec votre accord pour les réseaux sociaux.</p>"""
@@ -211,14 +211,14 @@ class DemoSite:
     def news(self, received: dict[str, str], message: str) -> tuple[str, str]:
         content = """
 <p id="analytics-status">Mesure d'audience : inactive (sans votre accord).</p>
-<script type="text/plain" data-consent-category="analytics" src="/demo/mesure.js"></script>
+<script type="text/plain" data-consent-category="analytics" src="/static/mesure.js"></script>
 <article><h2>Plafond de chiffre d'affaires : ce qui change</h2>
 <p>Les seuils du régime micro-entrepreneur sont revalorisés tous les trois ans.</p></article>"""
         return "Actualités", content
 
     def article(self) -> tuple[str, str]:
         pictures = "".join(
-            f'<img src="/demo/images/{number}.svg" width="160" height="90" alt="Illustration {number}">'
+            f'<img src="/static/images/{number}.svg" width="160" height="90" alt="Illustration {number}">'
             for number in range(1, ARTICLE_IMAGES + 1)
         )
         content = f"""
@@ -246,8 +246,8 @@ prestations de services, professions libérales.</p>
         seen = html.escape(", ".join(sorted(received)) or "(aucun)")
         page = f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{html.escape(title)} - {name}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/demo/site.css">
-<script src="/consent/banner.js" defer></script>{scripts}</head>
+<title>{html.escape(title)} - {name}</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/site.css"><script src="/consent/banner.js" defer></script>{scripts}</head>
 <body class="{body_class}">
 <header><strong>{name}</strong>
 <nav><a href="/">Accueil</a><a href="/inscription">Inscription</a><a href="/affichage">Affichage</a>

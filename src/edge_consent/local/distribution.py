@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..template import TEMPLATE, conditions, load_template, parameter_values, resolve_ifs
+from ..template import TEMPLATE, conditions, evaluate, load_template, parameter_values, resolve_ifs
 from .cache import DEFAULT_ERROR_CACHING_MIN_TTL, CacheTimes
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -155,8 +155,8 @@ class Distribution:
         return self.error_caching_min_ttl.get(status, DEFAULT_ERROR_CACHING_MIN_TTL)
 
     def function_for(self, trigger: str) -> FunctionSpec:
-        """The function the first behaviour associates with this trigger."""
-        for behaviour in self.behaviours:
+        """The function on this trigger: the default behaviour's, else that of the first behaviour with one."""
+        for behaviour in (self.behaviours[-1], *self.behaviours[:-1]):
             if trigger in behaviour.associations:
                 return self.functions[behaviour.associations[trigger].function]
         raise TemplateError(f"no behaviour of the distribution runs a function on {trigger}")
@@ -177,7 +177,8 @@ def load_distribution(
     """The distribution as CloudFormation would create it with these parameters (the defaults otherwise)."""
     template = load_template(path)
     try:
-        chosen = conditions(template, parameter_values(template, parameters))
+        values = parameter_values(template, parameters)
+        chosen = conditions(template, values)
     except (KeyError, ValueError) as exc:
         raise TemplateError(f"{path}: {exc}") from None
     resources: dict[str, Any] = resolve_ifs(template.get("Resources", {}), chosen)
@@ -199,7 +200,7 @@ def load_distribution(
         forwarding, cache_policy = _policies(raw, resources)
         behaviours.append(
             Behaviour(
-                path_pattern=raw["PathPattern"],
+                path_pattern=str(evaluate(raw["PathPattern"], values, chosen)),
                 associations=associations,
                 forwarding=forwarding,
                 allowed_methods=frozenset(raw.get("AllowedMethods", ["GET", "HEAD"])),
