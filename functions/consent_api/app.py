@@ -252,8 +252,10 @@ def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now:
     )
     # The consent cookie, then the deletion of every cookie the visitor sent that the new
     # choice refuses: a withdrawal clears the browser at once, HttpOnly cookies included.
+    state_value = consent.state_cookie_value([recorded.cookie_value], context.gpc, config, now)
     set_cookies = [
         service.consent_cookie_header(config, recorded.cookie_value),
+        consent.state_cookie_line(config, state_value, now),  # what the banner reads on every page
         *refused_cookie_deletions(request, frozenset(recorded.receipt.granted), config),
     ]
     if collection == "form":
@@ -298,37 +300,39 @@ def valid_cookie_value(request: Request, config: EdgeConfig, now: float) -> str 
     return None
 
 
-def get_state(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+def get_state(request: Request, config: EdgeConfig, now: float) -> Response:
+    """The state and the texts, for a page that asks (the banner reads the state cookie): no receipt is read."""
     current = current_consent(request, config, now)
     payload = state_payload(current, valid_cookie_value(request, config, now), config)
-    if current.consent_id:
-        try:
-            latest = store.latest(current.consent_id, now)
-            payload["receipt_id"] = latest.receipt_id if latest else None
-        except StoreUnavailable:
-            pass  # the banner does not need it to work
     lang = language(request, config)
-    site = config.site
     payload.update(
         language=lang,
         texts=texts.UI[lang],
-        categories=[
-            {
-                "id": category["id"],
-                "name": category["name"][lang],
-                "purpose": category["purpose"][lang],
-                "required": category["id"] == "necessary",
-            }
-            for category in site["categories"]
-        ],
-        consent_mode=site.get("consent_mode", {}),
-        links={
-            "preferences": "/consent/preferences",
-            "cookies": "/consent/cookies",
-            "privacy": site["site"]["privacy_policy_url"],
-        },
+        categories=categories(config, lang),
+        consent_mode=config.site.get("consent_mode", {}),
+        links=links(config),
     )
     return json_response(200, payload)
+
+
+def categories(config: EdgeConfig, lang: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": category["id"],
+            "name": category["name"][lang],
+            "purpose": category["purpose"][lang],
+            "required": category["id"] == "necessary",
+        }
+        for category in config.site["categories"]
+    ]
+
+
+def links(config: EdgeConfig) -> dict[str, str]:
+    return {
+        "preferences": "/consent/preferences",
+        "cookies": "/consent/cookies",
+        "privacy": config.site["site"]["privacy_policy_url"],
+    }
 
 
 def get_preferences(request: Request, config: EdgeConfig, now: float) -> Response:
@@ -354,10 +358,45 @@ def get_cookie_page(request: Request, config: EdgeConfig) -> Response:
     return Response(200, html, "text/html", headers={"Content-Language": lang})
 
 
+BANNER_TEXTS = (
+    "banner_title",
+    "banner_text",
+    "purposes_label",
+    "accept_all",
+    "reject_all",
+    "customise",
+    "save_choices",
+    "withdraw",
+    "always_active",
+    "preferences_title",
+    "cookie_page_link",
+    "privacy_link",
+    "choice_saved",
+    "choice_withdrawn",
+    "choice_failed",
+)
+
+
 @functools.cache
-def banner_script() -> str:
+def banner_script(config: EdgeConfig) -> str:
+    """The banner with what it needs to start without asking: made once per container and policy."""
     with open(BANNER_JS, encoding="utf-8") as handle:
-        return handle.read()
+        source = handle.read()
+    boot = {
+        "state_cookie": config.state_cookie_name,
+        "reconsent_version": config.reconsent_version,
+        "default_language": config.site["site"]["default_language"],
+        "languages": {
+            lang: {"texts": {key: texts.UI[lang][key] for key in BANNER_TEXTS}, "categories": categories(config, lang)}
+            for lang in texts.UI
+        },
+        "consent_mode": config.site.get("consent_mode", {}),
+        "links": links(config),
+    }
+    # JSON inside a script: nothing in it may close the script or end a line for JavaScript.
+    data = json.dumps(boot, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    data = data.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return source.replace("/*BOOT*/ null", data, 1)
 
 
 def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
@@ -383,14 +422,14 @@ def route(request: Request, config: EdgeConfig, store: ReceiptStore, now: float)
     if method not in ("GET", "HEAD"):
         return json_response(404, {"error": "not found"})
     if path == "/consent":
-        return get_state(request, config, store, now)
+        return get_state(request, config, now)
     if path == "/consent/preferences":
         return get_preferences(request, config, now)
     if path == "/consent/cookies":
         return get_cookie_page(request, config)
     if path == "/consent/banner.js":
         return Response(
-            200, banner_script(), "application/javascript", headers={"Cache-Control": "public, max-age=300"}
+            200, banner_script(config), "application/javascript", headers={"Cache-Control": "public, max-age=300"}
         )
     if path == "/consent/receipt":
         return get_receipts(request, config, store, now)

@@ -169,3 +169,25 @@ def test_screenshots_of_the_banner_and_the_preferences_page(page: Page, local_ru
     for name in ("banner.png", "preferences.png"):
         data = (directory / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+
+def consent_requests(local_run: LocalRun) -> list[str]:
+    """What reached the consent endpoint so far, from the local edge's console."""
+    lines = local_run.console.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.split(" ", 2)[1:2] and line.split(" ", 2)[1].startswith("/consent")]
+
+
+def test_a_returning_visitors_page_asks_the_consent_endpoint_nothing(page: Page, local_run: LocalRun) -> None:
+    """The banner reads the state cookie and its own texts: no `GET /consent`; banner.js from the browser's cache."""
+    page.goto(local_run.url + "/actualites")
+    expect(page.locator(BANNER)).to_be_visible()
+    choose_in_banner(page, TEXTS["accept_all"])
+    state = str(cookies_by_name(page.context)["__Host-consent-state"]["value"])
+    assert state.split(".")[1] == "advertising-analytics-preferences-social"
+    page.wait_for_load_state("networkidle")
+    asked = len(consent_requests(local_run))
+    page.goto(local_run.url + "/actualites")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("html")).to_have_attribute("data-analytics", "active")  # gated from the state cookie
+    expect(page.locator(BANNER)).to_have_count(0)
+    assert consent_requests(local_run)[asked:] == []

@@ -331,7 +331,22 @@ def test_pages_and_script(fresh: dict[str, dict[str, Any]], store: Any) -> None:
         "content-type",
     ).startswith("text/html")  # type: ignore[union-attr]
     script = call(copy.deepcopy(fresh["consent-api/get-banner-js.json"]), store)
-    assert script["body"] == (ROOT / "functions" / "consent_api" / "static" / "banner.js").read_text(encoding="utf-8")
+    source = (ROOT / "functions" / "consent_api" / "static" / "banner.js").read_text(encoding="utf-8")
+    before, _, after = source.partition("/*BOOT*/ null")
+    assert script["body"].startswith(before) and script["body"].endswith(after)
+
+
+def test_the_banner_carries_what_it_needs_to_start_without_asking(
+    fresh: dict[str, dict[str, Any]], store: Any
+) -> None:
+    """The state cookie's name, the re-consent version, every language's texts and categories, no `</`."""
+    body = call(copy.deepcopy(fresh["consent-api/get-banner-js.json"]), store)["body"]
+    boot = json.loads(body.split("const BOOT = ", 1)[1].split(";\n", 1)[0].replace("<\\/", "</"))
+    assert boot["state_cookie"] == "__Host-consent-state" and boot["reconsent_version"] == DEV_CONFIG.reconsent_version
+    assert set(boot["languages"]) == {"fr", "en"} and boot["default_language"] == "fr"
+    assert [c["id"] for c in boot["languages"]["en"]["categories"]] == list(DEV_CONFIG.categories)
+    assert boot["languages"]["fr"]["texts"]["accept_all"] == "Tout accepter"
+    assert "</" not in body.split("const BOOT = ", 1)[1].split(";\n", 1)[0]
 
 
 def test_receipts_need_a_valid_cookie(store: Any) -> None:
@@ -516,8 +531,10 @@ def test_a_withdrawal_deletes_the_refused_cookies_in_the_same_response(
     )
     event = post({}, {"content_type": content_type, "cookie": held}, raw=body)
     lines = cloudfront.set_cookie_lines(call(event, store)["headers"])
-    assert lines[0].startswith("__Host-consent=")
-    deleted = {line.split("=", 1)[0]: line for line in lines[1:]}
+    assert lines[0].startswith("__Host-consent=") and lines[1].startswith(
+        f"__Host-consent-state={DEV_CONFIG.policy_version}.."
+    )
+    deleted = {line.split("=", 1)[0]: line for line in lines[2:]}
     # Catalogued cookies of refused categories, with the catalogue's Domain and Path;
     # necessary and uncatalogued cookies are left alone.
     assert set(deleted) == {"_ga", "FPID", "_pk_id.1.a1b2", "display_prefs"}
@@ -529,4 +546,25 @@ def test_a_withdrawal_deletes_the_refused_cookies_in_the_same_response(
 def test_a_choice_deletes_only_what_it_refuses(store: Any) -> None:
     event = post(choice("custom", "custom-deletes-0001", categories=["analytics"]), {"cookie": "_ga=1; _fbp=2"})
     lines = cloudfront.set_cookie_lines(call(event, store)["headers"])
-    assert [line.split("=", 1)[0] for line in lines] == ["__Host-consent", "_fbp"]
+    assert [line.split("=", 1)[0] for line in lines] == ["__Host-consent", "__Host-consent-state", "_fbp"]
+
+
+def test_a_choice_sets_the_state_cookie_the_banner_reads(store: Any) -> None:
+    """Readable by the page (no HttpOnly), living as long as the consent cookie: `<version>.<granted>.<expiry>`."""
+    now = time.time()
+    result = call(post(choice("custom", "state-cookie-0001", categories=["analytics", "social"])), store)
+    state = next(line for line in cloudfront.set_cookie_lines(result["headers"]) if line.startswith("__Host-consent-"))
+    value = state.split(";", 1)[0].split("=", 1)[1]
+    version, granted, expires_at = value.split(".")
+    assert (int(version), granted) == (DEV_CONFIG.policy_version, "analytics-social")
+    assert abs(int(expires_at) - (now + DEV_CONFIG.consent_max_age)) < 5
+    assert "HttpOnly" not in state and "Secure" in state and f"Max-Age={DEV_CONFIG.consent_max_age}" in state
+
+
+def test_the_state_answer_reads_no_receipt(store: Any, dynamodb: Any) -> None:
+    """`GET /consent` serves the banner's second layer from the cookie alone: no DynamoDB call."""
+    cookie = header(call(post(choice()), store), "set-cookie").split(";", 1)[0]  # type: ignore[union-attr]
+    calls: list[str] = []
+    dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    result = call(events._origin_request("GET", "/consent", {"cookie": cookie}), store)
+    assert result["status"] == "200" and body_json(result)["state"] == "valid" and calls == []

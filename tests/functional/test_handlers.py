@@ -153,7 +153,9 @@ def test_large_cookie_header_is_cut_down(fresh: dict[str, dict[str, Any]]) -> No
 
 
 def set_cookies(result: dict[str, Any]) -> list[str]:
-    return [item["value"] for item in result["headers"].get("set-cookie", [])]
+    """The Set-Cookie the response carries for the site's cookies (the consent state cookie apart)."""
+    state = f"{DEV_CONFIG.state_cookie_name}="
+    return [item["value"] for item in result["headers"].get("set-cookie", []) if not item["value"].startswith(state)]
 
 
 def test_viewer_response_without_consent_keeps_only_necessary_and_deletions(fresh: dict[str, dict[str, Any]]) -> None:
@@ -184,7 +186,7 @@ def test_viewer_response_keeps_granted_categories(fresh: dict[str, dict[str, Any
 def test_viewer_response_keeps_set_cookie_entries_separate(fresh: dict[str, dict[str, Any]]) -> None:
     result = run(fresh, "viewer-response/mixed-set-cookie-all-granted.json")
     assert all(item["key"] == "Set-Cookie" for item in result["headers"]["set-cookie"])
-    assert len(result["headers"]["set-cookie"]) == 7
+    assert len(set_cookies(result)) == 7
 
 
 def test_withdrawal_deletes_httponly_and_domain_cookies(fresh: dict[str, dict[str, Any]]) -> None:
@@ -360,6 +362,27 @@ def test_static_files_set_no_cookie(fresh: dict[str, dict[str, Any]]) -> None:
 @pytest.mark.parametrize("event", [{}, {"Records": []}, {"Records": [{"cf": {"response": {"headers": []}}}]}, None])
 def test_the_static_response_function_never_raises(event: Any) -> None:
     static_response.lambda_handler(event, None)
+
+
+def state_cookie(result: dict[str, Any]) -> str | None:
+    state = f"{DEV_CONFIG.state_cookie_name}="
+    found = [item["value"] for item in result["headers"].get("set-cookie", []) if item["value"].startswith(state)]
+    return found[0] if found else None
+
+
+def test_viewer_response_keeps_the_state_cookie_with_the_consent_cookie(fresh: dict[str, dict[str, Any]]) -> None:
+    """Set when missing or stale, left alone when right, deleted when consent is gone."""
+    event = copy.deepcopy(fresh["viewer-response/mixed-set-cookie-all-granted.json"])
+    line = state_cookie(viewer_response.lambda_handler(copy.deepcopy(event), None))
+    assert line is not None and ".advertising-analytics-preferences-social." in line and "HttpOnly" not in line
+    held = line.split(";", 1)[0]
+    request_headers = event["Records"][0]["cf"]["request"]["headers"]
+    request_headers["cookie"][0]["value"] += f"; {held}"
+    assert state_cookie(viewer_response.lambda_handler(copy.deepcopy(event), None)) is None  # already right
+    without_consent = copy.deepcopy(fresh["viewer-response/mixed-set-cookie-no-consent.json"])
+    without_consent["Records"][0]["cf"]["request"]["headers"]["cookie"] = [{"key": "Cookie", "value": held}]
+    deletion = state_cookie(viewer_response.lambda_handler(without_consent, None))
+    assert deletion is not None and rfc6265.is_deletion(deletion, time.time())
 
 
 # --- Failing closed ---------------------------------------------------------------------------

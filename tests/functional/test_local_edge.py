@@ -201,7 +201,7 @@ def test_set_cookie_is_filtered_capped_and_said_in_the_console(real_handlers: di
     response, trace = make_edge(real_handlers, origin).handle(request)
     lines = response.header_values("set-cookie")
     names = [line.split("=", 1)[0] for line in lines]
-    assert names == ["sessionid", "csrftoken", "_ga", "_fbp"]  # FPID refused, _fbp deleted
+    assert names == ["sessionid", "csrftoken", "_ga", "_fbp", "__Host-consent-state"]  # FPID refused, _fbp deleted
     assert trace.removed == ["FPID"] and trace.capped == ["csrftoken", "_ga"] and trace.deleted == ["_fbp"]
     line = trace.line()
     assert line.startswith("GET /  200  consent=valid[analytics,necessary]")

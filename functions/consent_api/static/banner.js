@@ -8,6 +8,9 @@
 
   const doc = document;
   const API = "/consent";
+  // Filled by the consent endpoint when it serves this script: the policy's texts and
+  // categories, and the state cookie to read, so that no page needs to ask the server.
+  const BOOT = /*BOOT*/ null;
   const SIGNALS = ["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"];
   // Only for an answer without texts; the server sends the visitor's language.
   const FALLBACK = {
@@ -284,8 +287,47 @@
       .then(() => (busy = false));
   }
 
+  // The visitor's current choice from the state cookie the consent endpoint and the edge keep
+  // beside the signed one: granted categories, or null when there is none to honour.
+  function heldChoice() {
+    const prefix = BOOT.state_cookie + "=";
+    const held = doc.cookie.split("; ").find((c) => c.startsWith(prefix));
+    if (!held) return null;
+    const [version, categories, expires] = held.slice(prefix.length).split(".");
+    if (!(+version >= BOOT.reconsent_version) || !(+expires * 1000 > Date.now())) return null;
+    return categories ? categories.split("-") : [];
+  }
+
+  // The page's language when the policy has it, else the visitor's, else the policy's own.
+  function pageLanguage() {
+    const wanted = [doc.documentElement.lang, ...(navigator.languages || [])];
+    for (const tag of wanted) {
+      const code = String(tag || "").slice(0, 2).toLowerCase();
+      if (BOOT.languages[code]) return code;
+    }
+    return BOOT.default_language;
+  }
+
+  // Without a request: the state from the cookie, the texts from this script.
+  function startFromBoot() {
+    return domReady.then(() => {
+      const language = pageLanguage();
+      const held = heldChoice();
+      cur = Object.assign({}, BOOT.languages[language], {
+        language,
+        state: held ? "valid" : "absent",
+        granted: ["necessary"].concat(held || []),
+        consent_mode: BOOT.consent_mode,
+        links: BOOT.links,
+      });
+      apply();
+      return true;
+    });
+  }
+
   // Resolves true once the state is known and applied; false leaves everything denied.
   function start() {
+    if (BOOT) return startFromBoot();
     return Promise.all([call({ headers: { Accept: "application/json" } }), domReady]).then(
       ([data]) => {
         if (!data || typeof data.state !== "string") return false;

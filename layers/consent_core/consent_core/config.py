@@ -68,6 +68,8 @@ class EdgeConfig:
         self.categories = categories
         self.category_set = frozenset(categories)
         self.consent_cookie_name = consent_cookie_name
+        # Readable by the page's scripts, and never trusted here: see consent.state_cookie_value.
+        self.state_cookie_name = consent_cookie_name + "-state"
         self.consent_max_age = consent_max_age
         self.max_cookie_months = max_cookie_months
         self.unknown_category = unknown_category
@@ -119,7 +121,7 @@ class EdgeConfig:
         known = self._class_cache.get(name)
         if known is None:
             entry = self.entry_for(name)
-            if name == self.consent_cookie_name:
+            if name == self.consent_cookie_name or name == self.state_cookie_name:
                 known = (NECESSARY, True)
             elif entry is not None:
                 known = (entry.category, True)

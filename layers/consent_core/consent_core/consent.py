@@ -100,6 +100,32 @@ def _decide(values: Iterable[str], gpc: bool, config: EdgeConfig, now: float) ->
     return Consent(failure or ABSENT, ONLY_NECESSARY), valid_values
 
 
+def state_cookie_value(values: Iterable[str], gpc: bool, config: EdgeConfig, now: float) -> str | None:
+    """The consent state cookie for these consent cookies; None when none is valid.
+
+    `<policy version>.<granted categories, -joined>.<expiry, Unix seconds>`: what the
+    banner needs to gate scripts and Consent Mode in the visitor's own browser without
+    asking the server. Scripts can read it, so the edge never trusts it: the signed
+    HttpOnly consent cookie alone decides what reaches the origin.
+    """
+    tokens = [parsed for parsed in (check_token(v, config, now)[1] for v in values) if parsed is not None]
+    if not tokens:
+        return None
+    granted = frozenset.intersection(*(granted_by(parsed, gpc, config) for parsed in tokens)) - ONLY_NECESSARY
+    version = min(parsed.policy_version for parsed in tokens)
+    expires_at = min(parsed.issued_at for parsed in tokens) + config.consent_max_age
+    return f"{version}.{'-'.join(sorted(granted))}.{expires_at}"
+
+
+def state_cookie_line(config: EdgeConfig, value: str | None, now: float) -> str:
+    """The Set-Cookie of the consent state cookie (its deletion for None), living as long as its consent."""
+    name = config.state_cookie_name
+    if value is None:
+        return cookies.deletion_line(name, "/", None)
+    expires_at = int(value.rsplit(".", 1)[1])
+    return f"{name}={value}; Max-Age={max(0, expires_at - int(now))}; Path=/; Secure; SameSite=Lax"
+
+
 class RequestCookies(NamedTuple):
     """What viewer-request decided about the Cookie header."""
 
