@@ -336,9 +336,7 @@ def test_pages_and_script(fresh: dict[str, dict[str, Any]], store: Any) -> None:
     assert script["body"].startswith(before) and script["body"].endswith(after)
 
 
-def test_the_banner_carries_what_it_needs_to_start_without_asking(
-    fresh: dict[str, dict[str, Any]], store: Any
-) -> None:
+def test_the_banner_carries_what_it_needs_to_start_without_asking(fresh: dict[str, dict[str, Any]], store: Any) -> None:
     """The state cookie's name, the re-consent version, every language's texts and categories, no `</`."""
     body = call(copy.deepcopy(fresh["consent-api/get-banner-js.json"]), store)["body"]
     boot = json.loads(body.split("const BOOT = ", 1)[1].split(";\n", 1)[0].replace("<\\/", "</"))
