@@ -6,7 +6,8 @@ cacheable article (10 assets: a style sheet, a script, 8 pictures) with its HTTP
 off, so every request a view makes reaches the edge (a returning visitor whose copies
 expired: the worst case). Four moments: a first visit, the acceptance, a returning
 visitor who accepted, a returning visitor who refused (CloudFront's cache already holding
-what visitors with the same choice asked for). Counted at the edge: each
+what visitors with the same choice asked for), and the one who accepted again with the
+browser's cache on, as most views are. Counted at the edge: each
 Lambda@Edge invocation by trigger, each DynamoDB call, each request to `/consent*`, and
 the bytes of consent responses as Chromium received them (encoded as served).
 """
@@ -99,11 +100,25 @@ class Meter:
                     meter.tally.invocations[trigger] += 1
                     meter.tally.milliseconds[trigger] += int(billed)
 
+        original_handle = local_edge.LocalEdge.handle
+
+        def seen(edge: Any, request: Any) -> Any:
+            """Each request that reaches the edge (none from the browser's cache), and the bytes of consent answers."""
+            response, trace = original_handle(edge, request)
+            with meter._lock:
+                meter.tally.requests += 1
+                if request.path.startswith("/consent"):
+                    meter.tally.consent_requests += 1
+                    meter.tally.consent_bytes += len(response.body)  # as sent: gzipped when it is
+            return response, trace
+
         local_edge.LocalEdge._invoke = counted  # type: ignore[method-assign]
+        local_edge.LocalEdge.handle = seen  # type: ignore[method-assign]
         try:
             yield
         finally:
             local_edge.LocalEdge._invoke = original  # type: ignore[method-assign]
+            local_edge.LocalEdge.handle = original_handle  # type: ignore[method-assign]
 
     def watch_dynamodb(self) -> None:
         """The consent function's client, as `edge-consent run` loaded it, with every call counted."""
@@ -129,30 +144,6 @@ def view(page: Page, url: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-@dataclass
-class Visit:
-    """One visitor's browser: the requests it made since the last moment was closed."""
-
-    page: Page
-    meter: Meter
-    edge_url: str
-    finished: list[Any] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.page.on("requestfinished", lambda request: self.finished.append(request))
-
-    def close_moment(self) -> Tally:
-        """What the edge did and the page asked since the last moment: requests, consent bytes."""
-        tally = self.meter.reset()
-        for request in self.finished:
-            tally.requests += 1
-            if request.url.removeprefix(self.edge_url).startswith("/consent"):
-                tally.consent_requests += 1
-                tally.consent_bytes += request.sizes()["responseBodySize"]
-        self.finished.clear()
-        return tally
-
-
 def visitor(browser: Any, meter: Meter, edge_url: str, label: str) -> dict[str, Tally]:
     """A first visit, the choice `label` in the banner, a return: each moment's tally."""
     context = browser.new_context(locale="fr-FR")
@@ -160,22 +151,29 @@ def visitor(browser: Any, meter: Meter, edge_url: str, label: str) -> dict[str, 
     session = context.new_cdp_session(page)
     session.send("Network.enable")
     session.send("Network.setCacheDisabled", {"cacheDisabled": True})
-    visit = Visit(page, meter, edge_url)
-    visit.close_moment()
+    meter.reset()
     article = edge_url + ARTICLE_PATH
     view(page, article)
     page.locator(BANNER).wait_for()
-    first = visit.close_moment()
+    first = meter.reset()
     with page.expect_request_finished(lambda r: r.url.endswith("/consent") and r.method == "POST"):
         page.locator(BANNER).get_by_role("button", name=label, exact=True).click()
     page.wait_for_load_state("networkidle")
-    choice = visit.close_moment()
+    choice = meter.reset()
     view(page, article)  # other visitors with the same choice have filled CloudFront's cache by now
-    visit.close_moment()
+    meter.reset()
     view(page, article)
-    returning = visit.close_moment()
+    returning = meter.reset()
+    # The same visitor with the browser's cache on, once it holds the page's files: the page
+    # asked again (a reload revalidates the page alone), its files from the cache.
+    session.send("Network.setCacheDisabled", {"cacheDisabled": False})
+    view(page, article)
+    meter.reset()
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    cached = meter.reset()
     context.close()
-    return {"first visit": first, "choice": choice, "returning": returning}
+    return {"first visit": first, "choice": choice, "returning": returning, "browser cache": cached}
 
 
 def measure() -> dict[str, Tally]:
@@ -196,6 +194,7 @@ def measure() -> dict[str, Tally]:
         "acceptance": accepted["choice"],
         "returning visitor, accepted": accepted["returning"],
         "returning visitor, refused": refused["returning"],
+        "returning visitor, accepted, browser cache on": accepted["browser cache"],
     }
 
 

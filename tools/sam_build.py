@@ -79,7 +79,7 @@ def build_python():
 
 def compile_config(out):
     """The policy as the edge reads it, without keys: the stack's EdgeConfig adds them at deploy time."""
-    paths = [os.path.join(ROOT, "src"), os.path.join(ROOT, "layers", "consent_core")]
+    paths = [os.path.join(ROOT, name) for name in ("src", "functions", os.path.join("layers", "consent_core"))]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     command = ["-s", "-m", "edge_consent.cli", "policy", "compile", POLICY, "--without-keys", "-o", out]
     run([build_python(), *command], env=env, cwd=ROOT)

@@ -1,7 +1,7 @@
 """The consent endpoint: Lambda@Edge origin-request on `/consent*`; every response is generated here.
 
 Routes: POST /consent (record a choice), GET /consent (the state, for the banner),
-GET /consent/preferences, GET /consent/cookies, GET /consent/banner.js,
+GET /consent/preferences, GET /consent/cookies, GET /consent/banner[.<version>].js,
 GET /consent/receipt (the visitor's own receipts). Anything else under /consent: 404.
 """
 
@@ -23,7 +23,7 @@ from consent_core import cloudfront, consent, cookies
 from consent_core.config import EdgeConfig, load_config
 from pydantic import ValidationError
 
-from . import pages, service, texts
+from . import banner, pages, service, texts
 from .models import MAX_PAGE_PATH, Collection, Receipt, Submission, safe_return_to, viewer_country
 from .store import DEADLINE_SECONDS, ReceiptStore, StoreUnavailable, SubmissionConflict
 
@@ -31,7 +31,6 @@ HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_BODY_BYTES = 8 * 1024
 ANSWER_MARGIN_SECONDS = 1.0  # left to answer 503 before Lambda's own timeout
 HSTS = "max-age=31536000"  # a year; subdomains are the site's business, not the consent endpoint's
-BANNER_JS = os.path.join(HANDLER_DIR, "static", "banner.js")
 
 logger = Logger(service="edge-consent")
 metrics = Metrics(namespace="EdgeConsent", service="consent-api")
@@ -56,7 +55,7 @@ class Request:
 @dataclass
 class Response:
     status: int
-    body: str = ""
+    body: str | bytes = ""  # bytes go base64-encoded
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     set_cookies: list[str] = field(default_factory=list)
@@ -79,9 +78,14 @@ class Response:
             "status": str(self.status),
             "statusDescription": _REASONS.get(self.status, ""),
             "headers": headers,
-            "body": self.body,
-            "bodyEncoding": "text",
+            **_body_record(self.body),
         }
+
+
+def _body_record(body: str | bytes) -> dict[str, str]:
+    if isinstance(body, bytes):
+        return {"body": base64.b64encode(body).decode("ascii"), "bodyEncoding": "base64"}
+    return {"body": body, "bodyEncoding": "text"}
 
 
 _REASONS = {
@@ -308,31 +312,11 @@ def get_state(request: Request, config: EdgeConfig, now: float) -> Response:
     payload.update(
         language=lang,
         texts=texts.UI[lang],
-        categories=categories(config, lang),
+        categories=banner.categories(config.site, lang),
         consent_mode=config.site.get("consent_mode", {}),
-        links=links(config),
+        links=banner.links(config.site),
     )
     return json_response(200, payload)
-
-
-def categories(config: EdgeConfig, lang: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": category["id"],
-            "name": category["name"][lang],
-            "purpose": category["purpose"][lang],
-            "required": category["id"] == "necessary",
-        }
-        for category in config.site["categories"]
-    ]
-
-
-def links(config: EdgeConfig) -> dict[str, str]:
-    return {
-        "preferences": "/consent/preferences",
-        "cookies": "/consent/cookies",
-        "privacy": config.site["site"]["privacy_policy_url"],
-    }
 
 
 def get_preferences(request: Request, config: EdgeConfig, now: float) -> Response:
@@ -358,45 +342,47 @@ def get_cookie_page(request: Request, config: EdgeConfig) -> Response:
     return Response(200, html, "text/html", headers={"Content-Language": lang})
 
 
-BANNER_TEXTS = (
-    "banner_title",
-    "banner_text",
-    "purposes_label",
-    "accept_all",
-    "reject_all",
-    "customise",
-    "save_choices",
-    "withdraw",
-    "always_active",
-    "preferences_title",
-    "cookie_page_link",
-    "privacy_link",
-    "choice_saved",
-    "choice_withdrawn",
-    "choice_failed",
-)
-
-
 @functools.cache
-def banner_script(config: EdgeConfig) -> str:
-    """The banner with what it needs to start without asking: made once per container and policy."""
-    with open(BANNER_JS, encoding="utf-8") as handle:
-        source = handle.read()
-    boot = {
-        "state_cookie": config.state_cookie_name,
-        "reconsent_version": config.reconsent_version,
-        "default_language": config.site["site"]["default_language"],
-        "languages": {
-            lang: {"texts": {key: texts.UI[lang][key] for key in BANNER_TEXTS}, "categories": categories(config, lang)}
-            for lang in texts.UI
-        },
-        "consent_mode": config.site.get("consent_mode", {}),
-        "links": links(config),
-    }
-    # JSON inside a script: nothing in it may close the script or end a line for JavaScript.
-    data = json.dumps(boot, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    data = data.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return source.replace("/*BOOT*/ null", data, 1)
+def banner_for(config: EdgeConfig) -> banner.Banner:
+    """Rendered once per container and policy; CloudFront keeps the answers (its own cache behaviour)."""
+    return banner.render(config.site, config.state_cookie_name, config.reconsent_version)
+
+
+def get_banner(request: Request, config: EdgeConfig) -> Response:
+    """The banner: a year under its own version's path; 5 minutes under the stable path or another version's."""
+    script = banner_for(config)
+    lifetime = "public, max-age=300"
+    if request.path != banner.STABLE_PATH:
+        match = banner.VERSIONED_PATH_RE.fullmatch(request.path)
+        if match is None:
+            return json_response(404, {"error": "not found"})
+        if match.group(1) == script.version:
+            lifetime = "public, max-age=31536000, immutable"
+        elif request.path == config.banner_path:
+            # viewer-request names a script this function does not make: a build out of step.
+            logger.warning("banner_version_mismatch", extra={"configured": config.banner_path, "made": script.path})
+    gzipped = accepts_gzip(request.header("accept-encoding"))
+    headers = {"Cache-Control": lifetime, "Vary": "Accept-Encoding"}
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    body = script.gzipped if gzipped else script.script.decode("utf-8")
+    return Response(200, body, "application/javascript", headers=headers)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether the request accepts gzip (CloudFront sends `gzip` or `br,gzip`; a browser may add q-values)."""
+    for entry in (accept_encoding or "").split(","):
+        coding, _, params = entry.partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip"):
+            continue
+        quality = params.strip().lower()
+        if quality.startswith("q="):
+            try:
+                return float(quality[2:]) > 0
+            except ValueError:
+                return False
+        return True
+    return False
 
 
 def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
@@ -427,10 +413,8 @@ def route(request: Request, config: EdgeConfig, store: ReceiptStore, now: float)
         return get_preferences(request, config, now)
     if path == "/consent/cookies":
         return get_cookie_page(request, config)
-    if path == "/consent/banner.js":
-        return Response(
-            200, banner_script(config), "application/javascript", headers={"Cache-Control": "public, max-age=300"}
-        )
+    if path.startswith("/consent/banner."):
+        return get_banner(request, config)
     if path == "/consent/receipt":
         return get_receipts(request, config, store, now)
     return json_response(404, {"error": "not found"})

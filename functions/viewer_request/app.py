@@ -2,7 +2,9 @@
 
 The origin and the cache key see only necessary cookies, the valid consent cookie and
 cookies of granted categories, plus the decision in `x-consent-state` and
-`x-consent-categories`. Standard library only: this runs on every page view.
+`x-consent-categories`, and in `x-consent-banner` the path of the banner script for
+this policy (content-versioned: a page that loads it from there lets browsers keep it a
+year). Standard library only: this runs on every page view.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
     result = consent.read_request_cookies(
         cloudfront.cookie_header(headers), cloudfront.gpc_enabled(headers), config, now
     )
-    _forward(headers, result.header, result.consent)
+    _forward(headers, result.header, result.consent, config)
     if result.stripped:
         # Names only, so that viewer-response can delete them from the browser.
         cloudfront.set_header(headers, "X-Consent-Stripped", _bounded_list(result.stripped))
@@ -42,7 +44,7 @@ def _fit(request: dict[str, Any], decision: consent.Consent, config: EdgeConfig)
     headers.pop("x-consent-stripped", None)
     excess = cloudfront.request_size(request) - cloudfront.REQUEST_HEADERS_LIMIT
     if excess > 0:
-        _forward(headers, consent.shed_cookies(cloudfront.cookie_header(headers), excess, config), decision)
+        _forward(headers, consent.shed_cookies(cloudfront.cookie_header(headers), excess, config), decision, config)
     log.log("WARNING", "request_over_budget", excess=excess)
 
 
@@ -51,20 +53,26 @@ def fail_closed(event: dict[str, Any], config: EdgeConfig | None) -> dict[str, A
     headers = request.setdefault("headers", {})
     header = edge.necessary_cookie_header(cloudfront.cookie_header(headers), config)
     decision = consent.Consent(consent.ERROR, consent.ONLY_NECESSARY)
-    _forward(headers, header, decision)
+    _forward(headers, header, decision, config)
     headers.pop("x-consent-stripped", None)
     if config is not None:
         _fit(request, decision, config)
     return request
 
 
-def _forward(headers: cloudfront.Headers, cookie_header: str | None, decision: consent.Consent) -> None:
+def _forward(
+    headers: cloudfront.Headers, cookie_header: str | None, decision: consent.Consent, config: EdgeConfig | None
+) -> None:
     if cookie_header is None:
         headers.pop("cookie", None)
     else:
         headers["cookie"] = [{"key": "Cookie", "value": cookie_header}]
     headers["x-consent-state"] = [{"key": "X-Consent-State", "value": decision.state}]
     headers["x-consent-categories"] = [{"key": "X-Consent-Categories", "value": decision.header_value}]
+    if config is None:
+        headers.pop("x-consent-banner", None)  # never the viewer's own
+    else:
+        headers["x-consent-banner"] = [{"key": "X-Consent-Banner", "value": config.banner_path}]
 
 
 def _bounded_list(names: tuple[str, ...]) -> str:

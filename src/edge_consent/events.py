@@ -19,10 +19,11 @@ from consent_core.config import NECESSARY, EdgeConfig
 DISTRIBUTION = {"distributionDomainName": "d111111abcdef8.cloudfront.net", "distributionId": "EDFDVBD6EXAMPLE"}
 HOST = "www.planete-micro-entreprises.fr"
 HOUR = 3600
+ORIGIN_DOMAIN = "origin.planete-micro-entreprises.fr"
 # The site's own origin, as origin-side events carry it.
 ORIGIN = {
     "custom": {
-        "domainName": "origin.planete-micro-entreprises.fr",
+        "domainName": ORIGIN_DOMAIN,
         "keepaliveTimeout": 5,
         "path": "",
         "port": 443,
@@ -195,6 +196,25 @@ def _origin_request(
     return _event("origin-request", request)
 
 
+def _banner_request(uri: str) -> dict[str, Any]:
+    """An origin-request event for the `/consent/banner.*` behaviour: nothing of the viewer's but gzip.
+
+    Its cache policy keys on no header, cookie or query string and has no origin request
+    policy, so CloudFront sends the origin's Host, its own User-Agent and the normalised
+    Accept-Encoding.
+    """
+    headers = _headers(
+        host=ORIGIN_DOMAIN,
+        user_agent="Amazon CloudFront",
+        accept_encoding="gzip",
+        via="1.1 sample.cloudfront.net (CloudFront)",
+        x_forwarded_for="203.0.113.178",
+    )
+    request = {"clientIp": "203.0.113.178", "headers": headers, "method": "GET", "querystring": "", "uri": uri}
+    request["origin"] = copy.deepcopy(ORIGIN)
+    return _event("origin-request", request)
+
+
 def build_consent_api_events(config: EdgeConfig, now: int) -> dict[str, dict[str, Any]]:
     """Sample requests to the consent endpoint, keyed by their path under `events/`."""
     granted = token.issue(
@@ -240,7 +260,8 @@ def build_consent_api_events(config: EdgeConfig, now: int) -> dict[str, dict[str
         "get-state-with-cookie": _origin_request("GET", "/consent", {"cookie": cookie}),
         "get-preferences": _origin_request("GET", "/consent/preferences", {"cookie": cookie}),
         "get-cookies-en": _origin_request("GET", "/consent/cookies", {"accept_language": "en-GB,en;q=0.9"}),
-        "get-banner-js": _origin_request("GET", "/consent/banner.js", {}),
+        "get-banner-js": _banner_request("/consent/banner.js"),
+        "get-banner-versioned": _banner_request(config.banner_path),
         "get-receipt": _origin_request("GET", "/consent/receipt", {"cookie": cookie}),
         "get-unknown": _origin_request("GET", "/consent/admin", {}),
     }

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from consent_api import banner
 from consent_core import token
-from consent_core.config import CONFIG_FORMAT, NECESSARY
+from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MAX_LIFETIME_MONTHS = 13
@@ -282,6 +283,11 @@ def compile_policy(
             entry["domain"] = cookie.domain
         return entry
 
+    site = policy.model_dump(
+        mode="json",
+        include={"site", "categories", "cookies", "consent_cookie", "consent_mode", "max_cookie_lifetime_months"},
+    )
+    script = banner.render(site, state_cookie_name(policy.consent_cookie.name), policy.reconsent_version)
     return {
         "format": CONFIG_FORMAT,
         "policy_sha256": policy_sha256(policy),
@@ -301,11 +307,9 @@ def compile_policy(
                 "patterns": [[c.name, location(c)] for c in policy.cookies if c.is_glob],
             },
             "keys": keys,
+            "banner": script.path,  # what viewer-request tells the origin to load (x-consent-banner)
         },
-        "site": policy.model_dump(
-            mode="json",
-            include={"site", "categories", "cookies", "consent_cookie", "consent_mode", "max_cookie_lifetime_months"},
-        ),
+        "site": site,
         "receipts": {"table": table, "region": region},
     }
 

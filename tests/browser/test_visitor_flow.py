@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 from consent_api.texts import UI
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, Response, expect
 
 from tests.browser.conftest import CONSENT_COOKIE, LocalRun
 
@@ -191,3 +192,16 @@ def test_a_returning_visitors_page_asks_the_consent_endpoint_nothing(page: Page,
     expect(page.locator("html")).to_have_attribute("data-analytics", "active")  # gated from the state cookie
     expect(page.locator(BANNER)).to_have_count(0)
     assert consent_requests(local_run)[asked:] == []
+
+
+def test_the_banner_comes_gzipped_from_its_versioned_path(page: Page, local_run: LocalRun) -> None:
+    """The page names the content-versioned script (x-consent-banner); a year in caches, at most 6 KB on the wire."""
+    scripts: list[Response] = []
+    page.on("response", lambda response: "/consent/banner" in response.url and scripts.append(response))
+    page.goto(local_run.url + "/actualites")
+    expect(page.locator(BANNER)).to_be_visible()
+    [script] = scripts
+    assert re.fullmatch(r".*/consent/banner\.[0-9a-f]{16}\.js", script.url), script.url
+    headers = script.all_headers()
+    assert headers["content-encoding"] == "gzip" and "immutable" in headers["cache-control"]
+    assert script.request.sizes()["responseBodySize"] <= 6144

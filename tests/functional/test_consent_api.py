@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import gzip
 import json
 import threading
 import time
@@ -22,6 +23,7 @@ from tests.functional.conftest import RECEIPTS_TABLE as TABLE
 
 HOST = events.HOST
 API_EVENTS = sorted((ROOT / "events" / "consent-api").glob("*.json"))
+BANNER_EVENTS = events.build_consent_api_events(DEV_CONFIG, int(time.time()))
 
 
 @pytest.fixture
@@ -69,6 +71,7 @@ EXPECTED_STATUS = {
     "get-preferences": "200",
     "get-cookies-en": "200",
     "get-banner-js": "200",
+    "get-banner-versioned": "200",
     "get-receipt": "200",
     "get-unknown": "404",
 }
@@ -82,7 +85,7 @@ def test_every_route_has_a_sample_event() -> None:
 def test_every_sample_event(fresh: dict[str, dict[str, Any]], store: DynamoReceiptStore, scenario: str) -> None:
     result = call(copy.deepcopy(fresh[f"consent-api/{scenario}.json"]), store)
     assert result["status"] == EXPECTED_STATUS[scenario], result["body"][:300]
-    assert header(result, "cache-control") in {"no-store", "public, max-age=300"}
+    assert header(result, "cache-control") in {"no-store", "public, max-age=300", "public, max-age=31536000, immutable"}
 
 
 @pytest.mark.parametrize("path", API_EVENTS, ids=lambda p: p.name)
@@ -330,21 +333,60 @@ def test_pages_and_script(fresh: dict[str, dict[str, Any]], store: Any) -> None:
         preferences,
         "content-type",
     ).startswith("text/html")  # type: ignore[union-attr]
-    script = call(copy.deepcopy(fresh["consent-api/get-banner-js.json"]), store)
-    source = (ROOT / "functions" / "consent_api" / "static" / "banner.js").read_text(encoding="utf-8")
-    before, _, after = source.partition("/*BOOT*/ null")
-    assert script["body"].startswith(before) and script["body"].endswith(after)
+
+
+def banner_answer(path: str, accept_encoding: str | None, store: Any) -> dict[str, Any]:
+    event = copy.deepcopy(BANNER_EVENTS["consent-api/get-banner-versioned.json"])
+    request = event["Records"][0]["cf"]["request"]
+    request["uri"] = path
+    request["headers"].pop("accept-encoding")
+    if accept_encoding is not None:
+        request["headers"]["accept-encoding"] = [{"key": "Accept-Encoding", "value": accept_encoding}]
+    return call(event, store)
+
+
+def test_the_banner_is_kept_a_year_under_its_version_and_five_minutes_otherwise(store: Any) -> None:
+    made = app.banner_for(DEV_CONFIG)
+    versioned = call(copy.deepcopy(BANNER_EVENTS["consent-api/get-banner-versioned.json"]), store)
+    assert header(versioned, "cache-control") == "public, max-age=31536000, immutable"
+    assert header(versioned, "content-encoding") == "gzip" and header(versioned, "vary") == "Accept-Encoding"
+    assert versioned["bodyEncoding"] == "base64" and base64.b64decode(versioned["body"]) == made.gzipped
+    stable = call(copy.deepcopy(BANNER_EVENTS["consent-api/get-banner-js.json"]), store)
+    assert header(stable, "cache-control") == "public, max-age=300"
+    other = banner_answer("/consent/banner.0123456789abcdef.js", "gzip", store)  # a page from before a deploy
+    assert header(other, "cache-control") == "public, max-age=300" and base64.b64decode(other["body"]) == made.gzipped
+    for path in ("/consent/banner.0123456789ABCDEF.js", "/consent/banner..js", "/consent/banner.js.map"):
+        assert banner_answer(path, "gzip", store)["status"] == "404", path
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        (None, False),
+        ("gzip", True),
+        ("br,gzip", True),
+        ("br", False),
+        ("gzip;q=0", False),
+        ("deflate, GZIP;q=0.5", True),
+    ],
+)
+def test_the_banner_is_gzipped_for_those_who_accept_it(accept_encoding: str | None, gzipped: bool, store: Any) -> None:
+    answer = banner_answer(DEV_CONFIG.banner_path, accept_encoding, store)
+    assert (header(answer, "content-encoding") == "gzip") is gzipped
+    body = base64.b64decode(answer["body"]) if gzipped else answer["body"].encode()
+    assert (gzip.decompress(body) if gzipped else body) == app.banner_for(DEV_CONFIG).script
 
 
 def test_the_banner_carries_what_it_needs_to_start_without_asking(fresh: dict[str, dict[str, Any]], store: Any) -> None:
     """The state cookie's name, the re-consent version, every language's texts and categories, no `</`."""
-    body = call(copy.deepcopy(fresh["consent-api/get-banner-js.json"]), store)["body"]
-    boot = json.loads(body.split("const BOOT = ", 1)[1].split(";\n", 1)[0].replace("<\\/", "</"))
+    body = banner_answer("/consent/banner.js", None, store)["body"]
+    start = body.index("const BOOT=") + len("const BOOT=")
+    boot, end = json.JSONDecoder().raw_decode(body, start)
+    assert body[end] == ";" and "</" not in body[start:end]
     assert boot["state_cookie"] == "__Host-consent-state" and boot["reconsent_version"] == DEV_CONFIG.reconsent_version
     assert set(boot["languages"]) == {"fr", "en"} and boot["default_language"] == "fr"
     assert [c["id"] for c in boot["languages"]["en"]["categories"]] == list(DEV_CONFIG.categories)
     assert boot["languages"]["fr"]["texts"]["accept_all"] == "Tout accepter"
-    assert "</" not in body.split("const BOOT = ", 1)[1].split(";\n", 1)[0]
 
 
 def test_receipts_need_a_valid_cookie(store: Any) -> None:

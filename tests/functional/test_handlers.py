@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from consent_api import banner
 from consent_core import cloudfront, consent, cookies, expiry
 from consent_core.config import forget_loaded_configs
 from hypothesis import HealthCheck, given, settings
@@ -138,12 +139,21 @@ def test_viewer_request_lists_stripped_catalogued_names(fresh: dict[str, dict[st
 def test_viewer_request_replaces_consent_headers_a_viewer_forged(fresh: dict[str, dict[str, Any]]) -> None:
     event = copy.deepcopy(fresh["viewer-request/no-cookie.json"])
     request_headers = event["Records"][0]["cf"]["request"]["headers"]
-    for name in ("X-Consent-State", "X-Consent-Categories", "X-Consent-Stripped"):
+    for name in ("X-Consent-State", "X-Consent-Categories", "X-Consent-Stripped", "X-Consent-Banner"):
         request_headers[name.lower()] = [{"key": name, "value": "forged"}]
     result = viewer_request.lambda_handler(event, None)
     assert header(result, "x-consent-state") == "absent"
     assert header(result, "x-consent-categories") == "necessary"
     assert "x-consent-stripped" not in result["headers"]
+    assert header(result, "x-consent-banner") == DEV_CONFIG.banner_path
+
+
+@pytest.mark.parametrize("scenario", ["no-cookie", "all-granted", "tampered", "large-cookie-header"])
+def test_viewer_request_names_the_banner_script_for_the_origin(fresh: dict[str, dict[str, Any]], scenario: str) -> None:
+    """The content-versioned path, the same for every visitor: the page can be cached as before."""
+    result = run(fresh, f"viewer-request/{scenario}.json")
+    assert header(result, "x-consent-banner") == DEV_CONFIG.banner_path
+    assert banner.VERSIONED_PATH_RE.fullmatch(DEV_CONFIG.banner_path)
 
 
 def test_large_cookie_header_is_cut_down(fresh: dict[str, dict[str, Any]]) -> None:
@@ -411,8 +421,12 @@ def test_missing_config_strips_every_cookie(
 ) -> None:
     monkeypatch.setenv("EDGE_CONSENT_CONFIG", str(tmp_path / "missing.json"))
     forget_loaded_configs()
-    result = viewer_request.lambda_handler(copy.deepcopy(fresh["viewer-request/all-granted.json"]), None)
+    event = copy.deepcopy(fresh["viewer-request/all-granted.json"])
+    forged = [{"key": "X-Consent-Banner", "value": "https://evil.example/banner.js"}]
+    event["Records"][0]["cf"]["request"]["headers"]["x-consent-banner"] = forged
+    result = viewer_request.lambda_handler(event, None)
     assert header(result, "x-consent-state") == "error" and "cookie" not in result["headers"]
+    assert "x-consent-banner" not in result["headers"]  # never the viewer's, and nothing to name without a config
     response = viewer_response.lambda_handler(copy.deepcopy(fresh["viewer-response/mixed-set-cookie-all-granted.json"]))
     assert "set-cookie" not in response["headers"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import time
 from typing import Any
@@ -246,9 +247,28 @@ def test_an_object_expires_after_its_time_to_live(handlers: dict[str, Counted]) 
 def test_the_consent_endpoint_is_never_cached(handlers: dict[str, Counted]) -> None:
     local = edge(handlers, SessionOrigin("max-age=600"))
     for _ in range(2):
-        response, _ = visit(local, path="/consent/banner.js")
+        response, _ = visit(local, path="/consent/preferences")
         assert response.status == 200 and response.header_values("x-cache") == ["Miss from cloudfront"]
     assert handlers["ConsentApiFunction"].runs == 2
+
+
+def test_the_banner_is_made_once_per_edge_cache_and_version(handlers: dict[str, Counted]) -> None:
+    """Every visitor, whatever their cookies, gets the copy the first one's request made; gzip apart."""
+    clock = Clock()
+    local = edge(handlers, SessionOrigin("max-age=600"), clock)
+    first, _ = visit(local, path=DEV_CONFIG.banner_path)
+    assert first.header_values("x-cache") == ["Miss from cloudfront"]
+    assert first.header_values("content-encoding") == ["gzip"] and len(first.body) <= 6144
+    clock.now += 86400 * 300
+    again, _ = visit(local, consent_cookie(ALL_OPTIONAL), "sessionid=a", path=DEV_CONFIG.banner_path)
+    assert again.header_values("x-cache") == ["Hit from cloudfront"] and again.body == first.body
+    assert handlers["ConsentApiFunction"].runs == 1
+    plain = HttpRequest("GET", DEV_CONFIG.banner_path, "", [("Host", "localhost:8080")], b"", "198.51.100.7")
+    unzipped, _ = local.handle(plain)
+    assert unzipped.header_values("x-cache") == ["Miss from cloudfront"] and "content-encoding" not in {
+        name.lower() for name, _ in unzipped.headers
+    }
+    assert gzip.decompress(first.body) == unzipped.body and handlers["ConsentApiFunction"].runs == 2
 
 
 def test_without_the_cache_every_request_reaches_the_origin(handlers: dict[str, Counted]) -> None:

@@ -81,9 +81,10 @@ def get(path: str, *cookies: str, **headers: str) -> HttpRequest:
 
 
 def test_the_template_behaviours_and_their_functions() -> None:
-    consent, *static, default = DISTRIBUTION.behaviours
+    banner, consent, *static, default = DISTRIBUTION.behaviours
     assert consent.path_pattern == "/consent*" and default.path_pattern == "*"
     assert {t: a.function for t, a in consent.associations.items()} == {"origin-request": "ConsentApiFunction"}
+    assert {t: a.function for t, a in banner.associations.items()} == {"origin-request": "ConsentApiFunction"}
     assert consent.associations["origin-request"].include_body
     assert {t: a.function for t, a in default.associations.items()} == {
         "viewer-request": "ViewerRequestFunction",
@@ -91,7 +92,8 @@ def test_the_template_behaviours_and_their_functions() -> None:
         "viewer-response": "ViewerResponseFunction",
     }
     assert DISTRIBUTION.behaviour_for("/consent/preferences") is consent
-    assert DISTRIBUTION.behaviour_for("/consent/banner.js") is consent  # before `*.js`
+    assert DISTRIBUTION.behaviour_for("/consent/banner.js") is banner  # before `*.js`
+    assert DISTRIBUTION.behaviour_for("/consent/banner.0123456789abcdef.js") is banner
     assert DISTRIBUTION.behaviour_for("/Consent") is default  # path patterns are case-sensitive
     assert [b.path_pattern for b in static] == [
         "/static/*",
@@ -113,7 +115,7 @@ def test_the_template_behaviours_and_their_functions() -> None:
 
 
 def test_forwarding_follows_the_cache_and_origin_request_policies() -> None:
-    consent, *_, default = DISTRIBUTION.behaviours
+    _, consent, *_, default = DISTRIBUTION.behaviours
     assert default.forwarding.header("X-Consent-Categories") and default.forwarding.header("sec-gpc")
     assert default.forwarding.header("user-agent") and default.forwarding.header("referer")
     assert not default.forwarding.header("host")  # ForwardHostHeader's default

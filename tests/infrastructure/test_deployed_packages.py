@@ -10,7 +10,10 @@ answer is a failure.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import gzip
+import hashlib
 import io
 import json
 import os
@@ -206,6 +209,21 @@ def test_the_consent_endpoint_answers(
     assert run["result"]["status"] == "200", run["log"]
     assert header(run["result"], "content-type")[0].startswith(content_type)
     assert lambda_runtime.python_version(python).startswith("3.13") or lambda_runtime.lambda_python() == sys.executable
+
+
+def test_the_deployed_endpoint_makes_the_banner_its_viewer_request_names(
+    deployed: dict[str, Any], python: str, tmp_path: Path
+) -> None:
+    """`sam build` renders the banner on the build's Python; Lambda's Python 3.13 must make the same bytes."""
+    named = deployed_config(deployed, "ViewerRequest")["edge"]["banner"]
+    assert named == deployed_config(deployed, "ConsentApi")["edge"]["banner"]
+    event = json.loads((ROOT / "events" / "consent-api" / "get-banner-versioned.json").read_text(encoding="utf-8"))
+    event["Records"][0]["cf"]["request"]["uri"] = named
+    run = run_deployed(deployed, python, "ConsentApi", event, tmp_path)
+    assert run["result"]["status"] == "200", run["log"]
+    assert header(run["result"], "cache-control") == ["public, max-age=31536000, immutable"], run["log"]
+    script = gzip.decompress(base64.b64decode(run["result"]["body"]))
+    assert named == f"/consent/banner.{hashlib.sha256(script).hexdigest()[:16]}.js"
 
 
 def test_the_writers_role_allows_every_call_it_makes(deployed: dict[str, Any]) -> None:

@@ -214,7 +214,12 @@ def test_distribution_runs_the_configured_versions(template: dict[str, Any]) -> 
         "origin-response": {"Fn::GetAtt": ["EdgeConfig", "OriginResponseVersionArn"]},
         "viewer-response": {"Fn::GetAtt": ["EdgeConfig", "ViewerResponseVersionArn"]},
     }
-    consent_behaviour = config["CacheBehaviors"][0]
+    banner_behaviour, consent_behaviour = config["CacheBehaviors"][:2]
+    assert banner_behaviour["PathPattern"] == "/consent/banner.*"
+    assert behaviour_associations(banner_behaviour)["origin-request"] == {
+        "EventType": "origin-request",
+        "LambdaFunctionARN": {"Fn::GetAtt": ["EdgeConfig", "ConsentApiVersionArn"]},
+    }
     assert consent_behaviour["PathPattern"] == "/consent*"
     assert consent_behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # caching disabled
     assert len(consent_behaviour["AllowedMethods"]) == 7
@@ -252,6 +257,20 @@ def test_the_origin_gets_every_viewer_header_and_host_when_asked(template: dict[
     assert {"CloudFront-Viewer-Country", "Sec-GPC", "Host"} <= set(consent_policy["HeadersConfig"]["Headers"])
 
 
+def test_the_banner_is_kept_by_cloudfront_apart_from_every_visitor(template: dict[str, Any]) -> None:
+    """No cookie, header or query string in its key; Accept-Encoding normalised to gzip, which the function makes."""
+    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    behaviour = config["CacheBehaviors"][0]
+    assert behaviour["CachePolicyId"] == {"Ref": "BannerCachePolicy"} and "OriginRequestPolicyId" not in behaviour
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    policy = template["Resources"]["BannerCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert policy["MinTTL"] == 0 and policy["MaxTTL"] >= 31536000  # a year, as the versioned answer asks
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["EnableAcceptEncodingGzip"] and not key["EnableAcceptEncodingBrotli"]
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"} and key["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+
+
 def test_outputs(template: dict[str, Any]) -> None:
     assert {"DistributionDomainName", "DistributionId", "ReceiptsTableName", "ConsentApiVersion"} <= set(
         template["Outputs"]
@@ -263,8 +282,9 @@ def test_static_files_have_behaviours_without_consent_functions(template: dict[s
     declared = template["Parameters"]["StaticPathPatterns"]
     assert declared["Type"] == "CommaDelimitedList" and len(declared["Default"].split(",")) <= 8
     config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
-    consent_behaviour, *slots = config["CacheBehaviors"]
-    assert consent_behaviour["PathPattern"] == "/consent*" and len(slots) == 8  # /consent/banner.js before `*.js`
+    banner_behaviour, consent_behaviour, *slots = config["CacheBehaviors"]
+    assert [banner_behaviour["PathPattern"], consent_behaviour["PathPattern"]] == ["/consent/banner.*", "/consent*"]
+    assert len(slots) == 8  # after the consent behaviours, whose banner.js a `*.js` pattern would take
     for index, slot in enumerate(slots):
         condition, behaviour, otherwise = slot["Fn::If"]
         assert condition == f"HasStaticPattern{index}" and otherwise == {"Ref": "AWS::NoValue"}
@@ -279,7 +299,11 @@ def test_static_files_have_behaviours_without_consent_functions(template: dict[s
 
 @pytest.mark.parametrize(
     ("patterns", "behaviours"),
-    [("", ["/consent*", "*"]), ("/static/*", ["/consent*", "/static/*", "*"]), (",".join("abcdefgh"), 10)],
+    [
+        ("", ["/consent/banner.*", "/consent*", "*"]),
+        ("/static/*", ["/consent/banner.*", "/consent*", "/static/*", "*"]),
+        (",".join("abcdefgh"), 11),
+    ],
 )
 def test_the_static_patterns_become_behaviours(patterns: str, behaviours: list[str] | int) -> None:
     distribution = load_distribution(parameters={"StaticPathPatterns": patterns})

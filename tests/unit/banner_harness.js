@@ -4,7 +4,9 @@
 const assert = require("assert/strict");
 const vm = require("vm");
 const { randomUUID } = require("crypto");
-const SOURCE = require("fs").readFileSync(`${__dirname}/../../functions/consent_api/static/banner.js`, "utf8");
+// The readable source (BOOT null: it asks GET /consent), or the script as served (BANNER_SCRIPT).
+const SCRIPT = process.env.BANNER_SCRIPT || `${__dirname}/../../functions/consent_api/static/banner.js`;
+const SOURCE = require("fs").readFileSync(SCRIPT, "utf8");
 
 class El {
   constructor(tag, doc) {
@@ -48,9 +50,10 @@ class El {
   find(selector) { return this.querySelectorAll(selector)[0] || null; }
 }
 
-function makeDocument() {
+function makeDocument(cookie = "") {
   const doc = new El("#document");
-  Object.assign(doc, { ownerDocument: doc, readyState: "complete", currentScript: null });
+  Object.assign(doc, { ownerDocument: doc, readyState: "complete", currentScript: null, cookie });
+  doc.documentElement = { lang: "en" };
   Object.assign(doc, { createElement: (tag) => new El(tag, doc), createTextNode: (text) => ({ textContent: text }) });
   doc.head = doc.appendChild(doc.createElement("head"));
   doc.body = doc.activeElement = doc.appendChild(doc.createElement("body"));
@@ -71,7 +74,7 @@ function makeDocument() {
 }
 
 const KEYS = ["dialog_label", "banner_title", "banner_text", "accept_all", "reject_all", "customise", "save_choices",
-  "withdraw", "always_active", "preferences_title", "cookie_page_link", "privacy_link", "choice_saved"];
+  "withdraw", "always_active", "preferences_title", "cookie_page_link", "privacy_link", "choice_saved", "choice_failed"];
 const cat = (id, required = false) => ({ id, name: "N:" + id, purpose: "P:" + id, required });
 function state(name, granted) {
   return {
@@ -86,11 +89,11 @@ function state(name, granted) {
 const reply = (status, body) => Promise.resolve({ ok: status < 300, status, json: async () => body });
 
 // Loads banner.js on a fresh page; `answers` are served in order, one per fetch.
-async function load(answers) {
-  const doc = makeDocument();
+async function load(answers, cookie) {
+  const doc = makeDocument(cookie);
   const calls = [];
   const ctx = {
-    document: doc, location: { pathname: "/article" }, crypto: { randomUUID }, console,
+    document: doc, location: { pathname: "/article" }, crypto: { randomUUID }, console, navigator: { languages: [] },
     fetch: (url, opts) => { calls.push({ url, opts }); return answers.shift()(); },
   };
   ctx.window = ctx;
@@ -198,7 +201,7 @@ const scenarios = {
     press(t, "T:accept_all");
     await settle();
     const err = t.dialog().find('p[role="alert"]');
-    assert.deepEqual([err.hidden, err.textContent], [false, "Your choice could not be saved. Please try again."]);
+    assert.deepEqual([err.hidden, err.textContent], [false, "T:choice_failed"]);
     press(t, "T:customise");
     checkboxes(t)[1].checked = true;
     press(t, "T:save_choices");
@@ -222,6 +225,32 @@ const scenarios = {
     assert.ok(t.dialog(), "open() retries and shows the dialog");
   },
 };
+
+// The script as served: its texts and the state cookie come with it, and no page asks the server.
+const served = {
+  async served_first_visit() {
+    const t = await load([]);
+    assert.equal(t.calls.length, 0, "no request to start");
+    const [accept, reject, more] = buttons(t.dialog());
+    assert.deepEqual([accept, reject, more].map(label), ["Accept all", "Reject all", "Customise"]);
+    assert.equal(t.dialog().getAttribute("lang"), "en", "the page's language");
+    assert.match(t.dialog().find('p[class="ec-purposes"]').textContent, /Audience measurement/);
+    more.click();
+    assert.equal(checkboxes(t).length, 5, "the second layer without a request");
+    assert.equal(t.calls.length, 0);
+    assertInert(t);
+  },
+
+  async served_returning_visitor() {
+    const t = await load([], process.env.STATE_COOKIE);
+    assert.deepEqual([t.calls.length, t.dialog()], [0, null], "no request and no banner over a current choice");
+    assert.equal(t.byId("an").getAttribute("data-consent-activated"), "");
+    assert.deepEqual(t.consent().at(-1), ["consent", "update", { ...DENIED, analytics_storage: "granted" }]);
+    await t.ctx.edgeConsent.open();
+    assert.deepEqual(checkboxes(t).map((b) => !!b.checked), [true, false, true, false, false]);
+  },
+};
+Object.assign(scenarios, served);
 
 const name = process.argv[2];
 if (!scenarios[name]) throw new Error("unknown scenario: " + name);

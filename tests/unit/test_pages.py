@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from consent_api import banner
 from consent_api.pages import render_cookie_page, render_preferences
 from consent_api.texts import LANGUAGES, UI, choose_language, lifetime_text
 from hypothesis import given
@@ -16,21 +17,7 @@ from hypothesis import strategies as st
 
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "policy" / "config.dev.json"
 VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-REQUIRED_UI_KEYS = {
-    "dialog_label",
-    "banner_title",
-    "banner_text",
-    "accept_all",
-    "reject_all",
-    "customise",
-    "save_choices",
-    "withdraw",
-    "always_active",
-    "preferences_title",
-    "cookie_page_link",
-    "privacy_link",
-    "choice_saved",
-}
+REQUIRED_UI_KEYS = {"dialog_label", *banner.TEXTS}  # the pages' and the banner's
 NO_CHOICE_STATES = ["absent", "invalid", "expired", "outdated", "error"]
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from consent_core.config import config_from_dict
+from consent_api import banner
+from consent_core.config import ConfigError, config_from_dict
 
 from edge_consent import policy
 from tests.conftest import ROOT
@@ -116,6 +117,21 @@ def test_compiled_config_loads_with_the_standard_library_only(tmp_path: Path) ->
     assert config.classify("__Host-consent")[0] == "necessary"
     assert config.classify("somethingelse")[0] is None
     assert config.consent_max_age == 182 * 86400
+    assert config.banner_path == banner.render(config.site, config.state_cookie_name, config.reconsent_version).path
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["https://cdn.example/banner.js", "/consent/banner.js\r\nX-Evil: 1", "/consent/banner.ABCDEF0123456789.js", 42],
+)
+def test_a_config_naming_another_banner_is_refused(path: Any) -> None:
+    """The path goes into a header to the origin and from there into pages: only our own script's."""
+    compiled = policy.compile_policy(policy.load_policy(POLICY_PATH), policy.load_keys(None))
+    compiled["edge"]["banner"] = path
+    with pytest.raises(ConfigError, match="banner: "):
+        config_from_dict(compiled)
+    del compiled["edge"]["banner"]  # a config from before versioned banners: the stable path
+    assert config_from_dict(compiled).banner_path == "/consent/banner.js"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-/* edge-consent banner, served at /consent/banner.js.
+/* edge-consent banner, served minified at /consent/banner.<version>.js (banner.py).
  * Asks for consent on the first visit, records the choice at /consent, and activates
  * only what the visitor granted. The edge enforces first-party cookies; this script
  * gates what never passes through it (third-party scripts and iframes, Consent Mode). */
@@ -12,23 +12,6 @@
   // categories, and the state cookie to read, so that no page needs to ask the server.
   const BOOT = /*BOOT*/ null;
   const SIGNALS = ["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"];
-  // Only for an answer without texts; the server sends the visitor's language.
-  const FALLBACK = {
-    banner_title: "Cookies",
-    banner_text: "Choose which cookies we may use. Refusing is as easy as accepting.",
-    purposes_label: "Purposes:",
-    accept_all: "Accept all",
-    reject_all: "Reject all",
-    customise: "Customise",
-    save_choices: "Save my choices",
-    withdraw: "Withdraw my consent",
-    always_active: "Always active",
-    preferences_title: "Manage my cookies",
-    cookie_page_link: "Cookies",
-    privacy_link: "Privacy policy",
-    choice_saved: "Your choice has been saved.",
-    choice_failed: "Your choice could not be saved. Please try again.",
-  };
   const CSS =
     ".ec-root{position:fixed;left:0;right:0;bottom:0;z-index:2147483000;max-height:85vh;overflow:auto;" +
     "box-sizing:border-box;padding:1rem 1.25rem;background:#fff;color:#111;border-top:3px solid #111;" +
@@ -94,7 +77,7 @@
 
   function T(key) {
     const texts = cur && cur.texts;
-    return (texts && typeof texts[key] === "string" && texts[key]) || FALLBACK[key] || "";
+    return (texts && typeof texts[key] === "string" && texts[key]) || "";
   }
 
   function call(options) {

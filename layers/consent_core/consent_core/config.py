@@ -17,6 +17,8 @@ CONFIG_ENV = "EDGE_CONSENT_CONFIG"
 CONFIG_FILENAME = "config.json"
 CONFIG_FORMAT = 1
 NECESSARY = "necessary"
+STABLE_BANNER_PATH = "/consent/banner.js"
+_BANNER_PATH_RE = re.compile(r"/consent/banner(?:\.[0-9a-f]{16})?\.js")
 
 # Names are cached once classified; a flood of random names must not grow memory.
 _CLASSIFY_CACHE_LIMIT = 4096
@@ -62,6 +64,7 @@ class EdgeConfig:
         policy_sha256: str = "",
         site: dict[str, Any] | None = None,
         receipts: dict[str, str] | None = None,
+        banner_path: str = STABLE_BANNER_PATH,
     ) -> None:
         self.policy_version = policy_version
         self.reconsent_version = reconsent_version
@@ -69,7 +72,7 @@ class EdgeConfig:
         self.category_set = frozenset(categories)
         self.consent_cookie_name = consent_cookie_name
         # Readable by the page's scripts, and never trusted here: see consent.state_cookie_value.
-        self.state_cookie_name = consent_cookie_name + "-state"
+        self.state_cookie_name = state_cookie_name(consent_cookie_name)
         self.consent_max_age = consent_max_age
         self.max_cookie_months = max_cookie_months
         self.unknown_category = unknown_category
@@ -83,6 +86,7 @@ class EdgeConfig:
         self.policy_sha256 = policy_sha256
         self.site = site or {}
         self.receipts = receipts or {"table": "consent-receipts", "region": "us-east-1"}
+        self.banner_path = banner_path  # the banner script this policy's pages load (x-consent-banner)
         self._cache: dict[str, CookieEntry | None] = {}
         self._class_cache: dict[str, tuple[str | None, bool]] = {}
         self._actions: dict[frozenset[str], dict[str, int]] = {}
@@ -182,6 +186,11 @@ class EdgeConfig:
         return action
 
 
+def state_cookie_name(consent_cookie_name: str) -> str:
+    """The readable companion of the signed consent cookie, which the banner reads."""
+    return consent_cookie_name + "-state"
+
+
 # What an RFC 7230 token cannot hold: ASP.NET Core starts reading afresh after one.
 _NOT_IN_A_TOKEN_RE = re.compile(r'[()<>@,;:\\"/\[\]?={}\x00-\x20\x7f]')
 
@@ -248,11 +257,18 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
             policy_sha256=data.get("policy_sha256", ""),
             site=data.get("site", {}),
             receipts=data.get("receipts"),
+            banner_path=_banner_path(edge.get("banner", STABLE_BANNER_PATH)),
         )
     except ConfigError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"malformed edge config: {type(exc).__name__}: {exc}") from None
+
+
+def _banner_path(path: Any) -> str:
+    if not isinstance(path, str) or not _BANNER_PATH_RE.fullmatch(path):
+        raise ConfigError(f"banner: {path!r} is not /consent/banner[.<16 hex digits>].js")
+    return path
 
 
 _loaded: dict[str, EdgeConfig] = {}  # handler directory -> its config, for the container's life

@@ -116,7 +116,9 @@ class DemoSite:
             cacheable = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "public, max-age=300")]
             title, content = self.article()
             site_js = '<script src="/static/site.js" defer></script>'
-            return 200, cacheable, self.layout(title, content, {}, {}, scripts=site_js)
+            # Nothing of the visitor's, so the same page for everyone: only the banner's path.
+            banner = {"x-consent-banner": headers.get("x-consent-banner", "")}
+            return 200, cacheable, self.layout(title, content, {}, banner, scripts=site_js)
         if path.startswith("/partage/") and path.removeprefix("/partage/") in SHARE_NETWORKS:
             network = SHARE_NETWORKS[path.removeprefix("/partage/")]
             page = "<!doctype html><meta charset=utf-8><body style='margin:0;font:14px sans-serif'>"
@@ -244,10 +246,13 @@ prestations de services, professions libérales.</p>
         state = html.escape(headers.get("x-consent-state", "(absent)"))
         categories = html.escape(headers.get("x-consent-categories", "(absent)"))
         seen = html.escape(", ".join(sorted(received)) or "(aucun)")
+        # The content-versioned script the edge names (kept a year by browsers), else the stable path.
+        banner = headers.get("x-consent-banner", "")
+        banner = html.escape(banner if banner.startswith("/consent/banner.") else "/consent/banner.js")
         page = f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{html.escape(title)} - {name}</title><link rel="icon" href="data:,">
-<link rel="stylesheet" href="/static/site.css"><script src="/consent/banner.js" defer></script>{scripts}</head>
+<link rel="stylesheet" href="/static/site.css"><script src="{banner}" defer></script>{scripts}</head>
 <body class="{body_class}">
 <header><strong>{name}</strong>
 <nav><a href="/">Accueil</a><a href="/inscription">Inscription</a><a href="/affichage">Affichage</a>
