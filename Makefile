@@ -118,7 +118,7 @@ clean:
 # the policy compiled without keys as its config (EdgeConfig adds the keys at deploy time).
 # tools/sam_build.py compiles it in a small environment of its own (.venv-build), on any
 # PYTHON of 3.11 or newer, and says so when PYTHON is older.
-SAM_BUILD = $(PYTHON) tools/sam_build.py
+SAM_BUILD = PYTHON_LAMBDA="$(PYTHON_LAMBDA)" $(PYTHON) tools/sam_build.py
 define core_and_config
 	mkdir -p "$(ARTIFACTS_DIR)/consent_core"
 	cp layers/consent_core/consent_core/*.py "$(ARTIFACTS_DIR)/consent_core/"
@@ -129,6 +129,7 @@ define edge_package
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp functions/$(1)/app.py "$(ARTIFACTS_DIR)/"
 	$(call core_and_config,config.json)
+	$(SAM_BUILD) bytecode "$(ARTIFACTS_DIR)"
 endef
 
 build-ViewerRequestFunction:
@@ -144,6 +145,7 @@ build-OriginResponseFunction:
 build-StaticResponseFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp functions/static_response/app.py "$(ARTIFACTS_DIR)/"
+	$(SAM_BUILD) bytecode "$(ARTIFACTS_DIR)"
 
 # The consent endpoint: its package (the config beside its handler), the core, and its
 # pinned dependencies as Lambda's Python 3.13 on x86_64 runs them (boto3 comes with the runtime).
@@ -153,6 +155,7 @@ build-ConsentApiFunction:
 	cp functions/consent_api/static/* "$(ARTIFACTS_DIR)/consent_api/static/"
 	$(call core_and_config,consent_api/config.json)
 	$(SAM_BUILD) requirements "$(ARTIFACTS_DIR)" functions/consent_api/requirements.txt
+	$(SAM_BUILD) bytecode "$(ARTIFACTS_DIR)"
 
 # The deploy-time config writer: its handler alone; its layer brings the core.
 build-EdgeConfigFunction:

@@ -2,6 +2,7 @@
 
     python3 tools/sam_build.py config OUT             the policy compiled without keys, into a package
     python3 tools/sam_build.py requirements DIR FILE  pinned dependencies for Lambda's Python 3.13 on x86_64
+    python3 tools/sam_build.py bytecode DIR           the package's bytecode, for Lambda's Python 3.13
 
 It runs on the Python `make` is given (`PYTHON`, default `python3`), which must be 3.11 or
 newer, and keeps a small environment of its own, `.venv-build`: only what compiling the
@@ -13,6 +14,7 @@ Written for old interpreters too, so that they can say why
 they cannot run it.
 """
 
+import contextlib
 import os
 import platform
 import shutil
@@ -24,7 +26,8 @@ ENV = os.environ.get("EDGE_CONSENT_BUILD_ENV") or os.path.join(ROOT, ".venv-buil
 REQUIREMENTS = os.path.join(ROOT, "requirements-build.txt")
 MARKER = ".made-by-sam-build"  # in ENV: the requirements it holds, or "incomplete"
 POLICY = os.path.join(ROOT, "policy", "policy.yaml")
-LAMBDA_PLATFORM = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.13"]
+LAMBDA_PYTHON = "3.13"  # the template's Runtime: python3.13
+LAMBDA_PLATFORM = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", LAMBDA_PYTHON]
 
 
 def fail(message):
@@ -90,14 +93,44 @@ def install_requirements(target, requirements):
     run([*pip, "--only-binary=:all:", *LAMBDA_PLATFORM, "--no-compile", "--target", target, "-r", requirements])
 
 
+def lambda_python():
+    """A Python 3.13 to compile for the runtime: `PYTHON_LAMBDA`, else `python3.13` on the PATH."""
+    interpreter = os.environ.get("PYTHON_LAMBDA") or shutil.which("python3.13")
+    version = None
+    if interpreter:
+        probe = [interpreter, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        with contextlib.suppress(OSError):  # not there, not executable
+            version = subprocess.run(probe, capture_output=True, text=True).stdout.strip()
+    if version != LAMBDA_PYTHON:
+        fail(
+            "the edge packages carry bytecode for Lambda's Python %s, which needs that Python here: "
+            "install python%s, or point PYTHON_LAMBDA at one (found %s)" % (LAMBDA_PYTHON, LAMBDA_PYTHON, version)
+        )
+    return interpreter
+
+
+def compile_bytecode(package):
+    """Lambda's /var/task is read-only: without bytecode, every cold start compiles every module again.
+
+    Hash-based and unchecked, since a zip keeps no reliable time for the sources to be
+    checked against, and nothing changes them once built (the config writer rewrites
+    config.json only). Compiled as if in /var/task, where Lambda unpacks the package, so
+    the bytes do not depend on the folder the build ran in.
+    """
+    compileall = ["-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash"]
+    run([lambda_python(), *compileall, "-s", package, "-p", "/var/task", package])
+
+
 def main(argv):
     check_python()
     if argv[:1] == ["config"] and len(argv) == 2:
         compile_config(os.path.abspath(argv[1]))
     elif argv[:1] == ["requirements"] and len(argv) == 3:
         install_requirements(os.path.abspath(argv[1]), os.path.abspath(argv[2]))
+    elif argv[:1] == ["bytecode"] and len(argv) == 2:
+        compile_bytecode(os.path.abspath(argv[1]))
     else:
-        fail("usage: sam_build.py config OUT | requirements DIR REQUIREMENTS")
+        fail("usage: sam_build.py config OUT | requirements DIR REQUIREMENTS | bytecode DIR")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,13 @@ CloudFront would otherwise cache it and send its Set-Cookie to every later visit
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from consent_core import caching, cloudfront, consent, edge, expiry, log
 from consent_core.config import EdgeConfig
+
+TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
 

@@ -10,7 +10,9 @@ library only, and it never raises (an unreadable event goes back without its hea
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def lambda_handler(event: dict[str, Any], context: object = None) -> Any:

@@ -9,10 +9,13 @@ rewrote it.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from consent_core import cloudfront, consent, cookies, edge, expiry, log
 from consent_core.config import EdgeConfig
+
+TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
 

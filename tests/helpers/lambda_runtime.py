@@ -27,14 +27,21 @@ from typing import Any
 NOBODY = 65534
 RUNTIME_PYTHON = "python3.13"
 
-# Lambda's Python runtime: the task folder first on the path.
+# Lambda's Python runtime: the task folder first on the path. Each module compiled from its
+# source (no usable bytecode beside it) is recorded.
 RUNNER = """
-import importlib, json, sys
+import importlib, importlib.machinery, json, sys
+compiled = []
+source_to_code = importlib.machinery.SourceFileLoader.source_to_code
+def recorded(self, data, path, **options):
+    compiled.append(str(path))
+    return source_to_code(self, data, path, **options)
+importlib.machinery.SourceFileLoader.source_to_code = recorded
 sys.path.insert(0, sys.argv[2])
 module, _, name = sys.argv[1].rpartition(".")
 handler = getattr(importlib.import_module(module), name)
 result = handler(json.load(sys.stdin), None)
-sys.stdout.write("\\n" + json.dumps({"result": result, "modules": sorted(sys.modules)}))
+sys.stdout.write("\\n" + json.dumps({"result": result, "modules": sorted(sys.modules), "compiled": compiled}))
 """
 
 

@@ -34,7 +34,7 @@ def test_every_function_and_layer_was_built() -> None:
 def test_viewer_packages_are_small_and_standard_library_only(function: str) -> None:
     package = BUILD / function
     assert not [p for p in package.iterdir() if p.name in HEAVY]
-    assert zip_size(package) <= 64 * 1024
+    assert zip_size(package) <= 128 * 1024  # the sources and their bytecode; Lambda@Edge allows 1 MB
 
 
 @pytest.mark.parametrize("function", ["OriginResponseFunction", "ConsentApiFunction"])

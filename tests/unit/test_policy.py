@@ -122,7 +122,15 @@ def test_compiled_config_loads_with_the_standard_library_only(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "path",
-    ["https://cdn.example/banner.js", "/consent/banner.js\r\nX-Evil: 1", "/consent/banner.ABCDEF0123456789.js", 42],
+    [
+        "https://cdn.example/banner.js",
+        "/consent/banner.js\r\nX-Evil: 1",
+        "/consent/banner.ABCDEF0123456789.js",
+        "/consent/banner.0123456789abcde.js",
+        "/consent/banner.0123456789abcdef0.js",
+        "/consent/banner.0123456789abcde .js",
+        42,
+    ],
 )
 def test_a_config_naming_another_banner_is_refused(path: Any) -> None:
     """The path goes into a header to the origin and from there into pages: only our own script's."""
@@ -132,6 +140,8 @@ def test_a_config_naming_another_banner_is_refused(path: Any) -> None:
         config_from_dict(compiled)
     del compiled["edge"]["banner"]  # a config from before versioned banners: the stable path
     assert config_from_dict(compiled).banner_path == "/consent/banner.js"
+    compiled["edge"]["banner"] = "/consent/banner.0123456789abcdef.js"
+    assert config_from_dict(compiled).banner_path == "/consent/banner.0123456789abcdef.js"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
+if TYPE_CHECKING:
+    from typing import Any
 
 Headers = dict[str, list[dict[str, str]]]
 

@@ -11,14 +11,18 @@ import base64
 import json
 import os
 import re
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from .records import NamedTuple
 
 CONFIG_ENV = "EDGE_CONSENT_CONFIG"
 CONFIG_FILENAME = "config.json"
 CONFIG_FORMAT = 1
 NECESSARY = "necessary"
 STABLE_BANNER_PATH = "/consent/banner.js"
-_BANNER_PATH_RE = re.compile(r"/consent/banner(?:\.[0-9a-f]{16})?\.js")
 
 # Names are cached once classified; a flood of random names must not grow memory.
 _CLASSIFY_CACHE_LIMIT = 4096
@@ -266,9 +270,11 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
 
 
 def _banner_path(path: Any) -> str:
-    if not isinstance(path, str) or not _BANNER_PATH_RE.fullmatch(path):
+    """`/consent/banner.js` or `/consent/banner.<16 lowercase hex digits>.js` (no regex: one less to compile)."""
+    version = path[16:-3] if isinstance(path, str) and path[:16] == "/consent/banner." and path[-3:] == ".js" else ""
+    if path != STABLE_BANNER_PATH and not (len(version) == 16 and not version.strip("0123456789abcdef")):
         raise ConfigError(f"banner: {path!r} is not /consent/banner[.<16 hex digits>].js")
-    return path
+    return str(path)
 
 
 _loaded: dict[str, EdgeConfig] = {}  # handler directory -> its config, for the container's life

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 from . import cloudfront, cookies, log
 from .config import NECESSARY, EdgeConfig, load_config
 
-Handle = Callable[[dict[str, Any], EdgeConfig, float], dict[str, Any]]
-FailClosed = Callable[[dict[str, Any], EdgeConfig | None], dict[str, Any]]
+TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Handle = Callable[[dict[str, Any], EdgeConfig, float], dict[str, Any]]
+    FailClosed = Callable[[dict[str, Any], EdgeConfig | None], dict[str, Any]]
 
 
 def run(trigger: str, handler_dir: str, event: dict[str, Any], handle: Handle, fail_closed: FailClosed) -> Any:

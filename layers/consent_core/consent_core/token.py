@@ -18,9 +18,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
-import secrets
-from typing import NamedTuple
+
+TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from .records import NamedTuple
 
 FORMAT_VERSION = "1"
 MAX_TOKEN_BYTES = 200
@@ -57,7 +62,7 @@ def _signature(key: bytes, payload: str) -> str:
 
 
 def new_consent_id() -> str:
-    return _b64(secrets.token_bytes(16))
+    return _b64(os.urandom(16))  # what secrets.token_bytes does, without importing `random`
 
 
 def issue(
