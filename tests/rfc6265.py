@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from consent_core.cookies import _attributes, parse_cookie_date
+from consent_core.cookies import _attributes
+from consent_core.dates import parse_cookie_date
 
 
 def _max_age(value: str) -> int | None:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from consent_core import consent, cookies, token
+from consent_core import consent, dates, token
 from consent_core.config import NECESSARY, EdgeConfig
 
 from .models import Collection, Event, Receipt, Submission, truncate_ip
@@ -95,7 +95,7 @@ def record_choice(
         ip_network=truncate_ip(context.client_ip),
         previous_receipt_sha256=previous.sha256() if previous is not None else None,
         previous_receipt_time=previous.time if previous is not None else None,
-        expires_at=int(cookies.add_calendar_months(now, 13)),
+        expires_at=int(dates.add_calendar_months(now, 13)),
     ).sealed(config.signing_key_id, config.keys)
     stored = store.append(receipt, submission.submission_id, submission.fingerprint())
     value = token.issue(

@@ -234,7 +234,7 @@ def parse_keys(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("keys"), dict) or not data["keys"]:
         raise PolicyError('keys: expected {"signing": "<key id>", "keys": {"<key id>": "<base64url key>"}}')
     for kid, value in data["keys"].items():
-        if not isinstance(kid, str) or not token.KEY_ID_RE.fullmatch(kid):
+        if not isinstance(kid, str) or not token.is_key_id(kid):
             raise PolicyError(f"keys: key id {kid!r} must be 1 to 16 of A-Z a-z 0-9 _ -")
         try:
             raw = base64.urlsafe_b64decode(str(value) + "=" * (-len(str(value)) % 4))

@@ -17,7 +17,7 @@ from consent_api.models import Receipt
 from consent_api.receipts import DynamoReceiptStore, receipt_from_item
 from consent_core import token
 from consent_core.config import NECESSARY
-from consent_core.cookies import add_calendar_months
+from consent_core.dates import add_calendar_months
 
 from .policy import parse_keys
 from .table import create_table

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from consent_api import banner
-from consent_core import cloudfront, consent, cookies, expiry
+from consent_core import cloudfront, consent, cookies, dates, expiry
 from consent_core.config import forget_loaded_configs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -222,7 +222,7 @@ def test_withdrawal_works_on_the_request_as_viewer_request_rewrote_it(fresh: dic
 def test_origin_response_caps_but_keeps_every_category(fresh: dict[str, dict[str, Any]]) -> None:
     lines = set_cookies(run(fresh, "origin-response/mixed-set-cookie.json"))
     assert len(lines) == len(events.MIXED_SET_COOKIES)
-    cap = cookies.add_calendar_months(time.time(), 13) + 5
+    cap = dates.add_calendar_months(time.time(), 13) + 5
     assert all((rfc6265.expiry_of(line, time.time()) or 0) <= cap for line in lines)
 
 
@@ -285,15 +285,15 @@ def test_response_triggers_read_dates_as_browsers_do_and_the_responses_date(
     now = time.time()
     month_old = now - 30 * 86400
     headers = event["Records"][0]["cf"]["response"]["headers"]
-    headers["date"] = [{"key": "Date", "value": cookies.format_http_date(month_old)}]
+    headers["date"] = [{"key": "Date", "value": dates.format_http_date(month_old)}]
     lines = [
         "sessionid=1; Path=/; Expires=Thu, 01 Jan 2099:00:00 1970 00:00:00 GMT",  # Chromium and Firefox: a deletion
-        f"csrftoken=2; Path=/; Expires={cookies.format_http_date(now + 3 * 365 * 86400)}",
+        f"csrftoken=2; Path=/; Expires={dates.format_http_date(now + 3 * 365 * 86400)}",
     ]
     headers["set-cookie"] = [{"key": "Set-Cookie", "value": line} for line in lines]
     deletion, capped = set_cookies(HANDLERS[trigger](event, None))
     assert all(r is not None and r <= now for r in expiry.expiries(deletion, now, month_old)), deletion
-    cap = cookies.add_calendar_months(now, 13) + 5
+    cap = dates.add_calendar_months(now, 13) + 5
     assert "Max-Age=" in capped and all(r is not None and r <= cap for r in expiry.expiries(capped, now, month_old))
 
 

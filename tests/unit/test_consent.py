@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from consent_core import consent, cookies
+from consent_core import consent, cookies, dates
 from consent_core.config import EdgeConfig
 
 from tests.conftest import NOW, Issue
@@ -207,10 +207,10 @@ def test_a_refused_cookie_never_passes_dressed_as_a_deletion(config: EdgeConfig,
 def test_no_lifetime_escapes_the_cap_and_nothing_raises(config: EdgeConfig, line: str) -> None:
     for granted in (None, frozenset({"necessary", "analytics"})):
         (kept,) = consent.filter_set_cookies([line], granted, config, NOW).kept
-        cap = cookies.add_calendar_months(NOW, 13)
+        cap = dates.add_calendar_months(NOW, 13)
         for _, attr, value in cookies._attributes(kept):
             if attr == "max-age":
                 assert int(value) <= cap - NOW
             if attr == "expires":
-                assert (cookies.parse_cookie_date(value) or 0) <= cap
+                assert (dates.parse_cookie_date(value) or 0) <= cap
     assert consent.filter_set_cookies([line], frozenset({"necessary"}), config, NOW).removed == ("_ga",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from consent_core import cookies, expiry
+from consent_core import dates, expiry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,7 @@ def ts(iso: str) -> float:
 
 
 NOW = ts("2026-11-26T14:00:00")
-CAP = cookies.add_calendar_months(NOW, 13)
+CAP = dates.add_calendar_months(NOW, 13)
 
 
 # Each reader on the dates browsers disagree on (sources: the readers' docstrings).
@@ -55,13 +55,13 @@ def test_each_browser_reads_expires_its_own_way(
 
     assert expiry.chromium_date(text) == read(chromium)
     assert expiry.firefox_date(text) == read(firefox)
-    assert cookies.parse_cookie_date(text) == read(rfc6265)
+    assert dates.parse_cookie_date(text) == read(rfc6265)
 
 
 def test_chromium_reads_years_rfc_6265_refuses() -> None:
     assert expiry.chromium_date("Thu, 01 Jan 100 00:00:00 GMT") == expiry.EXPIRED  # before 1601: the earliest time
     assert (expiry.chromium_date("Thu, 01 Jan 99999 00:00:00 GMT") or 0) > NOW + 10**12
-    assert cookies.parse_cookie_date("Thu, 01 Jan 100 00:00:00 GMT") is None
+    assert dates.parse_cookie_date("Thu, 01 Jan 100 00:00:00 GMT") is None
 
 
 @pytest.mark.parametrize(
@@ -103,19 +103,19 @@ def test_the_latest_reading_is_capped() -> None:
     sent = expiry.cap_lifetime("sid=1; Path=/; Expires=Thu, 01 Jan 2099 00:00:00 GMT", NOW, CAP)
     assert sent == f"sid=1; Path=/; Max-Age={int(CAP - NOW)}; Expires=Sun, 26 Dec 2027 14:00:00 GMT"
     # A line RFC 6265 reads as a deletion but the browsers as 2099 becomes a clean deletion.
-    assert expiry.cap_lifetime(line, NOW, CAP) == cookies.deletion_for(line)
+    assert expiry.cap_lifetime(line, NOW, CAP) == expiry.deletion_for(line)
 
 
 def test_an_old_response_date_cannot_stretch_the_cap() -> None:
     """Chromium and Firefox move Expires by (their clock - Date): a cached response 30 days old."""
     served_at = NOW - 30 * 86400
-    almost = cookies.format_http_date(CAP - 10 * 86400)  # 10 days within the cap as written...
+    almost = dates.format_http_date(CAP - 10 * 86400)  # 10 days within the cap as written...
     line = f"sid=1; Expires={almost}"
     assert max(r for r in expiry.expiries(line, NOW, served_at) if r is not None) > CAP  # ...20 days past it as read
     sent = expiry.cap_lifetime(line, NOW, CAP, served_at)
     assert f"Max-Age={int(CAP - NOW)}" in sent  # Max-Age wins over Expires, and is not moved
     assert all(r is not None and r <= CAP for r in expiry.expiries(sent, NOW, served_at))
-    three_years = f"sid=1; Expires={cookies.format_http_date(NOW + 3 * 365 * 86400)}"
+    three_years = f"sid=1; Expires={dates.format_http_date(NOW + 3 * 365 * 86400)}"
     assert all(
         r is not None and r <= CAP
         for r in expiry.expiries(expiry.cap_lifetime(three_years, NOW, CAP, served_at), NOW, served_at)

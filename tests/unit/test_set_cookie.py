@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from consent_core import cookies, expiry
+from consent_core import cookies, dates, expiry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -96,14 +97,14 @@ def test_is_deletion(line: str, deletion: bool) -> None:
     ],
 )
 def test_cookie_dates_parse_like_browsers(text: str, iso: str) -> None:
-    assert cookies.parse_cookie_date(text) == ts(iso)
+    assert dates.parse_cookie_date(text) == ts(iso)
 
 
 @pytest.mark.parametrize(
     "text", ["", "tomorrow", "31 Feb 2027 00:00:00", "26 Nov 1500 00:00:00", "26 Nov 2026 25:00:00"]
 )
 def test_invalid_cookie_dates_are_ignored(text: str) -> None:
-    assert cookies.parse_cookie_date(text) is None
+    assert dates.parse_cookie_date(text) is None
 
 
 @pytest.mark.parametrize(
@@ -118,20 +119,34 @@ def test_invalid_cookie_dates_are_ignored(text: str) -> None:
     ],
 )
 def test_thirteen_calendar_months(start: str, expected: str) -> None:
-    assert cookies.add_calendar_months(ts(start), 13) == ts(expected)
+    assert dates.add_calendar_months(ts(start), 13) == ts(expected)
 
 
 @settings(max_examples=3000)
 @given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)), st.integers(0, 40))
 def test_calendar_months_clamp_at_month_ends(moment: datetime, months: int) -> None:
     start = moment.replace(tzinfo=UTC, microsecond=0)
-    end = datetime.fromtimestamp(cookies.add_calendar_months(start.timestamp(), months), tz=UTC)
+    end = datetime.fromtimestamp(dates.add_calendar_months(start.timestamp(), months), tz=UTC)
     assert (end.year * 12 + end.month) - (start.year * 12 + start.month) == months
     assert end.day == min(start.day, calendar.monthrange(end.year, end.month)[1])
     assert end.time() == start.time()
 
 
-CAP = cookies.add_calendar_months(NOW, 13)
+@settings(max_examples=3000)
+@given(st.datetimes(min_value=datetime(1601, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)))
+def test_dates_are_read_and_written_as_datetime_would(moment: datetime) -> None:
+    """The calendar arithmetic that replaces `datetime` on the viewer path agrees with it, 1601 to 9999."""
+    moment = moment.replace(tzinfo=UTC, microsecond=0)
+    fields = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    assert dates.epoch_seconds(*fields) == moment.timestamp()
+    assert dates.format_http_date(moment.timestamp()) == moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def test_calendar_months_keep_the_fraction_of_a_second() -> None:
+    assert dates.add_calendar_months(ts("2026-01-31T09:30:00") + 0.25, 1) == ts("2026-02-28T09:30:00") + 0.25
+
+
+CAP = dates.add_calendar_months(NOW, 13)
 
 
 def test_two_year_max_age_is_capped_with_expires_consistent() -> None:
@@ -156,15 +171,15 @@ def test_expires_with_a_comma_is_capped_and_short_lifetimes_are_untouched() -> N
 @given(st.integers(-(10**10), 10**10), st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)))
 def test_no_capped_cookie_outlives_thirteen_months(max_age: int, moment: datetime) -> None:
     now = moment.replace(tzinfo=UTC).timestamp()
-    cap = cookies.add_calendar_months(now, 13)
-    expires = cookies.format_http_date(min(max(now + max_age, 0), 253402300799))
+    cap = dates.add_calendar_months(now, 13)
+    expires = dates.format_http_date(min(max(now + max_age, 0), 253402300799))
     for line in (f"a=1; Max-Age={max_age}", f"a=1; Expires={expires}", f"a=1; Max-Age={max_age}; Expires={expires}"):
         expires_at = rfc6265.expiry_of(expiry.cap_lifetime(line, now, cap), now)
         assert expires_at is None or expires_at <= cap
 
 
 def test_http_dates_do_not_follow_the_locale() -> None:
-    assert cookies.format_http_date(ts("2027-12-26T14:00:00")) == "Sun, 26 Dec 2027 14:00:00 GMT"
+    assert dates.format_http_date(ts("2027-12-26T14:00:00")) == "Sun, 26 Dec 2027 14:00:00 GMT"
 
 
 def test_deletion_line_for_prefixed_and_domain_cookies() -> None:
@@ -177,13 +192,13 @@ def test_deletion_line_for_prefixed_and_domain_cookies() -> None:
 @settings(max_examples=2000)
 @given(st.datetimes(min_value=datetime(1601, 1, 1), max_value=datetime(9999, 12, 31)))
 def test_the_fixdate_shortcut_agrees_with_the_lenient_algorithm(moment: datetime) -> None:
-    text = cookies.format_http_date(moment.replace(tzinfo=UTC, microsecond=0).timestamp())
-    assert cookies.parse_cookie_date(text) == cookies.parse_cookie_date_leniently(text)
+    text = dates.format_http_date(moment.replace(tzinfo=UTC, microsecond=0).timestamp())
+    assert dates.parse_cookie_date(text) == dates.parse_cookie_date_leniently(text)
 
 
 @pytest.mark.parametrize("text", ["Thu, 31 Feb 2027 00:00:00 GMT", "Thu, 26 Foo 2027 00:00:00 GMT"])
 def test_the_fixdate_shortcut_refuses_what_browsers_refuse(text: str) -> None:
-    assert cookies.parse_cookie_date(text) == cookies.parse_cookie_date_leniently(text)
+    assert dates.parse_cookie_date(text) == dates.parse_cookie_date_leniently(text)
 
 
 @pytest.mark.parametrize("zeros", ["0000000000000", "0" * 50, "-0000000000000", "+0000000000000"])
@@ -194,3 +209,14 @@ def test_a_zero_max_age_written_with_many_digits_stays_a_deletion(zeros: str) ->
     sent = expiry.cap_lifetime(line, NOW, CAP)
     assert all(reading is not None and reading <= NOW for reading in expiry.expiries(sent, NOW))
     assert sent == line or zeros.startswith("+")  # Firefox ignores a signed Max-Age: a clean deletion instead
+
+
+@settings(max_examples=2000)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=12),
+        st.from_regex(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", fullmatch=True),
+    )
+)
+def test_a_token_is_read_as_rfc_7230_says(name: str) -> None:
+    assert cookies.is_token(name) == bool(re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name))

@@ -146,3 +146,16 @@ def test_a_key_id_cannot_borrow_another_keys_signature() -> None:
     value = make()
     swapped = value.replace(".k1.", ".k2.", 1)
     assert token.verify(swapped, KEYS) is None
+
+
+@settings(max_examples=2000)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=20),
+        st.from_regex(r"[A-Za-z0-9_-]{1,16}", fullmatch=True),
+        st.from_regex(r"[a-z][a-z0-9_]*", fullmatch=True),
+    )
+)
+def test_key_and_category_ids_are_read_as_their_grammar_says(text: str) -> None:
+    assert token.is_key_id(text) == bool(re.fullmatch(r"[A-Za-z0-9_-]{1,16}", text))
+    assert token.is_category_id(text) == bool(re.fullmatch(r"[a-z][a-z0-9_]*", text))

@@ -21,6 +21,12 @@ def header_values(headers: Headers, name: str) -> list[str]:
     return [item.get("value", "") for item in headers.get(name, ())]
 
 
+def first_value(headers: Headers, name: str) -> str | None:
+    """The header's first value; None without the header."""
+    items = headers.get(name)
+    return items[0].get("value", "") if items else None
+
+
 def cookie_header(headers: Headers) -> str:
     """Every `cookie` entry joined, as one header (HTTP/2 viewers send several)."""
     items = headers.get("cookie")

@@ -280,19 +280,23 @@ def filter_set_cookies(
     granted: frozenset[str] | None,
     config: EdgeConfig,
     now: float,
-    served_at: float | None = None,
+    date: str | None = None,
 ) -> ResponseCookies:
     """Drop malformed Set-Cookie and those of categories not granted; cap every lifetime.
 
-    `served_at` is the response's `Date` (a cached response's may be days old): browsers
+    `date` is the response's `Date` header (a cached response's may be days old): browsers
     move Expires by its distance from their clock.
 
     `granted` None keeps every category (the consent-independent pass of origin-response).
     A refused cookie that the origin deletes is deleted: removing a cookie never needs consent.
     """
-    from . import expiry  # the response triggers' alone: viewer-request's cold start never pays for it
+    lines = list(lines)
+    if not lines:
+        return ResponseCookies([], (), (), ())
+    from . import dates, expiry  # the response triggers' alone, at their first Set-Cookie
 
-    cap = cookies.add_calendar_months(now, config.max_cookie_months)
+    cap = dates.add_calendar_months(now, config.max_cookie_months)
+    served_at = expiry.firefox_date(date) if date is not None else None
     kept: list[str] = []
     removed: list[str] = []
     capped: list[str] = []
@@ -307,7 +311,7 @@ def filter_set_cookies(
             unknown.append(name)
         if granted is not None and category not in granted:
             if expiry.asks_for_deletion(line, now, served_at):
-                kept.append(cookies.deletion_for(line))  # the deletion, never the origin's own line
+                kept.append(expiry.deletion_for(line))  # the deletion, never the origin's own line
             else:
                 removed.append(name)
             continue

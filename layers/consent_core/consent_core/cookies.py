@@ -9,7 +9,6 @@ each pair at its first ``=``; a Set-Cookie's name is the text before the first
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 _WHITESPACE = " \t"
 
@@ -81,12 +80,12 @@ def is_forwardable(name: str, value: str, plain: bool) -> bool:
 # --- Set-Cookie -----------------------------------------------------------------
 
 
-_TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def is_token(name: str) -> bool:
     """An RFC 7230 token: what a cookie name should be, and safe to write back in a header."""
-    return _TOKEN_RE.fullmatch(name) is not None
+    return bool(name) and not name.strip(_TOKEN_CHARACTERS)  # nothing left once every token character is gone
 
 
 def set_cookie_name(line: str) -> str:
@@ -116,21 +115,6 @@ def _attributes(line: str) -> list[tuple[int, str, str]]:
     return result
 
 
-_DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
-
-
-def deletion_for(line: str) -> str:
-    """A deletion of the cookie this line names, with its Path and Domain and nothing else from it."""
-    path = domain = None
-    for _, attr, value in _attributes(line):
-        if attr == "path":
-            path = value if _PATH_RE.fullmatch(value) else None
-        elif attr == "domain":
-            domain = value if _DOMAIN_RE.fullmatch(value) else None
-    return deletion_line(set_cookie_name(line), path, domain)
-
-
 def deletion_line(name: str, path: str | None, domain: str | None) -> str:
     """A Set-Cookie that deletes a cookie set with this Path and Domain (no Path: the browser's default path)."""
     if name.lower().startswith("__host-"):
@@ -143,92 +127,3 @@ def deletion_line(name: str, path: str | None, domain: str | None) -> str:
     if name.lower().startswith(("__secure-", "__host-")):
         attributes.append("Secure")  # browsers refuse a prefixed cookie without it, deletions included
     return "; ".join(attributes)
-
-
-# --- Dates and lifetimes ---------------------------------------------------------
-
-_DELIMITER_RE = re.compile(r"[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
-_TIME_RE = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[^0-9].*)?", re.DOTALL)
-_DAY_RE = re.compile(r"([0-9]{1,2})(?:[^0-9].*)?", re.DOTALL)
-_YEAR_RE = re.compile(r"([0-9]{2,4})(?:[^0-9].*)?", re.DOTALL)
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-
-
-_IMF_FIXDATE_RE = re.compile(
-    r"[A-Z][a-z]{2}, ([0-9]{2}) ([A-Z][a-z]{2}) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
-)
-
-
-def parse_cookie_date(text: str) -> float | None:
-    """RFC 6265 5.1.1, the lenient date algorithm browsers use for Expires; None when they would ignore it.
-
-    The form nearly every server sends (IMF-fixdate) takes a shortcut to the same answer.
-    """
-    fixdate = _IMF_FIXDATE_RE.fullmatch(text)
-    if fixdate is not None and fixdate.group(2).lower() in _MONTHS:
-        day, month_name, year, hour, minute, second = fixdate.groups()
-        return _valid_date(
-            int(year), _MONTHS.index(month_name.lower()) + 1, int(day), int(hour), int(minute), int(second)
-        )
-    return parse_cookie_date_leniently(text)
-
-
-def parse_cookie_date_leniently(text: str) -> float | None:
-    hms = day = month = year = None
-    for token in _DELIMITER_RE.split(text):
-        if not token:
-            continue
-        if hms is None and (m := _TIME_RE.fullmatch(token)):
-            hms = tuple(int(g) for g in m.groups())
-        elif day is None and (m := _DAY_RE.fullmatch(token)):
-            day = int(m.group(1))
-        elif month is None and token[:3].lower() in _MONTHS:
-            month = _MONTHS.index(token[:3].lower()) + 1
-        elif year is None and (m := _YEAR_RE.fullmatch(token)):
-            year = int(m.group(1))
-    if hms is None or day is None or month is None or year is None:
-        return None
-    return _valid_date(full_year(year), month, day, *hms)
-
-
-def full_year(year: int) -> int:
-    """A two-digit year as every cookie date reader takes it: 70-99 the 1900s, 0-69 the 2000s."""
-    if 70 <= year <= 99:
-        return year + 1900
-    return year + 2000 if 0 <= year <= 69 else year
-
-
-def _valid_date(year: int, month: int, day: int, hour: int, minute: int, second: int) -> float | None:
-    if not 1 <= day <= 31 or year < 1601 or hour > 23 or minute > 59 or second > 59:
-        return None
-    if year > 9999:
-        return float("inf")  # later than anything: capped, never a deletion
-    if day > days_in_month(year, month):
-        return None
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
-
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def format_http_date(timestamp: float) -> str:
-    """IMF-fixdate, the form every browser reads (spelt out: strftime follows the locale)."""
-    m = datetime.fromtimestamp(int(timestamp), tz=UTC)
-    month = _MONTHS[m.month - 1].capitalize()
-    return f"{_WEEKDAYS[m.weekday()]}, {m.day:02d} {month} {m.year} {m.hour:02d}:{m.minute:02d}:{m.second:02d} GMT"
-
-
-def add_calendar_months(timestamp: float, months: int) -> float:
-    """The same wall-clock time `months` later; a day past the month's end clamps (Jan 31 + 1 = Feb 28/29)."""
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
-    index = moment.month - 1 + months
-    year, month = moment.year + index // 12, index % 12 + 1
-    day = min(moment.day, days_in_month(year, month))
-    return moment.replace(year=year, month=month, day=day).timestamp()
-
-
-def days_in_month(year: int, month: int) -> int:
-    """`calendar.monthrange` without importing calendar (a viewer cold start pays for every import)."""
-    if month == 2:
-        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
-    return 30 if month in (4, 6, 9, 11) else 31

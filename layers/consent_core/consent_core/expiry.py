@@ -10,7 +10,7 @@ be a live cookie for another. Modelled from their sources:
 - Firefox: `netwerk/cookie/CookieParser.cpp` (Max-Age: a leading `-` is expired, digits
   only otherwise) and NSPR's `PR_ParseTimeString` for Expires and `Date` (free token
   order, time optional, zones honoured, out-of-range fields roll over);
-- RFC 6265 5.1.1 and 5.2, for every other reader (`cookies.parse_cookie_date`);
+- RFC 6265 5.1.1 and 5.2, for every other reader (`dates.parse_cookie_date`);
 - older browsers, which read the digits that begin a Max-Age (`60abc` as 60).
 Chromium and Firefox both move Expires by the difference between their clock and the
 response's `Date`; neither moves Max-Age.
@@ -21,21 +21,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .cloudfront import Headers, header_values
-from .cookies import (
-    _IMF_FIXDATE_RE,
-    _MONTHS,
-    _attributes,
-    days_in_month,
-    deletion_for,
-    format_http_date,
-    full_year,
-    parse_cookie_date,
-)
+from .cookies import _attributes, deletion_line, set_cookie_name
+from .dates import IMF_FIXDATE_RE, MONTHS, days_in_month, format_http_date, full_year, parse_cookie_date
 
 NEVER = float("inf")
 EXPIRED = float("-inf")
 SESSION = None  # no expiry: the cookie lives as long as the browser session
+
+_DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
+
+
+def deletion_for(line: str) -> str:
+    """A deletion of the cookie this line names, with its Path and Domain and nothing else from it."""
+    path = domain = None
+    for _, attr, value in _attributes(line):
+        if attr == "path":
+            path = value if _PATH_RE.fullmatch(value) else None
+        elif attr == "domain":
+            domain = value if _DOMAIN_RE.fullmatch(value) else None
+    return deletion_line(set_cookie_name(line), path, domain)
+
 
 _CHROMIUM_DELIMITERS = re.compile(r"[\t !\"#$%&'()*+,\-./;<=>?@\[\\\]^_`{|}~]+")
 _CHROMIUM_TIME = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})")
@@ -66,7 +72,7 @@ def chromium_date(text: str) -> float | None:
             continue
         if not token[0].isdigit():
             if month is None:
-                month = _MONTHS.index(token[:3].lower()) + 1 if token[:3].lower() in _MONTHS else None
+                month = MONTHS.index(token[:3].lower()) + 1 if token[:3].lower() in MONTHS else None
         elif ":" in token:
             match = _CHROMIUM_TIME.match(token)
             if time is None and match:
@@ -245,12 +251,6 @@ def firefox_date(text: str) -> float | None:
     return float(seconds - zone * 60)
 
 
-def served_at(headers: Headers) -> float | None:
-    """The response's `Date`, read as Chromium and Firefox read it (both with NSPR's parser)."""
-    values = header_values(headers, "date")
-    return firefox_date(values[0]) if values else None
-
-
 def _firefox_max_age(value: str) -> float | None:
     """`ParseMaxAgeAttribute`: any leading `-` is expired; otherwise digits only, or None (falls back to Expires)."""
     if not value:
@@ -305,7 +305,7 @@ def expiries(line: str, now: float, served_at: float | None = None) -> list[floa
     max_ages = [value for _, name, value in attributes if name == "max-age"]
     dates = [value for _, name, value in attributes if name == "expires"]
     shift = 0.0 if served_at is None else now - served_at
-    if all(_PLAIN_MAX_AGE.fullmatch(v) for v in max_ages) and all(_IMF_FIXDATE_RE.fullmatch(v) for v in dates):
+    if all(_PLAIN_MAX_AGE.fullmatch(v) for v in max_ages) and all(IMF_FIXDATE_RE.fullmatch(v) for v in dates):
         # What servers send, read the same way by every browser: the fast path of every page view.
         if max_ages:
             seconds = _seconds(max_ages[-1])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from consent_core import caching, cloudfront, cookies
+from consent_core import caching, cloudfront, dates
 
 # Cached whatever the origin says, for at least the error caching minimum TTL.
 ERRORS_ALWAYS_CACHED = frozenset({404, 414, 500, 501, 502, 503, 504})
@@ -116,7 +116,7 @@ def time_to_live(
 def _http_date(values: list[str]) -> float | None:
     if not values:
         return None
-    parsed = cookies.parse_cookie_date(values[0])
+    parsed = dates.parse_cookie_date(values[0])
     if parsed is not None:
         return parsed
     try:

@@ -1,0 +1,67 @@
+"""HMAC-SHA256 and base64url as the consent cookie signs and encodes them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+from consent_core import signing
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+# RFC 4231, section 4: test cases 1, 2, 3, 4, 6 and 7 (5 truncates the output)
+RFC_4231 = [
+    (b"\x0b" * 20, b"Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+    (b"Jefe", b"what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+    (b"\xaa" * 20, b"\xdd" * 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
+    (
+        bytes(range(1, 26)),
+        b"\xcd" * 50,
+        "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+    ),
+    (
+        b"\xaa" * 131,
+        b"Test Using Larger Than Block-Size Key - Hash Key First",
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+    ),
+    (
+        b"\xaa" * 131,
+        b"This is a test using a larger than block-size key and a larger than block-size data. "
+        b"The key needs to be hashed before being used by the HMAC algorithm.",
+        "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+    ),
+]
+
+
+@pytest.mark.parametrize(("key", "message", "expected"), RFC_4231)
+def test_rfc_4231_vectors(key: bytes, message: bytes, expected: str) -> None:
+    assert signing.hmac_sha256(key, message).hex() == expected
+
+
+@settings(max_examples=1000)
+@given(st.binary(max_size=200), st.binary(max_size=400))
+def test_the_same_bytes_as_the_standard_library(key: bytes, message: bytes) -> None:
+    assert signing.hmac_sha256(key, message) == hmac.digest(key, message, hashlib.sha256)
+
+
+def test_the_comparison_is_the_constant_time_one() -> None:
+    assert signing.compare_digest is hmac.compare_digest or signing.compare_digest.__name__ == "_compare_digest"
+    assert signing.compare_digest("abc", "abc") and not signing.compare_digest("abc", "abd")
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=100))
+def test_base64url_round_trip(raw: bytes) -> None:
+    text = signing.b64url_encode(raw)
+    assert text == base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    assert signing.b64url_decode(text) == raw
+    assert signing.b64url_decode(text + "=" * (-len(text) % 4)) == raw
+
+
+@pytest.mark.parametrize("text", ["ab+c", "ab/c", "ab c", "a", "abcde", "ab\nc", "ab==c", "é0", "ab.c", "a==="])
+def test_anything_but_base64url_is_refused(text: str) -> None:
+    """Nothing is skipped the way `base64.urlsafe_b64decode` skips characters outside the alphabet."""
+    with pytest.raises(ValueError):
+        signing.b64url_decode(text)
