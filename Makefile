@@ -28,9 +28,14 @@ define venv
 	$(1)/bin/pip install --quiet --disable-pip-version-check -r $(3)
 endef
 
+# The development environment: the pinned tools, and this project installed in place.
+define dev_venv
+	$(call venv,$(1),$(2),requirements-dev.txt)
+	$(1)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+endef
+
 $(STAMP): requirements-dev.txt pyproject.toml
-	$(call venv,$(VENV),$(PYTHON),requirements-dev.txt)
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(call dev_venv,$(VENV),$(PYTHON))
 	touch $@
 
 lint: $(STAMP)
@@ -66,8 +71,7 @@ load: $(STAMP)
 
 # The Lambda runtime is Python 3.13: the core and the handlers' tests run there too.
 $(STAMP_LAMBDA): requirements-dev.txt pyproject.toml
-	$(call venv,$(VENV_LAMBDA),$(PYTHON_LAMBDA),requirements-dev.txt)
-	$(VENV_LAMBDA)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(call dev_venv,$(VENV_LAMBDA),$(PYTHON_LAMBDA))
 	touch $@
 
 test-lambda-python:

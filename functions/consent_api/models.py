@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import ipaddress
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from consent_core.signing import b64url_encode
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Action = Literal["accept_all", "reject_all", "custom", "withdraw"]
@@ -83,6 +84,17 @@ def viewer_country(raw: str | None) -> str | None:
     return raw if raw is not None and re.fullmatch(r"[A-Z]{2}", raw) else None
 
 
+def receipt_time(now: float) -> str:
+    """A receipt's time: UTC to the millisecond, `2026-11-26T14:12:03.123Z`."""
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def unix_time(text: str) -> float:
+    """The Unix time of a receipt's time."""
+    return datetime.fromisoformat(text).timestamp()
+
+
 class Receipt(BaseModel):
     """One decision, immutable once written. Never a raw IP, never a user agent."""
 
@@ -112,6 +124,10 @@ class Receipt(BaseModel):
     @property
     def sort_key(self) -> str:
         return f"{self.time}#{self.receipt_id}"
+
+    @property
+    def unix_time(self) -> float:
+        return unix_time(self.time)
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -145,4 +161,4 @@ class Receipt(BaseModel):
         unsealed = self.model_copy(update={"seal": None}).canonical_json().encode("utf-8")
         derived = hmac.new(key, _SEAL_PURPOSE, hashlib.sha256).digest()
         digest = hmac.new(derived, unsealed, hashlib.sha256).digest()[:16]  # a 128-bit tag
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return b64url_encode(digest)

@@ -1,15 +1,16 @@
-"""Recording a choice: the receipt first, then the cookie that carries it."""
+"""What the consent endpoint does, without HTTP: record a choice (the receipt first, then the cookie
+that carries it), and say what consent a visitor's cookies hold."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Any
 
 from consent_core import consent, dates, token
 from consent_core.config import NECESSARY, EdgeConfig
 
-from .models import Collection, Event, Receipt, Submission, truncate_ip
+from .models import Collection, Event, Receipt, Submission, receipt_time, truncate_ip
 from .store import ReceiptStore
 
 
@@ -54,11 +55,6 @@ def granted_for(submission: Submission, config: EdgeConfig) -> frozenset[str]:
     return frozenset({NECESSARY})
 
 
-def millisecond_time(now: float) -> str:
-    moment = datetime.fromtimestamp(now, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def record_choice(
     submission: Submission, context: Context, config: EdgeConfig, store: ReceiptStore, now: float
 ) -> Recorded:
@@ -80,7 +76,7 @@ def record_choice(
     receipt = Receipt(
         receipt_id=receipt_id_for(submission.submission_id),
         consent_id=consent_id,
-        time=millisecond_time(now),
+        time=receipt_time(now),
         event=event,
         method=submission.action,
         collection=context.collection,
@@ -103,7 +99,7 @@ def record_choice(
         config.signing_key_id,
         stored.policy_version,
         frozenset(stored.granted) - {NECESSARY},
-        int(datetime.fromisoformat(stored.time.replace("Z", "+00:00")).timestamp()),
+        int(stored.unix_time),
         gpc=stored.gpc,
         consent_id=stored.consent_id,
     )
@@ -114,3 +110,40 @@ def consent_cookie_header(config: EdgeConfig, value: str) -> str:
     """The consent cookie: host-only, Secure, not readable by scripts (the banner asks GET /consent)."""
     attributes = f"Max-Age={config.consent_max_age}; Path=/; Secure; HttpOnly; SameSite=Lax"
     return f"{config.consent_cookie_name}={value}; {attributes}"
+
+
+def cookies_after(recorded: Recorded, visitor: consent.Visitor, config: EdgeConfig, now: float) -> list[str]:
+    """The Set-Cookie lines of a recorded choice.
+
+    The consent cookie and its state cookie (what the banner reads on every page), then
+    the deletion of every cookie the visitor sent that the new choice refuses: a
+    withdrawal clears the browser at once, HttpOnly cookies included.
+    """
+    granted = frozenset(recorded.receipt.granted)
+    state_value = consent.state_cookie_value([recorded.cookie_value], visitor.gpc, config, now)
+    return [
+        consent_cookie_header(config, recorded.cookie_value),
+        consent.state_cookie_line(config, state_value, now),
+        *consent.withdrawal_deletions(visitor.cookie_names, granted, config, already_set=()),
+    ]
+
+
+def state_payload(current: consent.Consent, parsed: token.ConsentToken | None, config: EdgeConfig) -> dict[str, Any]:
+    """The consent state as the banner reads it; `parsed` is the valid consent cookie, if any."""
+    payload: dict[str, Any] = {"state": current.state, "granted": sorted(current.granted), "receipt_id": None}
+    if parsed is not None and current.state == consent.VALID:
+        payload.update(
+            consent_id=parsed.consent_id,
+            policy_version=parsed.policy_version,
+            issued_at=receipt_time(parsed.issued_at),
+            expires_at=receipt_time(parsed.issued_at + config.consent_max_age),
+        )
+    return payload
+
+
+def state_after(recorded: Recorded, gpc: bool, config: EdgeConfig, now: float) -> dict[str, Any]:
+    """The state a recorded choice leaves, with its receipt's id."""
+    current = consent.decide([recorded.cookie_value], gpc, config, now)
+    payload = state_payload(current, consent.check_token(recorded.cookie_value, config, now)[1], config)
+    payload["receipt_id"] = recorded.receipt.receipt_id
+    return payload

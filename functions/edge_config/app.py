@@ -14,7 +14,6 @@ stop it: a stack never waits for a resource that will not answer.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import threading
@@ -24,6 +23,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+from consent_core import signing
 from consent_core.config import config_from_dict
 
 Fetch = Callable[[str, float], bytes]  # (code location, seconds allowed) -> the zip
@@ -58,28 +58,13 @@ class Deadline:
 
 
 def keys_from_secret(secret: str) -> dict[str, Any]:
-    """The keys document from the secret: `{"signing": id, "keys": {id: key}}`, or flat `{"signing": id, id: key}`.
-
-    CloudFormation's generated secret is the flat form (`GenerateStringKey`).
-    """
+    """The keys document from the secret, nested or flat (CloudFormation's generated secret is flat)."""
     try:
-        data = json.loads(secret)
-    except ValueError:
-        raise ConfigurationError("the keys secret is not JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("signing"), str):
-        raise ConfigurationError('the keys secret needs "signing", the id of the key that signs')
-    nested = data.get("keys")
-    keys: dict[str, Any] = nested if isinstance(nested, dict) else {k: v for k, v in data.items() if k != "signing"}
-    if data["signing"] not in keys:
-        raise ConfigurationError(f"the signing key {data['signing']!r} is not in the keys secret")
-    for key_id, key in keys.items():
-        try:
-            size = len(base64.urlsafe_b64decode(str(key) + "=" * (-len(str(key)) % 4)))
-        except ValueError:
-            size = 0
-        if size < 32:
-            raise ConfigurationError(f"key {key_id!r} must be base64url text of at least 32 bytes")
-    return {"signing": data["signing"], "keys": keys, "development": False}
+        document = signing.nested_keys(json.loads(secret))
+    except ValueError as exc:  # JSONDecodeError included
+        reason = "it is not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise ConfigurationError(f"the keys secret cannot be used: {reason}") from None
+    return {**document, "development": False}
 
 
 def edge_config(policy: dict[str, Any], keys: dict[str, Any], table: str, region: str) -> dict[str, Any]:

@@ -26,25 +26,23 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
     response: dict[str, Any] = record["response"]
     headers = response.setdefault("headers", {})
 
-    pairs = cookies.parse_cookie_header(cloudfront.cookie_header(request_headers))
-    gpc = cloudfront.gpc_enabled(request_headers)
-    decision = consent.decide((value for name, value in pairs if name == config.consent_cookie_name), gpc, config, now)
+    visitor = consent.consent_from_headers(request_headers, config, now)
+    granted = visitor.consent.granted
     result = consent.filter_set_cookies(
-        cloudfront.set_cookie_lines(headers), decision.granted, config, now, cloudfront.first_value(headers, "date")
+        cloudfront.set_cookie_lines(headers), granted, config, now, cloudfront.first_value(headers, "date")
     )
-    sent = [name for name, _ in pairs] + _stripped_by_viewer_request(request_headers)
-    deletions = consent.withdrawal_deletions(
-        sent, decision.granted, config, already_set=(cookies.set_cookie_name(line) for line in result.kept)
-    )
-    cloudfront.replace_set_cookies(headers, result.kept + deletions + _state_cookie(pairs, gpc, config, now))
+    sent = visitor.cookie_names + _stripped_by_viewer_request(request_headers)
+    already_set = (cookies.set_cookie_name(line) for line in result.kept)
+    deletions = consent.withdrawal_deletions(sent, granted, config, already_set)
+    cloudfront.replace_set_cookies(headers, result.kept + deletions + _state_cookie(visitor, config, now))
     log.unknown_cookies(result.unknown, "set-cookie")
     return response
 
 
-def _state_cookie(pairs: list[tuple[str, str]], gpc: bool, config: EdgeConfig, now: float) -> list[str]:
+def _state_cookie(visitor: consent.Visitor, config: EdgeConfig, now: float) -> list[str]:
     """The consent state cookie kept with the consent cookie: set when it differs, deleted when consent is gone."""
-    expected = consent.state_cookie_value((v for n, v in pairs if n == config.consent_cookie_name), gpc, config, now)
-    held = [value for name, value in pairs if name == config.state_cookie_name]
+    expected = consent.state_cookie_value(visitor.consent_values, visitor.gpc, config, now)
+    held = [value for name, value in visitor.pairs if name == config.state_cookie_name]
     if held == ([expected] if expected is not None else []):
         return []
     return [consent.state_cookie_line(config, expected, now)]

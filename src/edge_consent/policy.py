@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -11,14 +10,13 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from consent_api import banner
-from consent_core import token
+from consent_core import signing, token
 from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MAX_LIFETIME_MONTHS = 13
 # The shortest span 13 calendar months can be (Jan 31 to Feb 28 of the next year but one).
 MAX_LIFETIME_DAYS = 393
-MIN_KEY_BYTES = 32
 LANGUAGES = ("fr", "en")
 
 CategoryId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -230,21 +228,12 @@ DEVELOPMENT_KEYS_PATH = Path(__file__).with_name("development-keys.json")
 
 
 def parse_keys(data: Any) -> dict[str, Any]:
-    """The keys document, shaped as the deployed secret: ``{"signing": "<id>", "keys": {"<id>": "<base64url>"}}``."""
-    if not isinstance(data, dict) or not isinstance(data.get("keys"), dict) or not data["keys"]:
-        raise PolicyError('keys: expected {"signing": "<key id>", "keys": {"<key id>": "<base64url key>"}}')
-    for kid, value in data["keys"].items():
-        if not isinstance(kid, str) or not token.is_key_id(kid):
-            raise PolicyError(f"keys: key id {kid!r} must be 1 to 16 of A-Z a-z 0-9 _ -")
-        try:
-            raw = base64.urlsafe_b64decode(str(value) + "=" * (-len(str(value)) % 4))
-        except ValueError:
-            raise PolicyError(f"keys.{kid}: not base64url") from None
-        if len(raw) < MIN_KEY_BYTES:
-            raise PolicyError(f"keys.{kid}: {len(raw)} bytes, at least {MIN_KEY_BYTES} needed")
-    if data.get("signing") not in data["keys"]:
-        raise PolicyError(f"keys.signing: {data.get('signing')!r} is not one of the keys")
-    return {"signing": data["signing"], "keys": dict(data["keys"]), "development": bool(data.get("development"))}
+    """The keys document, checked, in the nested form the compiled config carries."""
+    try:
+        document = signing.nested_keys(data)
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
+    return {**document, "development": bool(data.get("development"))}
 
 
 def load_keys(path: str | Path | None) -> dict[str, Any]:

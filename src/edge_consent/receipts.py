@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -13,13 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from consent_api.models import Receipt
+from consent_api.models import Receipt, unix_time
 from consent_api.receipts import DynamoReceiptStore, receipt_from_item
-from consent_core import token
+from consent_core import signing, token
 from consent_core.config import NECESSARY
 from consent_core.dates import add_calendar_months
 
-from .policy import parse_keys
 from .table import create_table
 
 CSV_FIELDS = list(Receipt.model_fields)
@@ -70,7 +68,7 @@ def chain_problems(history: list[Receipt], now: float, keys: dict[str, bytes] | 
     problems = []
     first = history[0] if history else None
     if first is not None and first.previous_receipt_sha256 is not None and first.previous_receipt_time is not None:
-        predecessor = datetime.fromisoformat(first.previous_receipt_time.replace("Z", "+00:00")).timestamp()
+        predecessor = unix_time(first.previous_receipt_time)
         if add_calendar_months(predecessor, 13) > now:
             problems.append(f"the receipt before {first.receipt_id} is missing, though it would still be live")
     for index in range(1, len(history)):
@@ -99,7 +97,7 @@ def cookie_problems(history: list[Receipt], cookie: str, keys: dict[str, bytes])
     newest = history[-1] if history else None
     if newest is None or newest.consent_id != signed.consent_id:
         return [f"no receipt left for the cookie's consent id {signed.consent_id}"]
-    issued = int(datetime.fromisoformat(newest.time.replace("Z", "+00:00")).timestamp())
+    issued = int(newest.unix_time)
     found = (issued, frozenset(newest.granted) - {NECESSARY}, newest.policy_version, newest.gpc)
     expected = (signed.issued_at, signed.categories, signed.policy_version, signed.gpc)
     if found != expected:
@@ -124,13 +122,9 @@ def load_seal_keys(path: str | None) -> dict[str, bytes] | None:
     if path is None:
         return None
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return signing.read_keys(json.loads(Path(path).read_text(encoding="utf-8")))[1]
     except (OSError, ValueError) as exc:
         raise ValueError(f"--keys {path}: {exc}") from None
-    if isinstance(data, dict) and "keys" not in data:
-        data = {"signing": data.get("signing"), "keys": {k: v for k, v in data.items() if k != "signing"}}
-    parsed = parse_keys(data)
-    return {kid: base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)) for kid, value in parsed["keys"].items()}
 
 
 def export(
@@ -148,7 +142,7 @@ def export(
         writer.writeheader()
     count = 0
     for receipt in all_receipts(dynamodb, table, now):
-        if since is not None and datetime.fromisoformat(receipt.time.replace("Z", "+00:00")) < since:
+        if since is not None and receipt.unix_time < since.timestamp():
             continue
         row = receipt.public()
         if writer is not None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from consent_api import app, service
+from consent_api import app, routes, service
+from consent_api.models import Submission
 from consent_api.receipts import DynamoReceiptStore
 from consent_core import cloudfront, consent, token
 
@@ -308,7 +309,7 @@ def test_oversize_and_truncated_bodies_get_413(store: Any) -> None:
 )
 def test_expires_at_is_thirteen_calendar_months(store: Any, dynamodb: Any, moment: str, expires: str) -> None:
     now = datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp()
-    submission = app.Submission(action="reject_all", submission_id="expiry-000001")
+    submission = Submission(action="reject_all", submission_id="expiry-000001")
     context = service.Context(consent.Consent(consent.ABSENT, consent.ONLY_NECESSARY), False, "fr", "api")
     recorded = service.record_choice(submission, context, DEV_CONFIG, store, now)
     assert recorded.receipt.expires_at == datetime.fromisoformat(expires).replace(tzinfo=UTC).timestamp()
@@ -346,7 +347,7 @@ def banner_answer(path: str, accept_encoding: str | None, store: Any) -> dict[st
 
 
 def test_the_banner_is_kept_a_year_under_its_version_and_five_minutes_otherwise(store: Any) -> None:
-    made = app.banner_for(DEV_CONFIG)
+    made = routes.banner_for(DEV_CONFIG)
     versioned = call(copy.deepcopy(BANNER_EVENTS["consent-api/get-banner-versioned.json"]), store)
     assert header(versioned, "cache-control") == "public, max-age=31536000, immutable"
     assert header(versioned, "content-encoding") == "gzip" and header(versioned, "vary") == "Accept-Encoding"
@@ -374,7 +375,7 @@ def test_the_banner_is_gzipped_for_those_who_accept_it(accept_encoding: str | No
     answer = banner_answer(DEV_CONFIG.banner_path, accept_encoding, store)
     assert (header(answer, "content-encoding") == "gzip") is gzipped
     body = base64.b64decode(answer["body"]) if gzipped else answer["body"].encode()
-    assert (gzip.decompress(body) if gzipped else body) == app.banner_for(DEV_CONFIG).script
+    assert (gzip.decompress(body) if gzipped else body) == routes.banner_for(DEV_CONFIG).script
 
 
 def test_the_banner_carries_what_it_needs_to_start_without_asking(fresh: dict[str, dict[str, Any]], store: Any) -> None:

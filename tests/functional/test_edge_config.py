@@ -239,10 +239,12 @@ def test_a_bad_built_policy_fails_with_a_reason(stack: Stack) -> None:
     [
         (None, "cannot read the keys secret"),
         ("not json", "not JSON"),
-        (json.dumps({"k1": "A" * 64}), '"signing"'),
-        (json.dumps({"signing": "k2", "k1": "A" * 64}), "'k2' is not in the keys secret"),
-        (json.dumps({"signing": "k1", "k1": "shortkey"}), "at least 32 bytes"),
-        (json.dumps({"signing": "k1", "k1": "not base64 !"}), "base64url"),
+        (json.dumps({"k1": "A" * 64}), "keys.signing: None is not one of the keys"),
+        (json.dumps({"signing": "k2", "k1": "A" * 64}), "keys.signing: 'k2' is not one of the keys"),
+        (json.dumps({"signing": "k1", "k1": "shortkey"}), "keys.k1: 6 bytes, at least 32 needed"),
+        (json.dumps({"signing": "k1", "k1": "not base64 !"}), "keys.k1: not base64url"),
+        (json.dumps({"signing": "k.1", "k.1": "A" * 64}), "key id 'k.1' must be 1 to 16 of A-Z a-z 0-9 _ -"),
+        (json.dumps({"signing": "k1", "keys": {"k1": "A" * 64, "k 2": "A" * 64}}), "key id 'k 2' must be"),
     ],
 )
 def test_bad_secrets_fail_with_a_reason_and_no_secret_in_it(

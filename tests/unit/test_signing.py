@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 import pytest
 from consent_core import signing
@@ -65,3 +66,36 @@ def test_anything_but_base64url_is_refused(text: str) -> None:
     """Nothing is skipped the way `base64.urlsafe_b64decode` skips characters outside the alphabet."""
     with pytest.raises(ValueError):
         signing.b64url_decode(text)
+
+
+KEY = "A" * 43  # 32 bytes
+
+
+def test_keys_are_read_nested_or_flat() -> None:
+    nested = {"signing": "k2", "keys": {"k1": KEY, "k2": "B" * 43}, "development": True}
+    flat = {"signing": "k2", "k1": KEY, "k2": "B" * 43}
+    assert (
+        signing.read_keys(nested)
+        == signing.read_keys(flat)
+        == ("k2", {"k1": bytes(32), "k2": base64.urlsafe_b64decode("B" * 43 + "=")})
+    )
+    assert signing.nested_keys(flat) == {"signing": "k2", "keys": {"k1": KEY, "k2": "B" * 43}}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (None, "keys: expected"),
+        ({"keys": {}}, "keys: expected"),
+        ({"signing": "k1"}, "keys: expected"),
+        ({"signing": "k.1", "k.1": KEY}, "key id 'k.1' must be 1 to 16 of A-Z a-z 0-9 _ -"),
+        ({"signing": "k1", "keys": {"k1": KEY, "x" * 17: KEY}}, "must be 1 to 16"),
+        ({"signing": "k1", "k1": "A" * 42}, "keys.k1: 31 bytes, at least 32 needed"),
+        ({"signing": "k1", "k1": 12345}, "keys.k1: 0 bytes"),
+        ({"signing": "k1", "k1": KEY + "+"}, "keys.k1: not base64url"),
+        ({"signing": "k2", "k1": KEY}, "keys.signing: 'k2' is not one of the keys"),
+    ],
+)
+def test_a_bad_keys_document_is_refused_with_its_fault(document: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        signing.read_keys(document)

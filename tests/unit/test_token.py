@@ -9,7 +9,7 @@ import re
 import secrets
 
 import pytest
-from consent_core import token
+from consent_core import signing, token
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -157,5 +157,5 @@ def test_a_key_id_cannot_borrow_another_keys_signature() -> None:
     )
 )
 def test_key_and_category_ids_are_read_as_their_grammar_says(text: str) -> None:
-    assert token.is_key_id(text) == bool(re.fullmatch(r"[A-Za-z0-9_-]{1,16}", text))
+    assert signing.is_key_id(text) == bool(re.fullmatch(r"[A-Za-z0-9_-]{1,16}", text))
     assert token.is_category_id(text) == bool(re.fullmatch(r"[a-z][a-z0-9_]*", text))

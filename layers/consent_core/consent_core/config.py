@@ -11,7 +11,7 @@ import json
 import os
 import re
 
-from .signing import b64url_decode
+from .signing import read_keys
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
 if TYPE_CHECKING:
@@ -233,10 +233,7 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
         if data["format"] != CONFIG_FORMAT:
             raise ConfigError(f"unsupported config format {data['format']!r}")
         edge = data["edge"]
-        keys = {kid: b64url_decode(value) for kid, value in edge["keys"]["keys"].items()}
-        signing = edge["keys"]["signing"]
-        if signing not in keys:
-            raise ConfigError(f"signing key {signing!r} is not among the keys")
+        signing, keys = read_keys(edge["keys"])
 
         def entry(raw: dict[str, Any]) -> CookieEntry:
             return CookieEntry(raw["category"], raw.get("path", "/"), raw.get("domain"))

@@ -59,3 +59,56 @@ def b64url_decode(text: str) -> bytes:
         return binascii.a2b_base64(padded, strict_mode=True)
     except binascii.Error as error:
         raise ValueError(f"not base64url: {error}") from None
+
+
+MIN_KEY_BYTES = 32
+_KEY_ID_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+KEYS_SHAPE = (
+    '{"signing": "<key id>", "keys": {"<key id>": "<base64url key>"}}, '
+    'or {"signing": "<key id>", "<key id>": "<base64url key>"}'
+)
+
+
+def is_key_id(text: object) -> bool:
+    """1 to 16 base64url characters: what a consent cookie's key id field holds."""
+    return isinstance(text, str) and 0 < len(text) <= 16 and not text.strip(_KEY_ID_CHARACTERS)
+
+
+def read_keys(document: object) -> tuple[str, dict[str, bytes]]:
+    """The signing key id and every key, from a keys document; ValueError names the fault.
+
+    The document is nested (`keys` maps ids to keys, as the compiled config and
+    `policy compile --keys` have it) or flat (ids beside `signing`, as CloudFormation
+    generates the stack's secret). Every key is base64url of at least 32 bytes, every id a
+    key id, and the signing key one of them.
+    """
+    entries = _key_entries(document)
+    keys = {}
+    for key_id, text in entries.items():
+        if not is_key_id(key_id):
+            raise ValueError(f"keys: key id {key_id!r} must be 1 to 16 of A-Z a-z 0-9 _ -")
+        try:
+            keys[key_id] = b64url_decode(text) if isinstance(text, str) else b""
+        except ValueError:
+            raise ValueError(f"keys.{key_id}: not base64url") from None
+        if len(keys[key_id]) < MIN_KEY_BYTES:
+            raise ValueError(f"keys.{key_id}: {len(keys[key_id])} bytes, at least {MIN_KEY_BYTES} needed")
+    signing = document.get("signing")  # type: ignore[attr-defined]
+    if not isinstance(signing, str) or signing not in keys:
+        raise ValueError(f"keys.signing: {signing!r} is not one of the keys")
+    return signing, keys
+
+
+def nested_keys(document: object) -> dict[str, object]:
+    """The keys document checked (`read_keys`) and in its nested form, each key as written."""
+    signing, _ = read_keys(document)
+    return {"signing": signing, "keys": dict(_key_entries(document))}
+
+
+def _key_entries(document: object) -> dict[str, object]:
+    if isinstance(document, dict):
+        nested = document.get("keys")
+        entries = nested if isinstance(nested, dict) else {k: v for k, v in document.items() if k != "signing"}
+        if entries:
+            return entries
+    raise ValueError(f"keys: expected {KEYS_SHAPE}")

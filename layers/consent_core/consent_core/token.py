@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 
-from .signing import b64url_encode, compare_digest, hmac_sha256
+from .signing import b64url_encode, compare_digest, hmac_sha256, is_key_id
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
 if TYPE_CHECKING:
@@ -35,13 +35,7 @@ _TOKEN_RE = re.compile(
     r"1\.([A-Za-z0-9_-]{1,16})\.([A-Za-z0-9_-]{22})\.([1-9][0-9]{0,8})\."
     r"((?:[a-z][a-z0-9_]*(?:-[a-z][a-z0-9_]*)*)?)\.([1-9][0-9]{0,11})\.([01])\.([A-Za-z0-9_-]{43})"
 )
-_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _CATEGORY_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
-
-
-def is_key_id(text: str) -> bool:
-    """1 to 16 base64url characters."""
-    return 0 < len(text) <= 16 and not text.strip(_BASE64URL)
 
 
 def is_category_id(text: str) -> bool:

@@ -1,0 +1,243 @@
+"""The consent endpoint's routes: each reads its request, asks the service, and answers.
+
+POST /consent (record a choice), GET /consent (the state, for the banner's second layer),
+GET /consent/preferences, GET /consent/cookies, GET /consent/banner[.<version>].js,
+GET /consent/receipt (the visitor's own receipts). Anything else under /consent: 404.
+Every failure a visitor can cause is an exception answered from one table, `ERRORS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from consent_core import consent
+from consent_core.config import EdgeConfig
+from pydantic import ValidationError
+
+from . import banner, pages, service, texts
+from .adapter import Request, Response, html_response, json_response
+from .models import MAX_PAGE_PATH, Collection, Submission, safe_return_to, viewer_country
+from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
+
+MAX_BODY_BYTES = 8 * 1024
+
+logger = Logger(service="edge-consent")
+metrics = Metrics(namespace="EdgeConsent", service="consent-api")
+
+
+class Refused(Exception):
+    """The request cannot be served as sent; the status and message say why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+    return str(exc) or type(exc).__name__
+
+
+# What answers each failure a visitor can cause: (status, message, extra headers); None: the exception's own.
+ERRORS: dict[type[Exception], tuple[int, str | None, dict[str, str]]] = {
+    Refused: (0, None, {}),  # its own status
+    service.BadChoice: (400, None, {}),
+    SubmissionConflict: (409, "submission_id already used for another choice", {}),
+    StoreUnavailable: (503, "receipts unavailable; try again", {"Retry-After": "2"}),
+}
+
+
+def error_response(exc: Exception) -> Response | None:
+    """The answer to a failure in `ERRORS`; None for any other (a fault of ours: the handler answers 500)."""
+    for kind, (status, message, headers) in ERRORS.items():
+        if isinstance(exc, kind):
+            status = exc.status if isinstance(exc, Refused) else status
+            return json_response(status, {"error": message or str(exc)}, headers=dict(headers))
+    return None
+
+
+# --- Recording a choice -------------------------------------------------------------
+
+
+def read_submission(request: Request) -> tuple[Submission, Collection]:
+    """The choice in the body: JSON from the banner or a script, or the no-JavaScript form."""
+    if len(request.body) > MAX_BODY_BYTES or request.truncated:
+        raise Refused(413, f"body over {MAX_BODY_BYTES} bytes")
+    if not request.from_same_site():
+        raise Refused(403, "cross-site request refused")
+    if request.media_type not in ("application/json", "application/x-www-form-urlencoded"):
+        raise Refused(400, "send application/json or a form")
+    try:
+        text = request.body.decode("utf-8")
+        if request.media_type == "application/json":
+            fields = json.loads(text)
+            if not isinstance(fields, dict):
+                raise ValueError("expected a JSON object")
+            collection: Collection = "banner" if request.header("x-requested-with") != "api" else "api"
+        else:
+            form = parse_qs(text, keep_blank_values=True, max_num_fields=64)
+            fields = {key: value[0] for key, value in form.items() if key != "categories"}
+            fields["categories"] = form.get("categories", [])
+            collection = "form"
+        fields["return_to"] = safe_return_to(fields.get("return_to", "/"))
+        return Submission.model_validate(fields), collection
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, JSON, form or fields
+        raise Refused(400, _explain(exc)) from None
+
+
+def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    submission, collection = read_submission(request)
+    visitor = consent.consent_from_headers(request.headers, config, now)
+    context = service.Context(
+        current=visitor.consent,
+        gpc=visitor.gpc,
+        language=language(request, config),
+        collection=collection,
+        country=viewer_country(request.header("cloudfront-viewer-country")),
+        page_path=submission.return_to.split("?", 1)[0][:MAX_PAGE_PATH],
+        client_ip=request.client_ip,
+    )
+    started = time.perf_counter()
+    try:
+        recorded = service.record_choice(submission, context, config, store, now)
+    except StoreUnavailable as exc:
+        metrics.add_metric(name="ReceiptWriteFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("receipt_write_failed", extra={"reason": str(exc)})
+        raise
+    _count(recorded, submission, time.perf_counter() - started)
+    set_cookies = service.cookies_after(recorded, visitor, config, now)
+    if collection == "form":
+        return Response(303, "", "text/plain", headers={"Location": submission.return_to}, set_cookies=set_cookies)
+    state = service.state_after(recorded, context.gpc, config, now)
+    return json_response(200, {"state": state, "receipt_id": recorded.receipt.receipt_id}, set_cookies=set_cookies)
+
+
+def _count(recorded: service.Recorded, submission: Submission, seconds: float) -> None:
+    metrics.add_metric(name="ReceiptWriteLatency", unit=MetricUnit.Milliseconds, value=seconds * 1000)
+    metrics.add_metric(name=f"Choice_{submission.action}", unit=MetricUnit.Count, value=1)
+    for category in recorded.receipt.granted:
+        metrics.add_metric(name=f"Granted_{category}", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "choice_recorded",
+        extra={"receipt_id": recorded.receipt.receipt_id, "event": recorded.receipt.event, "method": submission.action},
+    )
+
+
+# --- Reading ------------------------------------------------------------------------
+
+
+def language(request: Request, config: EdgeConfig) -> str:
+    return texts.choose_language(request.header("accept-language"), config.site["site"]["default_language"])
+
+
+def get_state(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    """The state and the texts, for a page that asks (the banner reads the state cookie): no receipt is read."""
+    visitor = consent.consent_from_headers(request.headers, config, now)
+    payload = service.state_payload(visitor.consent, visitor.valid_token(config, now), config)
+    lang = language(request, config)
+    payload.update(
+        language=lang,
+        texts=texts.UI[lang],
+        categories=banner.categories(config.site, lang),
+        consent_mode=config.site.get("consent_mode", {}),
+        links=banner.links(config.site),
+    )
+    return json_response(200, payload)
+
+
+def get_preferences(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    current = consent.consent_from_headers(request.headers, config, now).consent
+    query = parse_qs(request.query)
+    lang = language(request, config)
+    html = pages.render_preferences(
+        config.site,
+        lang,
+        current.granted if current.state == consent.VALID else None,
+        current.state,
+        submission_id=uuid.uuid4().hex,
+        return_to=safe_return_to(query.get("return_to", ["/consent/preferences?saved=1"])[0]),
+        message=texts.UI[lang]["choice_saved"] if query.get("saved") == ["1"] else None,
+    )
+    return html_response(html, lang)
+
+
+def get_cookie_page(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    lang = language(request, config)
+    return html_response(pages.render_cookie_page(config.site, lang, config.max_cookie_months), lang)
+
+
+@functools.cache
+def banner_for(config: EdgeConfig) -> banner.Banner:
+    """Rendered once per container and policy; CloudFront keeps the answers (its own cache behaviour)."""
+    return banner.render(config.site, config.state_cookie_name, config.reconsent_version)
+
+
+def get_banner(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    """The banner: a year under its own version's path; 5 minutes under the stable path or another version's."""
+    script = banner_for(config)
+    lifetime = "public, max-age=300"
+    if request.path != banner.STABLE_PATH:
+        match = banner.VERSIONED_PATH_RE.fullmatch(request.path)
+        if match is None:
+            raise Refused(404, "not found")
+        if match.group(1) == script.version:
+            lifetime = "public, max-age=31536000, immutable"
+        elif request.path == config.banner_path:
+            # viewer-request names a script this function does not make: a build out of step.
+            logger.warning("banner_version_mismatch", extra={"configured": config.banner_path, "made": script.path})
+    headers = {"Cache-Control": lifetime, "Vary": "Accept-Encoding"}
+    if request.accepts_gzip():
+        headers["Content-Encoding"] = "gzip"
+        return Response(200, script.gzipped, "application/javascript", headers=headers)
+    return Response(200, script.script.decode("utf-8"), "application/javascript", headers=headers)
+
+
+def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    """The visitor's receipts, oldest first, a page at a time (`next` is the `after` of the next page)."""
+    current = consent.consent_from_headers(request.headers, config, now).consent
+    if current.state != consent.VALID or not current.consent_id:
+        raise Refused(404, "no valid consent cookie: no receipts to show")
+    after = parse_qs(request.query).get("after", [None])[0]
+    try:
+        page, following = store.page(current.consent_id, now, after=after)
+    except ValueError:
+        raise Refused(400, "after: not a receipt position") from None
+    receipts = [r.public() for r in page]
+    return json_response(200, {"consent_id": current.consent_id, "receipts": receipts, "next": following})
+
+
+# --- Dispatch -----------------------------------------------------------------------
+
+Route = Callable[[Request, EdgeConfig, ReceiptStore, float], Response]
+ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/consent"): post_consent,
+    ("GET", "/consent"): get_state,
+    ("GET", "/consent/preferences"): get_preferences,
+    ("GET", "/consent/cookies"): get_cookie_page,
+    ("GET", "/consent/receipt"): get_receipts,
+}
+
+
+def route(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
+    """The answer to a request; a failure the visitor caused is answered from `ERRORS`, anything else raises."""
+    method = "GET" if request.method == "HEAD" else request.method
+    handler = ROUTES.get((method, request.path))
+    if handler is None and method == "GET" and request.path.startswith("/consent/banner."):
+        handler = get_banner
+    try:
+        if handler is None:
+            raise Refused(404, "not found")
+        return handler(request, config, store, now)
+    except Exception as exc:
+        answer = error_response(exc)
+        if answer is None:
+            raise
+        return answer
