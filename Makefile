@@ -154,9 +154,10 @@ build-StaticResponseFunction:
 # The consent endpoint: its package (the config beside its handler), the core, and its
 # pinned dependencies as Lambda's Python 3.13 on x86_64 runs them (boto3 comes with the runtime).
 build-ConsentApiFunction:
-	mkdir -p "$(ARTIFACTS_DIR)/consent_api/static"
+	mkdir -p "$(ARTIFACTS_DIR)/consent_api/static" "$(ARTIFACTS_DIR)/consent_api/templates"
 	cp functions/consent_api/*.py "$(ARTIFACTS_DIR)/consent_api/"
 	cp functions/consent_api/static/* "$(ARTIFACTS_DIR)/consent_api/static/"
+	cp functions/consent_api/templates/* "$(ARTIFACTS_DIR)/consent_api/templates/"
 	$(call core_and_config,consent_api/config.json)
 	$(SAM_BUILD) requirements "$(ARTIFACTS_DIR)" functions/consent_api/requirements.txt
 	$(SAM_BUILD) bytecode "$(ARTIFACTS_DIR)"

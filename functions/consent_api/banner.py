@@ -7,8 +7,8 @@ needs no request to start the banner. Its path, `/consent/banner.<sha256 prefix>
 changes whenever a byte of it does: browsers and CloudFront may keep it for a year.
 
 `edge-consent policy compile` renders it too, to put that path in the compiled config,
-where viewer-request reads it to tell the origin (`x-consent-banner`). Standard library
-and rjsmin only, so that the compiler can import it without the endpoint's dependencies.
+where viewer-request reads it to tell the origin (`x-consent-banner`). The compiler's
+environment has what it needs: the standard library, rjsmin and pydantic (`schema`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ import rjsmin  # type: ignore[import-untyped]  # no stubs; jsmin(str) -> str
 from consent_core.config import STABLE_BANNER_PATH
 
 from . import texts
+from .schema import Site
 
+PREFERENCES_PATH = "/consent/preferences"
+COOKIES_PATH = "/consent/cookies"
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "banner.js")
 STABLE_PATH = STABLE_BANNER_PATH  # for pages that cannot read x-consent-banner: kept 5 minutes
 VERSIONED_PATH_RE = re.compile(r"/consent/banner\.([0-9a-f]{16})\.js")
@@ -63,24 +66,14 @@ class Banner(NamedTuple):
         return f"/consent/banner.{self.version}.js"
 
 
-def categories(site: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+def categories(site: Site, lang: str) -> list[dict[str, Any]]:
     return [
-        {
-            "id": category["id"],
-            "name": category["name"][lang],
-            "purpose": category["purpose"][lang],
-            "required": category["id"] == "necessary",
-        }
-        for category in site["categories"]
+        {"id": c.id, "name": c.name[lang], "purpose": c.purpose[lang], "required": c.required} for c in site.categories
     ]
 
 
-def links(site: dict[str, Any]) -> dict[str, str]:
-    return {
-        "preferences": "/consent/preferences",
-        "cookies": "/consent/cookies",
-        "privacy": site["site"]["privacy_policy_url"],
-    }
+def links(site: Site) -> dict[str, str]:
+    return {"preferences": PREFERENCES_PATH, "cookies": COOKIES_PATH, "privacy": site.site.privacy_policy_url}
 
 
 @functools.cache
@@ -97,17 +90,17 @@ def _minified_source() -> tuple[str, str]:
     return before, after
 
 
-def render(site: dict[str, Any], state_cookie: str, reconsent_version: int) -> Banner:
+def render(site: Site, state_cookie: str, reconsent_version: int) -> Banner:
     """The script for this policy: the same bytes, and so the same path, wherever it is rendered."""
     boot = {
         "state_cookie": state_cookie,
         "reconsent_version": reconsent_version,
-        "default_language": site["site"]["default_language"],
+        "default_language": site.site.default_language,
         "languages": {
             lang: {"texts": {key: texts.UI[lang][key] for key in TEXTS}, "categories": categories(site, lang)}
             for lang in texts.UI
         },
-        "consent_mode": site.get("consent_mode", {}),
+        "consent_mode": site.consent_mode,
         "links": links(site),
     }
     # JSON inside a script: nothing in it may close the script or end a line for JavaScript.

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from . import banner, pages, service, texts
 from .adapter import Request, Response, html_response, json_response
 from .models import MAX_PAGE_PATH, Collection, Submission, safe_return_to, viewer_country
+from .schema import Site
 from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
 
 MAX_BODY_BYTES = 8 * 1024
@@ -135,20 +136,20 @@ def _count(recorded: service.Recorded, submission: Submission, seconds: float) -
 
 
 def language(request: Request, config: EdgeConfig) -> str:
-    return texts.choose_language(request.header("accept-language"), config.site["site"]["default_language"])
+    return texts.choose_language(request.header("accept-language"), Site.of(config).site.default_language)
 
 
 def get_state(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
     """The state and the texts, for a page that asks (the banner reads the state cookie): no receipt is read."""
     visitor = consent.consent_from_headers(request.headers, config, now)
     payload = service.state_payload(visitor.consent, visitor.valid_token(config, now), config)
-    lang = language(request, config)
+    lang, site = language(request, config), Site.of(config)
     payload.update(
         language=lang,
         texts=texts.UI[lang],
-        categories=banner.categories(config.site, lang),
-        consent_mode=config.site.get("consent_mode", {}),
-        links=banner.links(config.site),
+        categories=banner.categories(site, lang),
+        consent_mode=site.consent_mode,
+        links=banner.links(site),
     )
     return json_response(200, payload)
 
@@ -158,7 +159,7 @@ def get_preferences(request: Request, config: EdgeConfig, store: ReceiptStore, n
     query = parse_qs(request.query)
     lang = language(request, config)
     html = pages.render_preferences(
-        config.site,
+        Site.of(config),
         lang,
         current.granted if current.state == consent.VALID else None,
         current.state,
@@ -171,13 +172,13 @@ def get_preferences(request: Request, config: EdgeConfig, store: ReceiptStore, n
 
 def get_cookie_page(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
     lang = language(request, config)
-    return html_response(pages.render_cookie_page(config.site, lang, config.max_cookie_months), lang)
+    return html_response(pages.render_cookie_page(Site.of(config), lang), lang)
 
 
 @functools.cache
 def banner_for(config: EdgeConfig) -> banner.Banner:
     """Rendered once per container and policy; CloudFront keeps the answers (its own cache behaviour)."""
-    return banner.render(config.site, config.state_cookie_name, config.reconsent_version)
+    return banner.render(Site.of(config), config.state_cookie_name, config.reconsent_version)
 
 
 def get_banner(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-LANGUAGES = ("fr", "en")
+from .schema import LANGUAGES
 
 _MAX_HEADER_LENGTH = 4096
 _QVALUE_RE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")

@@ -50,8 +50,7 @@ def policy_compile(args: argparse.Namespace) -> int:
     loaded = policy.load_policy(args.file)
     if args.without_keys:
         # For the deploy: the stack's custom resource adds the keys from Secrets Manager.
-        compiled = policy.compile_policy(loaded, {}, table=args.table, region=args.region)
-        del compiled["edge"]["keys"]
+        compiled = policy.compile_policy(loaded, None, table=args.table, region=args.region)
     else:
         keys = policy.load_keys(args.keys)
         if keys["development"]:

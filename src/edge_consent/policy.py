@@ -4,140 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
 from consent_api import banner
+from consent_api.schema import MAX_LIFETIME_DAYS, CategoryId, CompiledConfig, Cookie, Site
 from consent_core import signing, token
 from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-MAX_LIFETIME_MONTHS = 13
-# The shortest span 13 calendar months can be (Jan 31 to Feb 28 of the next year but one).
-MAX_LIFETIME_DAYS = 393
-LANGUAGES = ("fr", "en")
-
-CategoryId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-# RFC 6265 token characters, plus `*` and `?` for globs.
-CookieName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z?-]{1,128}$")]
-
-_LIFETIME_RE = re.compile(r"^(session|([1-9][0-9]*) (minutes|hours|days|months))$")
-_DAYS_PER_UNIT = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1}
+DEFAULT_TABLE = "consent-receipts"
+DEFAULT_REGION = "us-east-1"
 
 
 class PolicyError(ValueError):
     """The policy file cannot be used; the message names the field and the fault."""
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Policy(Site):
+    """The policy file: what visitors are told (`Site`), and what the edge enforces with it."""
 
-
-class Texts(Strict):
-    fr: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-
-class Site(Strict):
-    name: str = Field(min_length=1)
-    controller: str = Field(min_length=1)
-    contact: str = Field(min_length=3)
-    privacy_policy_url: str = Field(min_length=1)
-    default_language: Literal["fr", "en"] = "fr"
-    # The site's registrable domain: catalogued cookies with a Domain under it are the
-    # site's own (a local run moves them to its own host, where deletions can reach them).
-    domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
-
-    def owns(self, cookie_domain: str) -> bool:
-        if self.domain is None:
-            return False
-        bare = cookie_domain.lstrip(".").lower()
-        return bare == self.domain.lower() or bare.endswith("." + self.domain.lower())
-
-
-class ConsentCookie(Strict):
-    name: str = Field(default="__Host-consent", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
-    lifetime_days: int = Field(default=182, ge=1, le=MAX_LIFETIME_DAYS)
-
-    @field_validator("name")
-    @classmethod
-    def host_prefix_rules(cls, name: str) -> str:
-        if name.lower().startswith("__secure-") and not name.startswith("__Secure-"):
-            raise ValueError("write the prefix as __Secure-")
-        if name.lower().startswith("__host-") and not name.startswith("__Host-"):
-            raise ValueError("write the prefix as __Host-")
-        return name
-
-
-class Category(Strict):
-    id: CategoryId
-    name: Texts
-    purpose: Texts
-
-
-class Cookie(Strict):
-    name: CookieName
-    category: CategoryId
-    provider: str = Field(min_length=1)
-    party: Literal["first", "third"] = "first"
-    privacy_policy: str | None = None
-    purpose: Texts
-    lifetime: str
-    path: str = Field(default="/", pattern=r"^/[^;\s]*$")
-    domain: str | None = Field(default=None, pattern=r"^\.?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
-
-    @field_validator("lifetime")
-    @classmethod
-    def readable_lifetime(cls, value: str) -> str:
-        if not _LIFETIME_RE.match(value):
-            raise ValueError("write `session` or a number and a unit: `30 minutes`, `24 hours`, `7 days`, `13 months`")
-        return value
-
-    @model_validator(mode="after")
-    def third_parties_name_their_policy(self) -> Cookie:
-        if self.party == "third" and not self.privacy_policy:
-            raise ValueError(f"{self.name}: a third-party cookie needs `privacy_policy`, its provider's policy URL")
-        return self
-
-    @property
-    def is_glob(self) -> bool:
-        return "*" in self.name or "?" in self.name
-
-    def lives_longer_than(self, months: int) -> bool:
-        match = _LIFETIME_RE.match(self.lifetime)
-        if match is None or match.group(1) == "session":
-            return False
-        count, unit = int(match.group(2)), match.group(3)
-        if unit == "months":
-            return count > months
-        return count * _DAYS_PER_UNIT[unit] > MAX_LIFETIME_DAYS * months / MAX_LIFETIME_MONTHS
-
-
-ConsentModeSignal = Literal["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"]
-DEFAULT_CONSENT_MODE: dict[ConsentModeSignal, list[str]] = {
-    "ad_storage": ["advertising"],
-    "analytics_storage": ["analytics"],
-    "ad_user_data": ["advertising"],
-    "ad_personalization": ["advertising"],
-}
-DEFAULT_TABLE = "consent-receipts"
-DEFAULT_REGION = "us-east-1"
-
-
-class Policy(Strict):
     version: int = Field(ge=1, le=999_999_999)
     reconsent_version: int = Field(ge=1, le=999_999_999)
-    site: Site
-    consent_cookie: ConsentCookie = ConsentCookie()
-    max_cookie_lifetime_months: int = Field(default=MAX_LIFETIME_MONTHS, ge=1, le=MAX_LIFETIME_MONTHS)
     unknown_cookies: str = "deny"
-    gpc_denies: list[CategoryId] = ["advertising"]
-    categories: list[Category] = Field(min_length=1, max_length=12)
-    cookies: list[Cookie] = []
-    # Google Consent Mode v2: a signal is granted when all its categories are.
-    consent_mode: dict[ConsentModeSignal, list[CategoryId]] = DEFAULT_CONSENT_MODE
+    gpc_denies: list[CategoryId] = Field(default=["advertising"])
 
     @model_validator(mode="after")
     def consistent(self) -> Policy:
@@ -256,12 +147,13 @@ def policy_sha256(policy: Policy) -> str:
 
 
 def compile_policy(
-    policy: Policy, keys: dict[str, Any], table: str = DEFAULT_TABLE, region: str = DEFAULT_REGION
+    policy: Policy, keys: dict[str, Any] | None, table: str = DEFAULT_TABLE, region: str = DEFAULT_REGION
 ) -> dict[str, Any]:
     """The compact configuration the edge handlers load with the standard library.
 
     `site` carries what the consent endpoint shows (texts, catalogue, Consent Mode
-    mapping); `receipts` where it keeps the receipts.
+    mapping); `receipts` where it keeps the receipts. Without `keys` (a package `sam build`
+    makes), the deploy adds them. The result is checked against `schema.CompiledConfig`.
     """
 
     def location(cookie: Cookie) -> dict[str, Any]:
@@ -272,12 +164,12 @@ def compile_policy(
             entry["domain"] = cookie.domain
         return entry
 
-    site = policy.model_dump(
-        mode="json",
-        include={"site", "categories", "cookies", "consent_cookie", "consent_mode", "max_cookie_lifetime_months"},
+    site = Site.section(policy)
+    # Rendered from the section as the endpoint will read it back: the same bytes, the same path.
+    script = banner.render(
+        Site.model_validate(site), state_cookie_name(policy.consent_cookie.name), policy.reconsent_version
     )
-    script = banner.render(site, state_cookie_name(policy.consent_cookie.name), policy.reconsent_version)
-    return {
+    compiled: dict[str, Any] = {
         "format": CONFIG_FORMAT,
         "policy_sha256": policy_sha256(policy),
         "edge": {
@@ -301,6 +193,10 @@ def compile_policy(
         "site": site,
         "receipts": {"table": table, "region": region},
     }
+    if keys is None:
+        del compiled["edge"]["keys"]
+    CompiledConfig.model_validate(compiled)  # what every function will load: never written otherwise
+    return compiled
 
 
 def write_json_atomically(path: str | Path, data: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from consent_api import banner
+from consent_api.schema import Site
 from consent_core import consent
 
 from tests.conftest import DEV_CONFIG, Issue
@@ -33,7 +34,7 @@ def source() -> str:
 
 
 def served() -> banner.Banner:
-    return banner.render(DEV_CONFIG.site, DEV_CONFIG.state_cookie_name, DEV_CONFIG.reconsent_version)
+    return banner.render(Site.of(DEV_CONFIG), DEV_CONFIG.state_cookie_name, DEV_CONFIG.reconsent_version)
 
 
 def test_the_served_banner_is_at_most_6_kb_on_the_wire() -> None:
@@ -49,8 +50,11 @@ def test_the_banner_path_names_its_content() -> None:
     assert script.version == hashlib.sha256(script.script).hexdigest()[:16]
     assert banner.VERSIONED_PATH_RE.fullmatch(script.path) and served() == script  # the same wherever rendered
     site = {**DEV_CONFIG.site, "site": {**DEV_CONFIG.site["site"], "privacy_policy_url": "/vie-privee"}}
-    assert banner.render(site, DEV_CONFIG.state_cookie_name, DEV_CONFIG.reconsent_version).version != script.version
-    assert banner.render(DEV_CONFIG.site, DEV_CONFIG.state_cookie_name, 99).version != script.version
+    assert (
+        banner.render(Site.model_validate(site), DEV_CONFIG.state_cookie_name, DEV_CONFIG.reconsent_version).version
+        != script.version
+    )
+    assert banner.render(Site.of(DEV_CONFIG), DEV_CONFIG.state_cookie_name, 99).version != script.version
 
 
 def test_the_development_config_names_the_banner_the_endpoint_makes() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from consent_api import banner
-from consent_api.pages import render_cookie_page, render_preferences
+from consent_api import banner, pages
+from consent_api.schema import Site
 from consent_api.texts import LANGUAGES, UI, choose_language, lifetime_text
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,6 +72,14 @@ def parse(html: str) -> Page:
 def site() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(CONFIG_PATH.read_text(encoding="utf-8"))["site"]
     return data
+
+
+def render_preferences(site: dict[str, Any], *args: Any) -> str:
+    return pages.render_preferences(Site.model_validate(site), *args)
+
+
+def render_cookie_page(site: dict[str, Any], lang: str) -> str:
+    return pages.render_cookie_page(Site.model_validate(site), lang)
 
 
 def preferences(site: dict[str, Any], lang: str, granted: frozenset[str] | None = None, state: str = "absent") -> str:
@@ -192,7 +200,7 @@ def test_hostile_values_are_escaped(site: dict[str, Any]) -> None:
     hostile["site"]["name"] = "<script>alert(1)</script>"
     hostile["site"]["privacy_policy_url"] = "javascript:alert(1)"
     hostile["categories"][1]["name"]["fr"] = "<img src=x onerror=alert(1)>"
-    hostile["cookies"][0]["name"] = '"><script>alert(2)</script>'
+    hostile["cookies"][0]["provider"] = '"><script>alert(2)</script>'
     html = render_preferences(hostile, "fr", None, "absent", '"><script>x</script>', '"><script>alert(3)</script>')
     cookie_html = render_cookie_page(hostile, "fr")
     for page_html in (html, cookie_html):
@@ -205,6 +213,13 @@ def test_hostile_values_are_escaped(site: dict[str, Any]) -> None:
     assert page.find("input", name="return_to", value='"><script>alert(3)</script>')
     # A return_to that is not a local path is kept for the route, but never becomes a link
     assert not page.find("a", href='"><script>alert(3)</script>')
+
+
+def test_a_cookie_name_that_is_not_a_token_never_reaches_a_page(site: dict[str, Any]) -> None:
+    hostile = json.loads(json.dumps(site))
+    hostile["cookies"][0]["name"] = '"><script>alert(2)</script>'
+    with pytest.raises(ValueError, match=r"cookies\.0\.name"):
+        Site.model_validate(hostile)
 
 
 def test_back_link_only_for_a_local_path(site: dict[str, Any]) -> None:
@@ -242,7 +257,7 @@ def test_cookie_page_tells_the_rules(site: dict[str, Any], lang: str) -> None:
 
 
 def test_cookie_page_uses_the_given_maximum(site: dict[str, Any]) -> None:
-    assert "plus de 6 mois" in parse(render_cookie_page(site, "fr", max_months=6)).text
+    assert "plus de 6 mois" in parse(render_cookie_page({**site, "max_cookie_lifetime_months": 6}, "fr")).text
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

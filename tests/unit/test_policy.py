@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from consent_api import banner
+from consent_api.schema import Site
 from consent_core.config import ConfigError, config_from_dict
 
 from edge_consent import policy
@@ -87,7 +88,7 @@ def mutate(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("cookies.0.name", "bad name", "cookies[0] (bad name).name: String should match pattern"),
         ("cookies.1.name", "sessionid", "sessionid is listed twice"),
         ("site.colour", "blue", "site.colour: Extra inputs are not permitted"),
-        ("categories.2.name", {"fr": "Mesure"}, "categories[2] (analytics).name.en: Field required"),
+        ("categories.2.name", {"fr": "Mesure"}, "categories[2] (analytics).name: missing en"),
         ("consent_mode", {"ad_storage": ["marketing"]}, "consent_mode.ad_storage: 'marketing' is not a category"),
         ("consent_mode", {"sms_storage": ["analytics"]}, "consent_mode.sms_storage: Input should be"),
     ],
@@ -117,7 +118,7 @@ def test_compiled_config_loads_with_the_standard_library_only(tmp_path: Path) ->
     assert config.classify("__Host-consent")[0] == "necessary"
     assert config.classify("somethingelse")[0] is None
     assert config.consent_max_age == 182 * 86400
-    assert config.banner_path == banner.render(config.site, config.state_cookie_name, config.reconsent_version).path
+    assert config.banner_path == banner.render(Site.of(config), config.state_cookie_name, config.reconsent_version).path
 
 
 @pytest.mark.parametrize(

@@ -234,6 +234,9 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
             raise ConfigError(f"unsupported config format {data['format']!r}")
         edge = data["edge"]
         signing, keys = read_keys(edge["keys"])
+        receipts = data.get("receipts")
+        if receipts is not None:
+            receipts = {"table": str(receipts["table"]), "region": str(receipts["region"])}
 
         def entry(raw: dict[str, Any]) -> CookieEntry:
             return CookieEntry(raw["category"], raw.get("path", "/"), raw.get("domain"))
@@ -254,7 +257,7 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
             development_key=bool(edge["keys"].get("development", False)),
             policy_sha256=data.get("policy_sha256", ""),
             site=data.get("site", {}),
-            receipts=data.get("receipts"),
+            receipts=receipts,
             banner_path=_banner_path(edge.get("banner", STABLE_BANNER_PATH)),
         )
     except ConfigError:

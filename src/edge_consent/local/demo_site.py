@@ -8,7 +8,7 @@ sees the enforcement, and carry the banner and the gated scripts a real site wou
 
 from __future__ import annotations
 
-import html
+import functools
 import http.server
 import secrets
 import time
@@ -16,6 +16,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
+import jinja2
 from consent_core import cookies
 
 from .loopback import LoopbackServer
@@ -114,28 +115,20 @@ class DemoSite:
         if path == ARTICLE_PATH:
             # A CMS page cache: the same page for everyone, no cookie, kept 5 minutes by shared caches.
             cacheable = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "public, max-age=300")]
-            title, content = self.article()
-            site_js = '<script src="/static/site.js" defer></script>'
             # Nothing of the visitor's, so the same page for everyone: only the banner's path.
             banner = {"x-consent-banner": headers.get("x-consent-banner", "")}
-            return 200, cacheable, self.layout(title, content, {}, banner, scripts=site_js)
+            page = self.page("article.html", "Plafonds 2027", {}, banner, site_script=True, pictures=ARTICLE_IMAGES)
+            return 200, cacheable, page
         if path.startswith("/partage/") and path.removeprefix("/partage/") in SHARE_NETWORKS:
             network = SHARE_NETWORKS[path.removeprefix("/partage/")]
-            page = "<!doctype html><meta charset=utf-8><body style='margin:0;font:14px sans-serif'>"
-            page += f"<button type=button>Partager sur {html.escape(network)}</button>"
-            return 200, [("Content-Type", "text/html; charset=utf-8")], page.encode()
+            page = _templates().get_template("share.html").render(network=network).encode()
+            return 200, [("Content-Type", "text/html; charset=utf-8")], page
         set_cookies = self.site_cookies(received)
-        pages = {
-            "/": self.home,
-            "/inscription": self.registration,
-            "/affichage": self.display,
-            "/actualites": self.news,
-            "/confidentialite": self.privacy,
-        }
-        render = pages.get(path)
-        if render is None:
-            missing = self.layout("Page introuvable", "<p>Cette page n'existe pas.</p>", received, headers)
+        known = PAGES.get(path)
+        if known is None:
+            missing = self.page("missing.html", "Page introuvable", received, headers)
             return 404, _html_headers(set_cookies), missing
+        message = ""
         if method == "POST":
             try:
                 form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
@@ -147,10 +140,9 @@ class DemoSite:
                 **received,
                 **dict(cookies.parse_cookie_header("; ".join(line.split(";")[0] for line in extra))),
             }
-        else:
-            message = ""
-        title, content = render(received, message)
-        return 200, _html_headers(set_cookies), self.layout(title, content, received, headers)
+        template, title = known
+        html = self.page(template, title, received, headers, message=message, **self.page_values(path, received))
+        return 200, _html_headers(set_cookies), html
 
     def submit(self, path: str, form: dict[str, list[str]]) -> tuple[list[str], str]:
         if path == "/inscription":
@@ -167,106 +159,57 @@ class DemoSite:
 
     # --- Pages ------------------------------------------------------------------------
 
-    def home(self, received: dict[str, str], message: str) -> tuple[str, str]:
-        frames = "".join(
-            f'<iframe title="Bouton {html.escape(name)}" data-consent-category="social" '
-            f'data-consent-src="{self.third_party_origin}/partage/{key}"></iframe>'
-            for key, name in SHARE_NETWORKS.items()
-        )
-        content = f"""
-<p>Le portail des créateurs et des gérants de micro-entreprises : démarches, comptabilité, actualités.</p>
-<div id="ad-slot" class="slot" aria-label="Espace publicitaire">Espace publicitaire (s'affiche avec votre accord).</div>
-<script type="text/plain" data-consent-category="advertising" src="/static/annonces.js"></script>
-<h2>Partager</h2>
-<p id="share">{frames}</p>
-<p>Les boutons de partage ne se chargent qu'avec votre accord pour les réseaux sociaux.</p>"""
-        return "Accueil", content
+    def page_values(self, path: str, received: dict[str, str]) -> dict[str, Any]:
+        """What a page shows besides the layout: the remembered form, the share buttons, the controller."""
+        if path == "/inscription":
+            draft = parse_qs(unquote(received.get("registration_draft", "")))
+            return {"draft": {key: draft.get(key, [""])[0] for key in ("entreprise", "email", "activite")}}
+        if path == "/":
+            return {"share_networks": SHARE_NETWORKS, "third_party_origin": self.third_party_origin}
+        if path == "/confidentialite":
+            return {"controller": self.site["site"]["controller"], "contact": self.site["site"]["contact"]}
+        return {}
 
-    def registration(self, received: dict[str, str], message: str) -> tuple[str, str]:
-        draft = parse_qs(unquote(received.get("registration_draft", "")))
-        value = {key: html.escape(draft.get(key, [""])[0], quote=True) for key in ("entreprise", "email", "activite")}
-        notice = f'<p role="status">{html.escape(message)}</p>' if message else ""
-        content = f"""{notice}
-<form method="post" action="/inscription">
-<label for="entreprise">Nom de l'entreprise</label>
-<input id="entreprise" name="entreprise" value="{value["entreprise"]}">
-<label for="email">Adresse électronique</label><input id="email" name="email" type="email" value="{value["email"]}">
-<label for="activite">Activité</label><input id="activite" name="activite" value="{value["activite"]}">
-<p><button type="submit">Enregistrer le brouillon</button></p>
-</form>
-<p>Avec votre accord pour les préférences, ce que vous saisissez est retenu sept jours.</p>"""
-        return "Inscription", content
-
-    def display(self, received: dict[str, str], message: str) -> tuple[str, str]:
-        notice = f'<p role="status">{html.escape(message)}</p>' if message else ""
-        content = f"""{notice}
-<form method="post" action="/affichage">
-<label for="theme">Thème</label>
-<select id="theme" name="theme"><option value="light">Clair</option><option value="dark">Sombre</option></select>
-<label for="taille">Taille du texte</label>
-<select id="taille" name="taille"><option value="normal">Normale</option><option value="large">Grande</option></select>
-<p><button type="submit">Appliquer</button></p>
-</form>
-<p>Votre choix n'est retenu qu'avec votre accord pour les préférences.</p>"""
-        return "Affichage", content
-
-    def news(self, received: dict[str, str], message: str) -> tuple[str, str]:
-        content = """
-<p id="analytics-status">Mesure d'audience : inactive (sans votre accord).</p>
-<script type="text/plain" data-consent-category="analytics" src="/static/mesure.js"></script>
-<article><h2>Plafond de chiffre d'affaires : ce qui change</h2>
-<p>Les seuils du régime micro-entrepreneur sont revalorisés tous les trois ans.</p></article>"""
-        return "Actualités", content
-
-    def article(self) -> tuple[str, str]:
-        pictures = "".join(
-            f'<img src="/static/images/{number}.svg" width="160" height="90" alt="Illustration {number}">'
-            for number in range(1, ARTICLE_IMAGES + 1)
-        )
-        content = f"""
-<p>Les nouveaux plafonds de chiffre d'affaires s'appliquent au 1er janvier : vente de marchandises,
-prestations de services, professions libérales.</p>
-<p class="pictures">{pictures}</p>"""
-        return "Plafonds 2027", content
-
-    def privacy(self, received: dict[str, str], message: str) -> tuple[str, str]:
-        site = self.site["site"]
-        content = f"""
-<p>Responsable du traitement : {html.escape(site["controller"])}. Contact : {html.escape(site["contact"])}.</p>
-<p>La liste des cookies et de leurs finalités est sur la page <a href="/consent/cookies">Cookies</a>.</p>"""
-        return "Confidentialité", content
-
-    def layout(
-        self, title: str, content: str, received: dict[str, str], headers: dict[str, str], scripts: str = ""
+    def page(
+        self, template: str, title: str, received: dict[str, str], headers: dict[str, str], **values: Any
     ) -> bytes:
-        name = html.escape(self.site["site"]["name"])
+        """A page in the site's layout, with what the edge decided and the cookies the server received."""
         prefs = received.get("display_prefs", "")
         classes = {"dark": "theme:dark" in prefs, "large": "size:large" in prefs}
-        body_class = " ".join(name for name, chosen in classes.items() if chosen)
-        state = html.escape(headers.get("x-consent-state", "(absent)"))
-        categories = html.escape(headers.get("x-consent-categories", "(absent)"))
-        seen = html.escape(", ".join(sorted(received)) or "(aucun)")
         # The content-versioned script the edge names (kept a year by browsers), else the stable path.
         banner = headers.get("x-consent-banner", "")
-        banner = html.escape(banner if banner.startswith("/consent/banner.") else "/consent/banner.js")
-        page = f"""<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{html.escape(title)} - {name}</title><link rel="icon" href="data:,">
-<link rel="stylesheet" href="/static/site.css"><script src="{banner}" defer></script>{scripts}</head>
-<body class="{body_class}">
-<header><strong>{name}</strong>
-<nav><a href="/">Accueil</a><a href="/inscription">Inscription</a><a href="/affichage">Affichage</a>
-<a href="/actualites">Actualités</a><a href="{ARTICLE_PATH}">Plafonds 2027</a></nav></header>
-<main><h1>{html.escape(title)}</h1>{content}</main>
-<footer>
-<p><button type="button" data-consent-open>Gérer mes cookies</button>
-<a href="/consent/cookies">Cookies</a> <a href="/consent/preferences">Préférences</a>
-<a href="/confidentialite">Confidentialité</a></p>
-<p class="edge" id="edge-view">Décision de l'edge : <span id="consent-state">{state}</span>
-[<span id="consent-categories">{categories}</span>]<br>
-Cookies reçus par le serveur : <span id="received-cookies">{seen}</span></p>
-</footer></body></html>"""
-        return page.encode("utf-8")
+        layout = {
+            "title": title,
+            "site_name": self.site["site"]["name"],
+            "article_path": ARTICLE_PATH,
+            "body_class": " ".join(name for name, chosen in classes.items() if chosen),
+            "banner": banner if banner.startswith("/consent/banner.") else "/consent/banner.js",
+            "state": headers.get("x-consent-state", "(absent)"),
+            "categories": headers.get("x-consent-categories", "(absent)"),
+            "seen": ", ".join(sorted(received)) or "(aucun)",
+            "site_script": False,
+            "message": "",
+        }
+        return _templates().get_template(template).render(**{**layout, **values}).encode("utf-8")
+
+
+# path -> (template, title)
+PAGES = {
+    "/": ("home.html", "Accueil"),
+    "/inscription": ("registration.html", "Inscription"),
+    "/affichage": ("display.html", "Affichage"),
+    "/actualites": ("news.html", "Actualités"),
+    "/confidentialite": ("privacy.html", "Confidentialité"),
+}
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("edge_consent.local", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
 
 
 def _asset(text: str, content_type: str) -> tuple[int, list[tuple[str, str]], bytes]:
