@@ -11,11 +11,11 @@ STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pypro
 VENV_SAM := .venv-sam
 STAMP_SAM := $(VENV_SAM)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
 
-.PHONY: test lint unit test-lambda-python sam-check sam-local cost bench events config clean run browser-deps screenshots load \
+.PHONY: test lint fix suite unit test-lambda-python sam-check sam-local cost bench events config clean run browser-deps screenshots load \
 	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction \
 	build-StaticResponseFunction build-EdgeConfigFunction build-SharedLayer
 
-test: lint unit test-lambda-python sam-check
+test: lint suite test-lambda-python sam-check
 
 # A virtual environment from pinned requirements, made again when they change. A folder make
 # did not make (no .installed-* stamp in it) is never deleted: make says so and stops.
@@ -44,8 +44,22 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
-unit: $(STAMP) browser-deps
-	$(BIN)/pytest
+# What lint would refuse, mended where it can be (the pre-commit hook runs the same).
+fix: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The tests that read `sam build`'s output: sam-check runs them right after a fresh build.
+BUILT_TESTS := tests/infrastructure/test_sam_build.py tests/infrastructure/test_deployed_packages.py \
+	tests/infrastructure/test_sam_local.py
+
+# Every test but those, browser tests included.
+suite: $(STAMP) browser-deps
+	$(BIN)/pytest $(addprefix --ignore=,$(BUILT_TESTS))
+
+# The pure core and the handlers' units alone: seconds, no browser, no server.
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
 
 # The local edge: template.yaml's distribution, the demo site, DynamoDB (moto). `make run PORT=9000`,
 # `make run ARGS="--origin https://staging.example.fr"`.
@@ -89,8 +103,7 @@ $(STAMP_SAM): requirements-sam.txt
 sam-check: $(STAMP) $(STAMP_SAM)
 	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam validate --lint --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam build --build-dir .aws-sam/build
-	EDGE_CONSENT_REQUIRE_BUILD=1 $(BIN)/pytest tests/infrastructure/test_sam_build.py tests/infrastructure/test_deployed_packages.py \
-		tests/infrastructure/test_sam_local.py
+	EDGE_CONSENT_REQUIRE_BUILD=1 $(BIN)/pytest $(BUILT_TESTS)
 
 # `sam local invoke -e events/...`: the build, copied to .aws-sam/local with the development
 # config (samconfig.toml points `sam local invoke` there; `sam deploy` never uploads it).

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from consent_core import token
 from consent_core.config import NECESSARY, EdgeConfig, config_from_dict
 
-ROOT = Path(__file__).resolve().parents[1]
-DEV_CONFIG_PATH = ROOT / "policy" / "config.dev.json"
-NOW = 1_795_702_862  # 2026-11-26T14:21:02Z
-
-Issue = Callable[..., str]
-
-
-def load_dev_config_dict() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(DEV_CONFIG_PATH.read_text(encoding="utf-8"))
-    return data
-
-
-DEV_CONFIG = config_from_dict(load_dev_config_dict())
+from tests.helpers.dev import NOW, Issue, load_dev_config_dict
 
 
 @pytest.fixture

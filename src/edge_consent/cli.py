@@ -16,13 +16,10 @@ from typing import TYPE_CHECKING, Any
 from consent_core import token
 from consent_core.config import CONFIG_ENV, NECESSARY, ConfigError, EdgeConfig, config_from_dict, forget_loaded_configs
 
-from . import edge_rules, events, policy, sam_local
+from . import edge_rules, events, policy, project, sam_local
 
 if TYPE_CHECKING:
     from .local.distribution import Handler
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEV_CONFIG = REPO_ROOT / "policy" / "config.dev.json"
 
 
 class CommandError(Exception):
@@ -30,7 +27,7 @@ class CommandError(Exception):
 
 
 def _read_config(path: str | None) -> EdgeConfig:
-    source = Path(path or os.environ.get(CONFIG_ENV) or DEV_CONFIG)
+    source = Path(path or os.environ.get(CONFIG_ENV) or project.development_config())
     try:
         return config_from_dict(json.loads(source.read_text(encoding="utf-8")))
     except (OSError, ValueError, ConfigError) as exc:
@@ -112,7 +109,9 @@ def invoke(trigger: str, event: dict[str, Any], config_path: str | None = None) 
     """Run a handler on an event as Lambda@Edge would, and the rules its result breaks."""
     if trigger not in edge_rules.TRIGGERS:
         raise CommandError(f"TRIGGER: one of {', '.join(edge_rules.TRIGGERS)}")
-    os.environ[CONFIG_ENV] = str(Path(config_path or os.environ.get(CONFIG_ENV) or DEV_CONFIG).resolve())
+    os.environ[CONFIG_ENV] = str(
+        Path(config_path or os.environ.get(CONFIG_ENV) or project.development_config()).resolve()
+    )
     forget_loaded_configs()  # each invocation is a new container
     try:
         recorded = event["Records"][0]["cf"]["config"].get("eventType")
@@ -141,7 +140,7 @@ def invoke_command(args: argparse.Namespace) -> int:
 
 def events_command(args: argparse.Namespace) -> int:
     config = _read_config(args.config)
-    for path in events.write_events(Path(args.output), config, int(time.time())):
+    for path in events.write_events(Path(args.output or project.events()), config, int(time.time())):
         print(path)
     return 0
 
@@ -174,7 +173,7 @@ def run_command(args: argparse.Namespace) -> int:
         origin=args.origin,
         dynamodb_endpoint=args.dynamodb_endpoint,
         table=args.table,
-        policy_path=Path(args.policy),
+        policy_path=Path(args.policy or project.policy()),
         host=args.host,
         viewer_country=args.viewer_country,
         region=args.region,
@@ -188,7 +187,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def sam_local_command(args: argparse.Namespace) -> int:
-    config = sam_local.development_config(Path(args.policy))
+    config = sam_local.development_config(Path(args.policy or project.policy()))
     try:
         written = sam_local.prepare(Path(args.build), Path(args.output), config)
     except sam_local.SamLocalError as exc:
@@ -306,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_parser.add_argument("--table", default=policy.DEFAULT_TABLE, help="the receipts table (default %(default)s)")
     run_parser.add_argument("--region", default=policy.DEFAULT_REGION, help="the table's region (default %(default)s)")
-    run_parser.add_argument("--policy", default=str(REPO_ROOT / "policy" / "policy.yaml"), help="the policy to run")
+    run_parser.add_argument(
+        "--policy", default=None, help="the policy to run (default the project's policy/policy.yaml)"
+    )
     run_parser.add_argument(
         "--viewer-country", default="FR", help="CloudFront-Viewer-Country, where a policy forwards it (default FR)"
     )
@@ -326,11 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sam_local_parser.add_argument("--build", default=str(sam_local.BUILD), help="default %(default)s")
     sam_local_parser.add_argument("--output", default=str(sam_local.LOCAL), help="default %(default)s")
-    sam_local_parser.add_argument("--policy", default=str(REPO_ROOT / "policy" / "policy.yaml"))
+    sam_local_parser.add_argument("--policy", default=None, help="default the project's policy/policy.yaml")
     sam_local_parser.set_defaults(run=sam_local_command)
 
     events_parser = commands.add_parser("events", help="regenerate the sample events with fresh consent cookies")
-    events_parser.add_argument("-o", "--output", default=str(REPO_ROOT / "events"))
+    events_parser.add_argument("-o", "--output", default=None, help="default the project's events/")
     events_parser.add_argument("--config", help="compiled config; default the development config")
     events_parser.set_defaults(run=events_command)
     return parser
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status: int = args.run(args)
         return status
-    except (CommandError, policy.PolicyError) as exc:
+    except (CommandError, policy.PolicyError, project.ProjectNotFound) as exc:
         print(f"edge-consent: {exc}", file=sys.stderr)
         return 2
 

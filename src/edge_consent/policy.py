@@ -33,6 +33,13 @@ class Policy(Site):
     @model_validator(mode="after")
     def consistent(self) -> Policy:
         ids = [category.id for category in self.categories]
+        self._check_categories(ids)
+        self._check_cookies(ids)
+        if self.consent_cookie.lifetime_days > MAX_LIFETIME_DAYS * self.max_cookie_lifetime_months // 13:
+            raise ValueError("consent_cookie.lifetime_days: over max_cookie_lifetime_months")
+        return self
+
+    def _check_categories(self, ids: list[str]) -> None:
         if len(set(ids)) != len(ids):
             raise ValueError(f"categories: an id appears twice in {ids}")
         if NECESSARY not in ids:
@@ -44,6 +51,15 @@ class Policy(Site):
         for denied in self.gpc_denies:
             if denied not in ids or denied == NECESSARY:
                 raise ValueError(f"gpc_denies: {denied!r} is not a category that can be refused")
+        for signal, needed in self.consent_mode.items():
+            for category in needed:
+                if category not in ids:
+                    raise ValueError(f"consent_mode.{signal}: {category!r} is not a category")
+        worst = len("1.") + 17 + 23 + 10 + len("-".join(ids)) + 1 + 13 + 2 + 43
+        if worst > token.MAX_TOKEN_BYTES:
+            raise ValueError(f"categories: ids too long for a consent cookie of {token.MAX_TOKEN_BYTES} bytes")
+
+    def _check_cookies(self, ids: list[str]) -> None:
         names = [cookie.name for cookie in self.cookies]
         for name in names:
             if names.count(name) > 1:
@@ -57,16 +73,6 @@ class Policy(Site):
                 raise ValueError(
                     f"cookies: {cookie.name} lives {cookie.lifetime}, over {self.max_cookie_lifetime_months} months"
                 )
-        if self.consent_cookie.lifetime_days > MAX_LIFETIME_DAYS * self.max_cookie_lifetime_months // 13:
-            raise ValueError("consent_cookie.lifetime_days: over max_cookie_lifetime_months")
-        for signal, needed in self.consent_mode.items():
-            for category in needed:
-                if category not in ids:
-                    raise ValueError(f"consent_mode.{signal}: {category!r} is not a category")
-        worst = len("1.") + 17 + 23 + 10 + len("-".join(ids)) + 1 + 13 + 2 + 43
-        if worst > token.MAX_TOKEN_BYTES:
-            raise ValueError(f"categories: ids too long for a consent cookie of {token.MAX_TOKEN_BYTES} bytes")
-        return self
 
 
 def _error_location(loc: tuple[int | str, ...], data: Any) -> str:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .template import TEMPLATE, load_template
+from .template import load_template
 
 LOGICAL_ID = "ReceiptsTable"
 
 
-def table_properties(path: Path = TEMPLATE) -> dict[str, Any]:
+def table_properties(path: Path | None = None) -> dict[str, Any]:
     properties: dict[str, Any] = load_template(path)["Resources"][LOGICAL_ID]["Properties"]
     return properties
 
 
-def create_table(client: Any, name: str, path: Path = TEMPLATE) -> None:
+def create_table(client: Any, name: str, path: Path | None = None) -> None:
     """Create the table as the template declares it, and switch on its TTL and point-in-time recovery."""
     properties = table_properties(path)
     client.create_table(

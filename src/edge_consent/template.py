@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from . import project
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -34,8 +34,10 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
 _CloudFormationLoader.add_multi_constructor("!", _tag)
 
 
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+def load_template(path: Path | None = None) -> dict[str, Any]:
+    """The template (the project's own by default), its short-form tags read as CloudFormation reads them."""
+    source = path or project.template()
+    data: dict[str, Any] = yaml.load(source.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
     return data
 
 

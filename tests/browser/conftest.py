@@ -10,16 +10,14 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from consent_core.config import EdgeConfig, config_from_dict
+from consent_core.config import config_from_dict
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from edge_consent.local.process import spawn
+from tests.helpers.local_run import LocalRun
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # Headless, as root in a container, on a machine without internet: no sandbox, no calls home.
@@ -32,39 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CONSENT_COOKIE = "__Host-consent"
-
-
-@dataclass
-class LocalRun:
-    url: str
-    dynamodb_endpoint: str
-    table: str
-    config: EdgeConfig
-    console: Path
-
-    def category(self, cookie_name: str) -> str:
-        if cookie_name == self.config.consent_cookie_name:
-            return "necessary"
-        category, catalogued = self.config.classify(cookie_name)
-        return category if catalogued else "unknown"
-
-    def receipts(self, consent_id: str) -> list[dict[str, Any]]:
-        """The receipts stored for one visitor, oldest first, as plain values."""
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=self.dynamodb_endpoint,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        items = client.scan(TableName=self.table)["Items"]
-        found = [
-            {key: next(iter(value.values())) for key, value in item.items()}
-            for item in items
-            if item.get("consent_id", {}).get("S") == consent_id
-        ]
-        return sorted(found, key=lambda receipt: str(receipt["time"]))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 from consent_api.texts import UI
 from playwright.sync_api import BrowserContext, Page, Response, expect
 
-from tests.browser.conftest import CONSENT_COOKIE, LocalRun
+from tests.helpers.local_run import CONSENT_COOKIE, LocalRun
 
 TEXTS = UI["fr"]
 BANNER = ".ec-root[role=dialog]"
@@ -197,7 +197,7 @@ def test_a_returning_visitors_page_asks_the_consent_endpoint_nothing(page: Page,
 def test_the_banner_comes_gzipped_from_its_versioned_path(page: Page, local_run: LocalRun) -> None:
     """The page names the content-versioned script (x-consent-banner); a year in caches, at most 6 KB on the wire."""
     scripts: list[Response] = []
-    page.on("response", lambda response: "/consent/banner" in response.url and scripts.append(response))
+    page.on("response", lambda response: scripts.append(response) if "/consent/banner" in response.url else None)
     page.goto(local_run.url + "/actualites")
     expect(page.locator(BANNER)).to_be_visible()
     [script] = scripts

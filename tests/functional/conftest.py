@@ -9,9 +9,7 @@ from consent_core.config import CONFIG_ENV, forget_loaded_configs
 from moto import mock_aws
 
 from edge_consent.table import create_table
-from tests.conftest import DEV_CONFIG_PATH
-
-RECEIPTS_TABLE = "consent-receipts"
+from tests.helpers.dev import DEV_CONFIG_PATH, RECEIPTS_TABLE
 
 
 @pytest.fixture(autouse=True)

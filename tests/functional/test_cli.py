@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from consent_core import consent, token
+from consent_core.config import CONFIG_ENV
 
 from edge_consent import cli
-from tests.conftest import DEV_CONFIG, DEV_CONFIG_PATH, ROOT
+from tests.helpers.dev import DEV_CONFIG, DEV_CONFIG_PATH, ROOT
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -112,7 +113,7 @@ def test_run_takes_the_cache_switch_and_template_parameters(monkeypatch: pytest.
     from edge_consent.local import server
 
     started: list[server.Options] = []
-    monkeypatch.setattr(server, "run", lambda options: started.append(options) or 0)
+    monkeypatch.setattr(server, "run", lambda options: started.append(options) or 0)  # type: ignore[func-returns-value]
     assert cli.main(["run", "--port", "0", "--no-cache", "--parameter", "ForwardHostHeader=true"]) == 0
     assert cli.main(["run", "--port", "0"]) == 0
     assert (started[0].cache, started[0].parameters) == (False, {"ForwardHostHeader": "true"})
@@ -123,3 +124,22 @@ def test_run_refuses_a_parameter_without_a_value(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         cli.main(["run", "--parameter", "ForwardHostHeader"])
     assert "write NAME=VALUE" in capsys.readouterr().err
+
+
+def test_the_project_is_found_from_the_working_folder_not_from_the_package(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An installed `edge-consent` works on the project it is run in, as `sam` does, or says how to name one."""
+    event = str(ROOT / "events/viewer-request/no-cookie.json")
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.delenv("EDGE_CONSENT_PROJECT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run(capsys, "invoke", "viewer-request", event)
+    assert status == 2 and "no edge-consent project" in err and "EDGE_CONSENT_PROJECT" in err
+    monkeypatch.chdir(ROOT / "functions" / "viewer_request")  # anywhere inside the project
+    assert run(capsys, "invoke", "viewer-request", event)[0] == 0
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDGE_CONSENT_PROJECT", str(ROOT))
+    assert run(capsys, "invoke", "viewer-request", event)[0] == 0
+    status, out, _ = run(capsys, "policy", "check", str(ROOT / "policy" / "policy.yaml"))  # needs no project
+    assert status == 0, out

@@ -19,8 +19,8 @@ from consent_api.receipts import DynamoReceiptStore
 from consent_core import cloudfront, consent, token
 
 from edge_consent import edge_rules, events
-from tests.conftest import DEV_CONFIG, ROOT
-from tests.functional.conftest import RECEIPTS_TABLE as TABLE
+from tests.helpers.dev import DEV_CONFIG, ROOT
+from tests.helpers.dev import RECEIPTS_TABLE as TABLE
 
 HOST = events.HOST
 API_EVENTS = sorted((ROOT / "events" / "consent-api").glob("*.json"))

@@ -16,8 +16,8 @@ from consent_core.config import config_from_dict
 from moto import mock_aws
 
 from functions.edge_config import app as edge_config
-from tests.conftest import load_dev_config_dict
 from tests.helpers.aws import CodeKeepingLambda
+from tests.helpers.dev import load_dev_config_dict
 
 KEYS = {"signing": "k1", "k1": "A" * 64}  # the flat shape CloudFormation generates
 TABLE = "edge-consent-ReceiptsTable-ABC"

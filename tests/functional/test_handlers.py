@@ -22,7 +22,7 @@ from functions.static_response import app as static_response
 from functions.viewer_request import app as viewer_request
 from functions.viewer_response import app as viewer_response
 from tests import rfc6265
-from tests.conftest import DEV_CONFIG, ROOT
+from tests.helpers.dev import DEV_CONFIG, ROOT
 
 EVENTS_DIR = ROOT / "events"
 HANDLERS = {
@@ -64,7 +64,7 @@ def fresh() -> dict[str, dict[str, Any]]:
 def run(fresh: dict[str, dict[str, Any]], relative: str) -> dict[str, Any]:
     trigger = relative.split("/")[0]
     event = copy.deepcopy(fresh[relative])
-    result = HANDLERS[trigger](event, None)
+    result: dict[str, Any] = HANDLERS[trigger](event, None)
     assert edge_rules.check_result(trigger, fresh[relative], result) == []
     return result
 
@@ -335,7 +335,7 @@ def test_viewer_request_keeps_a_full_request_within_cloudfronts_budget(fresh: di
 
 def test_x_consent_stripped_goes_before_any_cookie() -> None:
     cookie = "; ".join(f"_ga_PAD{number:03d}={'v' * 100}" for number in range(180))
-    request = {
+    request: dict[str, Any] = {
         "headers": {
             "cookie": [{"key": "Cookie", "value": cookie}],
             "x-consent-stripped": [{"key": "X-Consent-Stripped", "value": "_fbp,FPID," + "x" * 180}],

@@ -15,7 +15,7 @@ from edge_consent.local.cache import Cache, CacheTimes, time_to_live
 from edge_consent.local.distribution import load_distribution, load_handler
 from edge_consent.local.edge import HttpRequest, HttpResponse, LocalEdge
 from edge_consent.template import load_template
-from tests.conftest import DEV_CONFIG
+from tests.helpers.dev import DEV_CONFIG
 
 DISTRIBUTION = load_distribution()
 ALL_OPTIONAL = frozenset({"preferences", "analytics", "advertising", "social"})

@@ -27,7 +27,7 @@ from edge_consent.local.demo_site import ARTICLE_PATH, DemoSiteServer
 from edge_consent.local.distribution import Distribution, TemplateError, load_distribution, load_handler
 from edge_consent.local.edge import HttpRequest, HttpResponse, LocalEdge
 from edge_consent.local.server import OriginClient, local_config
-from tests.conftest import DEV_CONFIG, ROOT, load_dev_config_dict
+from tests.helpers.dev import DEV_CONFIG, ROOT, load_dev_config_dict
 
 DISTRIBUTION = load_distribution()
 ORIGIN_HOST = "origin.test:8000"

@@ -13,7 +13,7 @@ from consent_api.models import Receipt
 from consent_api.receipts import DynamoReceiptStore
 
 from edge_consent import cli, events, policy
-from tests.functional.conftest import RECEIPTS_TABLE as TABLE
+from tests.helpers.dev import RECEIPTS_TABLE as TABLE
 
 NOW = 1_795_702_862
 

@@ -52,8 +52,8 @@ def unprivileged() -> bool:
 
 def lambda_python() -> str:
     """Python 3.13 (the runtime's) when this machine has it, else this interpreter."""
-    found = sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")) or [shutil.which(RUNTIME_PYTHON)]
-    return str(found[0]) if found[0] else sys.executable
+    found = sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))
+    return str(found[0]) if found else shutil.which(RUNTIME_PYTHON) or sys.executable
 
 
 def shared_folder(prefix: str) -> Path:

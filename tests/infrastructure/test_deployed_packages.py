@@ -32,8 +32,8 @@ from consent_core.config import config_from_dict
 
 from edge_consent import events
 from edge_consent.template import load_template
-from tests.conftest import ROOT
 from tests.helpers import lambda_runtime
+from tests.helpers.dev import ROOT
 
 BUILD = ROOT / ".aws-sam" / "build"
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -261,7 +261,7 @@ def test_the_writers_role_allows_every_call_it_makes(deployed: dict[str, Any]) -
             return str(deployed["secret"])
         if "Fn::GetAtt" in resource:
             return str(deployed["function_arn"]).format(resource["Fn::GetAtt"][0])
-        function, _, suffix = resource["Fn::Sub"].removeprefix("${").partition(".Arn}")
+        function, _, suffix = str(resource["Fn::Sub"]).removeprefix("${").partition(".Arn}")
         return str(deployed["function_arn"]).format(function) + suffix
 
     allowed = [

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge_consent.packaging import zip_size
-from tests.conftest import DEV_CONFIG_PATH, ROOT
+from tests.helpers.dev import DEV_CONFIG_PATH, ROOT
 
 VIEWER = {"ViewerRequestFunction": "viewer-request", "ViewerResponseFunction": "viewer-response"}
 ORIGIN = {"OriginResponseFunction": "origin-response"}

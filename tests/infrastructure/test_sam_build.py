@@ -8,7 +8,7 @@ import pytest
 
 from edge_consent.packaging import zip_size
 from edge_consent.template import load_template
-from tests.conftest import ROOT
+from tests.helpers.dev import ROOT
 
 BUILD = ROOT / ".aws-sam" / "build"
 VIEWER = ("ViewerRequestFunction", "ViewerResponseFunction")

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.dev import ROOT
 
 TOOL = ROOT / "tools" / "sam_build.py"
 OLD_PYTHONS = sorted(Path.home().glob(".pyenv/versions/3.[6789]*/bin/python3.[6789]")) + sorted(

@@ -25,9 +25,9 @@ import pytest
 from edge_consent import cli, policy, sam_local
 from edge_consent.local.distribution import load_distribution
 from edge_consent.template import load_template
-from tests.conftest import ROOT
 from tests.helpers import lambda_runtime
 from tests.helpers.cloudformation import failed_rules
+from tests.helpers.dev import ROOT
 
 BUILD = ROOT / ".aws-sam" / "build"
 LOCAL = ROOT / ".aws-sam" / "local"

@@ -9,8 +9,8 @@ import pytest
 
 from edge_consent.local.distribution import load_distribution
 from edge_consent.template import load_template
-from tests.conftest import ROOT
 from tests.helpers.cloudformation import failed_rules
+from tests.helpers.dev import ROOT
 
 VIEWER = ["ViewerRequestFunction", "ViewerResponseFunction"]
 ORIGIN = ["OriginResponseFunction", "StaticResponseFunction"]

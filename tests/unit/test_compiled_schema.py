@@ -12,7 +12,7 @@ from consent_api.schema import CompiledConfig, Site
 from consent_core.config import ConfigError, config_from_dict
 from pydantic import BaseModel, ValidationError
 
-from tests.conftest import DEV_CONFIG_PATH
+from tests.helpers.dev import DEV_CONFIG_PATH
 
 COMPILED: dict[str, Any] = json.loads(DEV_CONFIG_PATH.read_text(encoding="utf-8"))
 # Optional in the schema, since a package `sam build` makes has none; the deploy adds them, and a

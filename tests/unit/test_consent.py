@@ -6,7 +6,7 @@ import pytest
 from consent_core import consent, cookies, dates
 from consent_core.config import EdgeConfig
 
-from tests.conftest import NOW, Issue
+from tests.helpers.dev import NOW, Issue
 
 NAME = "__Host-consent"
 

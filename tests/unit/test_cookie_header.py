@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.http import parse_cookie as werkzeug_parse_cookie
 
-from tests.conftest import DEV_CONFIG, NOW, load_dev_config_dict
+from tests.helpers.dev import DEV_CONFIG, NOW, load_dev_config_dict
 from tests.helpers.origin_parsers import aspnet_cookie_names, php_cookie_keys
 
 
@@ -196,10 +196,10 @@ def _read_with(header: str, granted: frozenset[str], config: EdgeConfig) -> cons
     decided = consent.Consent(consent.VALID, granted)
     original = consent._decide
     try:
-        consent._decide = lambda *args, **kwargs: (decided, set())  # type: ignore[assignment]
+        consent._decide = lambda *args, **kwargs: (decided, set())
         return consent.read_request_cookies(header, False, config, NOW)
     finally:
-        consent._decide = original  # type: ignore[assignment]
+        consent._decide = original
 
 
 @settings(max_examples=3000)
@@ -246,10 +246,10 @@ def test_fast_path_agrees_with_the_careful_path(header: str, granted: set[str]) 
     fast = _read_with(header, frozenset(granted) | {NECESSARY}, DEV_CONFIG)
     original = cookies.is_compact
     try:
-        cookies.is_compact = lambda header: False  # type: ignore[assignment]
+        cookies.is_compact = lambda header: False
         careful = _read_with(header, frozenset(granted) | {NECESSARY}, DEV_CONFIG)
     finally:
-        cookies.is_compact = original  # type: ignore[assignment]
+        cookies.is_compact = original
     assert fast == careful
 
 

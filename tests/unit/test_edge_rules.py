@@ -84,6 +84,7 @@ def test_origin_response_status_stays_between_200_and_599() -> None:
 
 def test_malformed_header_lists_are_refused() -> None:
     ev = event("origin-response")
+    bad: dict[str, Any]
     for bad in (
         {"Set-Cookie": [{"key": "Set-Cookie", "value": "a=1"}]},
         {"set-cookie": {"key": "Set-Cookie", "value": "a=1"}},

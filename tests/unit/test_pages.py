@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from consent_api import banner, pages
-from consent_api.schema import Site
-from consent_api.texts import LANGUAGES, UI, choose_language, lifetime_text
+from consent_api.schema import LANGUAGES, Site
+from consent_api.texts import UI, choose_language, lifetime_text
 from hypothesis import given
 from hypothesis import strategies as st
 

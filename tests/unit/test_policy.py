@@ -15,7 +15,7 @@ from consent_api.schema import Site
 from consent_core.config import ConfigError, config_from_dict
 
 from edge_consent import policy
-from tests.conftest import ROOT
+from tests.helpers.dev import ROOT
 
 POLICY_PATH = ROOT / "policy" / "policy.yaml"
 NOTICE = ROOT.parent / "shared" / "site-cookie-notice.txt"

@@ -142,7 +142,7 @@ _NSPR_NUMERIC_DATE = re.compile(r"([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{4}|[0-9
 _NSPR_SKIPPED = frozenset(" \t,;/()[]")
 
 
-def firefox_date(text: str) -> float | None:
+def firefox_date(text: str) -> float | None:  # noqa: C901 - PR_ParseTimeString, step for step with NSPR
     """NSPR's `PR_ParseTimeString(text, default_to_gmt=TRUE)`: Unix time, or None when it fails.
 
     Month, day and year are required, in any order; the time is optional (missing seconds

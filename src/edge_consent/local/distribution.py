@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..template import TEMPLATE, conditions, evaluate, load_template, parameter_values, resolve_ifs
+from .. import project
+from ..template import conditions, evaluate, load_template, parameter_values, resolve_ifs
 from .cache import DEFAULT_ERROR_CACHING_MIN_TTL, CacheTimes
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -172,9 +173,10 @@ def _pattern(path_pattern: str) -> re.Pattern[str]:
 
 
 def load_distribution(
-    path: Path = TEMPLATE, logical_id: str = "Distribution", parameters: dict[str, str] | None = None
+    path: Path | None = None, logical_id: str = "Distribution", parameters: dict[str, str] | None = None
 ) -> Distribution:
     """The distribution as CloudFormation would create it with these parameters (the defaults otherwise)."""
+    path = path or project.template()
     template = load_template(path)
     try:
         values = parameter_values(template, parameters)

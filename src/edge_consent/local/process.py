@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from .. import project
 
 
 @dataclass
@@ -34,7 +34,7 @@ def spawn(console: Path, timeout: float = 60) -> LocalEdgeProcess:
     with console.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "edge_consent.cli", "run", "--port", "0"],
-            cwd=ROOT,
+            cwd=project.root(),
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=out,
             stderr=subprocess.STDOUT,

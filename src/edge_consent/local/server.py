@@ -26,15 +26,13 @@ from urllib.parse import urlsplit
 
 from consent_core.config import CONFIG_ENV, forget_loaded_configs
 
-from .. import policy
+from .. import policy, project
 from ..table import create_table
 from .cache import Cache
 from .demo_site import DemoSiteServer
 from .distribution import load_distribution, load_handler
 from .edge import HttpRequest, HttpResponse, LocalEdge
 from .loopback import LoopbackServer
-
-POLICY = Path(__file__).resolve().parents[3] / "policy" / "policy.yaml"
 
 
 @dataclass
@@ -43,7 +41,7 @@ class Options:
     origin: str | None = None
     dynamodb_endpoint: str | None = None
     table: str = policy.DEFAULT_TABLE
-    policy_path: Path = POLICY
+    policy_path: Path = field(default_factory=project.policy)
     host: str = "localhost"
     viewer_country: str = "FR"
     region: str = policy.DEFAULT_REGION
