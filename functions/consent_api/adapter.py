@@ -13,6 +13,13 @@ from consent_core import cloudfront
 
 HSTS = "max-age=31536000"  # a year; subdomains are the site's business, not the consent endpoint's
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# RFC 9110's phrases, as Python 3.13's HTTPStatus has them; 3.11's still says "Request Entity Too Large".
+# The same answer from `edge-consent invoke` on any Python and from the runtime.
+_RFC_9110_PHRASES = {413: "Content Too Large"}
+
+
+def reason_phrase(status: int) -> str:
+    return _RFC_9110_PHRASES.get(status) or HTTPStatus(status).phrase
 
 
 @dataclass
@@ -99,7 +106,7 @@ class Response:
             body = {"body": self.body, "bodyEncoding": "text"}
         return {
             "status": str(self.status),
-            "statusDescription": HTTPStatus(self.status).phrase,
+            "statusDescription": reason_phrase(self.status),
             "headers": headers,
             **body,
         }
