@@ -12,10 +12,9 @@ from consent_api import banner
 from consent_api.schema import MAX_LIFETIME_DAYS, CategoryId, CompiledConfig, Cookie, Site
 from consent_core import signing, token
 from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
+from consent_core.config import DEFAULT_REGION as DEFAULT_REGION  # the compiler's defaults are the reader's
+from consent_core.config import DEFAULT_TABLE as DEFAULT_TABLE
 from pydantic import Field, ValidationError, model_validator
-
-DEFAULT_TABLE = "consent-receipts"
-DEFAULT_REGION = "us-east-1"
 
 
 class PolicyError(ValueError):

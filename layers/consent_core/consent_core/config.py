@@ -24,6 +24,8 @@ CONFIG_FILENAME = "config.json"
 CONFIG_FORMAT = 1
 NECESSARY = "necessary"
 STABLE_BANNER_PATH = "/consent/banner.js"
+DEFAULT_TABLE = "consent-receipts"  # the receipts table, and its region, when the policy is compiled without them
+DEFAULT_REGION = "us-east-1"
 
 # Names are cached once classified; a flood of random names must not grow memory.
 _CLASSIFY_CACHE_LIMIT = 4096
@@ -90,7 +92,7 @@ class EdgeConfig:
         self.development_key_announced = False
         self.policy_sha256 = policy_sha256
         self.site = site or {}
-        self.receipts = receipts or {"table": "consent-receipts", "region": "us-east-1"}
+        self.receipts = receipts or {"table": DEFAULT_TABLE, "region": DEFAULT_REGION}
         self.banner_path = banner_path  # the banner script this policy's pages load (x-consent-banner)
         self._cache: dict[str, CookieEntry | None] = {}
         self._class_cache: dict[str, tuple[str | None, bool]] = {}
