@@ -9,7 +9,7 @@ import pytest
 from consent_core import consent, cookies
 from consent_core.config import NECESSARY, EdgeConfig, config_from_dict
 from django.http.cookie import parse_cookie as django_parse_cookie
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.http import parse_cookie as werkzeug_parse_cookie
 
@@ -90,6 +90,8 @@ LOOKALIKES = [
     "_Ga_ABC",
     "_pk_id.1",
     "a[_ga]",
+    "_ga_Q8ZR2P4K7L)_GCL_AU",  # a glob's match that ASP.NET Core reads as `_gcl_au`
+    "_pk_id.1é_fbp",
 ]
 
 names = st.one_of(st.sampled_from(CATALOGUE_NAMES + LOOKALIKES), st.text(max_size=12))
@@ -151,6 +153,7 @@ ALLOWS_UNKNOWN.unknown_category = "preferences"
 
 
 @settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@example(header="sessionid=; _ga_Q8ZR2P4K7L)_GCL_AU=0; ", granted={"analytics"}, config=DEV_CONFIG)
 @given(
     header=cookie_headers(),
     granted=st.sets(st.sampled_from(["preferences", "analytics", "advertising", "social"])),

@@ -11,6 +11,7 @@ import json
 import os
 import re
 
+from .cookies import is_token
 from .signing import read_keys
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
@@ -134,8 +135,12 @@ class EdgeConfig:
             entry = self.entry_for(name)
             if name == self.consent_cookie_name or name == self.state_cookie_name:
                 known = (NECESSARY, True)
-            elif entry is not None:
+            elif entry is not None and is_token(name):
                 known = (entry.category, True)
+            elif entry is not None:
+                # A glob matched a name no origin reads whole: ASP.NET Core reads `_ga_1)_GCL_AU=0`
+                # as `_GCL_AU`, whatever `_ga_*` grants.
+                known = (None, False)
             else:
                 known = (self._unknown_category_of(name), False)
             if len(self._class_cache) < _CLASSIFY_CACHE_LIMIT:
@@ -151,7 +156,7 @@ class EdgeConfig:
         is `_fbp`), and PHP reads `_fbp[id]` as the array `_fbp`. So is a name whose readings
         disagree, or one read as the consent cookie; any other keeps `unknown_cookies`' category.
         """
-        if self.unknown_category is None or _NOT_IN_A_TOKEN_RE.search(name):
+        if self.unknown_category is None or not is_token(name):
             return None
         categories = set()
         for alias in (name, php_cookie_name(name)):
@@ -196,10 +201,6 @@ class EdgeConfig:
 def state_cookie_name(consent_cookie_name: str) -> str:
     """The readable companion of the signed consent cookie, which the banner reads."""
     return consent_cookie_name + "-state"
-
-
-# What an RFC 7230 token cannot hold: ASP.NET Core starts reading afresh after one.
-_NOT_IN_A_TOKEN_RE = re.compile(r'[()<>@,;:\\"/\[\]?={}\x00-\x20\x7f]')
 
 
 def php_cookie_name(name: str) -> str:
