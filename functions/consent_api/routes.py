@@ -47,9 +47,8 @@ def _explain(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-# What answers each failure a visitor can cause: (status, message, extra headers); None: the exception's own.
+# What answers each other failure a visitor can cause: (status, message, extra headers); None: the exception's own.
 ERRORS: dict[type[Exception], tuple[int, str | None, dict[str, str]]] = {
-    Refused: (0, None, {}),  # its own status
     service.BadChoice: (400, None, {}),
     SubmissionConflict: (409, "submission_id already used for another choice", {}),
     StoreUnavailable: (503, "receipts unavailable; try again", {"Retry-After": "2"}),
@@ -57,10 +56,11 @@ ERRORS: dict[type[Exception], tuple[int, str | None, dict[str, str]]] = {
 
 
 def error_response(exc: Exception) -> Response | None:
-    """The answer to a failure in `ERRORS`; None for any other (a fault of ours: the handler answers 500)."""
+    """The answer to a refusal or a failure in `ERRORS`; None for any other (ours: the handler answers 500)."""
+    if isinstance(exc, Refused):
+        return json_response(exc.status, {"error": str(exc)})
     for kind, (status, message, headers) in ERRORS.items():
         if isinstance(exc, kind):
-            status = exc.status if isinstance(exc, Refused) else status
             return json_response(status, {"error": message or str(exc)}, headers=dict(headers))
     return None
 

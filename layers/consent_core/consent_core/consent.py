@@ -105,13 +105,21 @@ def _decide(values: Iterable[str], gpc: bool, config: EdgeConfig, now: float) ->
     return Consent(failure or ABSENT, ONLY_NECESSARY), valid_values
 
 
-class Visitor(NamedTuple):
-    """What a request's headers say of its visitor."""
+class Visitor:
+    """What a request's headers say of its visitor.
 
-    pairs: list[tuple[str, str]]  # every cookie, as browsers send them
-    gpc: bool  # Global Privacy Control (`Sec-GPC: 1`)
-    consent_values: tuple[str, ...]  # the consent cookie's values, as sent
-    consent: Consent  # what they decide
+    A plain class: a record would cost viewer-request's cold start, which never makes one.
+    """
+
+    __slots__ = ("consent", "consent_values", "gpc", "pairs")
+
+    def __init__(
+        self, pairs: list[tuple[str, str]], gpc: bool, consent_values: tuple[str, ...], consent: Consent
+    ) -> None:
+        self.pairs = pairs  # every cookie, as browsers send them
+        self.gpc = gpc  # Global Privacy Control (`Sec-GPC: 1`)
+        self.consent_values = consent_values  # the consent cookie's values, as sent
+        self.consent = consent  # what they decide
 
     @property
     def cookie_names(self) -> list[str]:
