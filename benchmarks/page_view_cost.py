@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import sys
 import threading
 import time
@@ -37,6 +35,7 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from edge_consent.local import edge as local_edge  # noqa: E402
 from edge_consent.local import server  # noqa: E402
 from edge_consent.local.demo_site import ARTICLE_PATH  # noqa: E402
+from edge_consent.local.process import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 # AWS's published prices, us-east-1 (one place; check them before quoting).
 # Lambda@Edge: https://aws.amazon.com/lambda/pricing/ ("Lambda@Edge pricing")
@@ -50,16 +49,6 @@ DYNAMODB_PER_MILLION_READ_UNITS = 0.125
 REQUEST_UNITS = {"TransactWriteItems": ("write", 4.0), "Query": ("read", 0.5), "GetItem": ("read", 1.0)}
 MEMORY_MB = {"viewer-request": 128, "viewer-response": 128, "origin-response": 128, "origin-request": 512}
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BANNER = ".ec-root[role=dialog]"
 
 

@@ -7,8 +7,6 @@ Chromium is Debian's package (`make test` installs it), driven by Playwright thr
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,20 +14,8 @@ import pytest
 from consent_core.config import config_from_dict
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from edge_consent.local.process import spawn
+from edge_consent.local.process import CHROMIUM, CHROMIUM_ARGS, spawn
 from tests.helpers.local_run import LocalRun
-
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-# Headless, as root in a container, on a machine without internet: no sandbox, no calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
