@@ -36,6 +36,7 @@ from edge_consent import events  # noqa: E402
 from edge_consent.packaging import zip_size  # noqa: E402
 from functions.viewer_request import app as viewer_request  # noqa: E402
 from functions.viewer_response import app as viewer_response  # noqa: E402
+from tests.helpers import lambda_runtime  # noqa: E402
 
 CONFIG = config_from_dict(json.loads((ROOT / "policy" / "config.dev.json").read_text(encoding="utf-8")))
 ROUNDS = 21
@@ -157,13 +158,6 @@ def build_packages(workdir: Path) -> dict[str, Path]:
     return packages
 
 
-def lambda_python() -> str:
-    """The runtime's Python (3.13), as the build finds it; this interpreter when there is none."""
-    found = sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))
-    pyenv = str(found[0]) if found else None
-    return os.environ.get("PYTHON_LAMBDA") or pyenv or shutil.which("python3.13") or sys.executable
-
-
 def run_python(python: str, code: str, *args: str) -> float:
     """A fresh interpreter that writes no bytecode (`-B`: /var/task is read-only), reading what the package has."""
     start = time.perf_counter()
@@ -211,7 +205,7 @@ def cold_imports(packages: dict[str, Path], python: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    python = lambda_python()
+    python = lambda_runtime.lambda_python()
     runtime = subprocess.run([python, "-c", "import platform; print(platform.python_version())"], capture_output=True)
     report: dict[str, Any] = {"python": sys.version.split()[0], "hot_path": hot_paths()}
     report["runtime_python"] = runtime.stdout.decode().strip()

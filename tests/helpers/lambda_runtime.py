@@ -50,10 +50,16 @@ def unprivileged() -> bool:
     return os.geteuid() == 0
 
 
+def runtime_python() -> str | None:
+    """The runtime's Python (3.13) as the build finds it: $PYTHON_LAMBDA, pyenv's, or `python3.13`."""
+    found = sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))
+    pyenv = str(found[0]) if found else None
+    return os.environ.get("PYTHON_LAMBDA") or pyenv or shutil.which(RUNTIME_PYTHON)
+
+
 def lambda_python() -> str:
     """Python 3.13 (the runtime's) when this machine has it, else this interpreter."""
-    found = sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))
-    return str(found[0]) if found else shutil.which(RUNTIME_PYTHON) or sys.executable
+    return runtime_python() or sys.executable
 
 
 def shared_folder(prefix: str) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge_consent.packaging import zip_size
+from tests.helpers import lambda_runtime
 from tests.helpers.dev import DEV_CONFIG_PATH, ROOT
 
 VIEWER = {"ViewerRequestFunction": "viewer-request", "ViewerResponseFunction": "viewer-response"}
@@ -30,9 +31,7 @@ def build(function: str, tmp_path: Path) -> Path:
     return artifacts
 
 
-LAMBDA_PYTHON = next(iter(sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))), None) or shutil.which(
-    "python3.13"
-)
+LAMBDA_PYTHON = lambda_runtime.runtime_python()
 UNCHECKED_HASH = 0b01  # PEP 552: hash-based, source not checked
 
 
