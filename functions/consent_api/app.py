@@ -32,6 +32,18 @@ def dynamodb_client(region: str) -> Any:
     return boto3.client("dynamodb", region_name=region, config=config)
 
 
+def receipts_region(receipts: dict[str, Any], running_in: str | None) -> str:
+    """The replica this container writes to: the one in the region it runs in, else the table's home region.
+
+    Lambda@Edge runs the endpoint in the region nearest the visitor and sets `AWS_REGION`
+    to it; a global table with a replica there answers in milliseconds instead of an
+    ocean's round trip.
+    """
+    if running_in is not None and running_in in receipts.get("replicas", ()):
+        return running_in
+    return str(receipts["region"])
+
+
 class LazyStore:
     """The DynamoDB store, made on the first call that needs it: pages and the script never load boto3."""
 
@@ -44,7 +56,8 @@ class LazyStore:
         from .receipts import DynamoReceiptStore
 
         receipts = self._config.receipts
-        return DynamoReceiptStore(dynamodb_client(receipts["region"]), receipts["table"], deadline=self._deadline)
+        region = receipts_region(receipts, os.environ.get("AWS_REGION"))
+        return DynamoReceiptStore(dynamodb_client(region), receipts["table"], deadline=self._deadline)
 
     def append(self, receipt: Receipt, submission_id: str, fingerprint: str) -> Receipt:
         return self._store.append(receipt, submission_id, fingerprint)

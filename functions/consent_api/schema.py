@@ -216,6 +216,7 @@ class EdgeSection(Strict):
 class Receipts(Strict):
     table: str
     region: str
+    replicas: list[str] = []  # the regions of the table's other replicas, when it is a global table
 
 
 class CompiledConfig(Strict):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consent_core import consent, dates, token
-from consent_core.config import NECESSARY, EdgeConfig
+from consent_core.config import NECESSARY, RECEIPT_MONTHS, EdgeConfig
 
 from .models import Collection, Event, Receipt, Submission, receipt_time, truncate_ip
 from .store import ReceiptStore
@@ -91,7 +91,7 @@ def record_choice(
         ip_network=truncate_ip(context.client_ip),
         previous_receipt_sha256=previous.sha256() if previous is not None else None,
         previous_receipt_time=previous.time if previous is not None else None,
-        expires_at=int(dates.add_calendar_months(now, 13)),
+        expires_at=int(dates.add_calendar_months(now, RECEIPT_MONTHS)),
     ).sealed(config.signing_key_id, config.keys)
     stored = store.append(receipt, submission.submission_id, submission.fingerprint())
     value = token.issue(

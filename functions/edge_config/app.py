@@ -4,9 +4,22 @@ Lambda@Edge has no environment variables, so the config travels inside each pack
 `sam build` compiles the policy into it (without keys), and SAM publishes that build as
 a version. For each function this resource takes that exact version (its qualified ARN,
 a property of the resource: on a rollback CloudFormation sends the old one, so the old
-code comes back, never whatever `$LATEST` holds), adds the HMAC keys from Secrets Manager
-and the receipts table to its config, uploads it with the version's configuration,
-publishes a version, waits until it is Active and hands its ARN to the distribution.
+code comes back), adds the HMAC keys from Secrets Manager and the receipts table to its
+config, uploads it with the version's configuration, publishes a version, waits until it
+is Active and hands its ARN to the distribution.
+
+Nothing here depends on what `$LATEST` holds. A deploy that changes a function's settings
+alone (memory, timeout, role) uploads no code, so SAM's version of it is taken from
+`$LATEST`. Each run leaves the build there again, without keys, once its version is
+published; and every package written here keeps the build's policy, unchanged, beside
+the completed config (`config.build.json`), which is read first: even a `$LATEST` left
+holding a completed package (a run stopped half-way) gives the build's policy back.
+
+A rollback reads the keys the deploy it returns to read: the secret version each run
+read is pinned in the resource's physical id, by a digest of the properties it ran with,
+so a run with those properties again (CloudFormation's rollback) reads that version,
+even when the secret has since been edited, badly or not. Any other run reads the current
+version.
 
 It always answers CloudFormation, with a reason when it fails and before Lambda would
 stop it: a stack never waits for a resource that will not answer.
@@ -14,20 +27,23 @@ stop it: a stack never waits for a resource that will not answer.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import threading
 import time
 import urllib.request
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from consent_core import signing
 from consent_core.config import config_from_dict
 
 Fetch = Callable[[str, float], bytes]  # (code location, seconds allowed) -> the zip
-Answer = Callable[[dict[str, Any], str, str, dict[str, str]], None]
+Answer = Callable[[dict[str, Any], str, str, dict[str, str], str], None]  # event, status, reason, data, physical id
 
 # Answer this long before Lambda's timeout: the FAILED answer itself must have time to go out.
 MARGIN_SECONDS = 20.0
@@ -35,10 +51,24 @@ DEFAULT_SECONDS = 300.0  # without a Lambda context (a local run)
 WAIT_DELAY_SECONDS = 2
 # What a version snapshots from the function besides its code, taken from the source version.
 CONFIGURATION = ("Handler", "MemorySize", "Timeout", "Role", "Runtime")
+PHYSICAL_ID = "edge-consent-config"
+BUILT_SUFFIX = ".build.json"  # config.json -> config.build.json: the build's policy, as `sam build` wrote it
+REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+TABLE_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 
 
 class ConfigurationError(Exception):
     """A reason CloudFormation shows the person deploying: never a key."""
+
+
+@dataclass
+class Clients:
+    """The AWS clients a run uses; `tables` gives DynamoDB in a region (the receipts may live in another)."""
+
+    functions: Any
+    secrets: Any
+    tables: Callable[[str], Any]
 
 
 class Deadline:
@@ -57,35 +87,136 @@ class Deadline:
         self.step = step
 
 
+# --- The keys secret, pinned by version ------------------------------------------------
+
+
+def properties_digest(properties: dict[str, Any]) -> str:
+    """What identifies a run's request: every property but the function that answers it."""
+    relevant = {name: value for name, value in properties.items() if name != "ServiceToken"}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def pinned_versions(physical_id: str | None) -> dict[str, str]:
+    """Properties digest -> the secret version read with them: this resource's last run first, then the one before."""
+    first, *pins = (physical_id or "").split("/")
+    if first != PHYSICAL_ID:
+        return {}
+    return dict(pin.split("=", 1) for pin in pins if "=" in pin)
+
+
+def pinning_id(digest: str, version: str, before: dict[str, str]) -> str:
+    """The physical id that pins `version` to `digest`, and keeps the pin of the run before."""
+    pins = [(digest, version), *[(d, v) for d, v in before.items() if d != digest][:1]]
+    return PHYSICAL_ID + "".join(f"/{d}={v}" for d, v in pins)
+
+
 def keys_from_secret(secret: str) -> dict[str, Any]:
-    """The keys document from the secret, nested or flat (CloudFormation's generated secret is flat)."""
+    """The keys the edge gets, nested, from the secret nested or flat (CloudFormation's generated secret is flat).
+
+    Retired keys are checked too (a secret `receipts verify` cannot read is refused
+    here, before it is needed) but never given to the edge.
+    """
     try:
-        document = signing.nested_keys(json.loads(secret))
+        document = json.loads(secret)
+        keys = signing.nested_keys(document)
+        signing.retired_keys(document)
     except ValueError as exc:  # JSONDecodeError included
         reason = "it is not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise ConfigurationError(f"the keys secret cannot be used: {reason}") from None
-    return {**document, "development": False}
+    return {**keys, "development": False}
 
 
-def edge_config(policy: dict[str, Any], keys: dict[str, Any], table: str, region: str) -> dict[str, Any]:
+def read_secret(secrets: Any, secret_id: str, version: str | None) -> tuple[str, str]:
+    """(the secret's text, its version id): `version` when given and still there, else the current one."""
+    try:
+        if version is not None:
+            try:
+                found = secrets.get_secret_value(SecretId=secret_id, VersionId=version)
+            except Exception as exc:  # a pinned version removed since (past 100 versions): the current one will do
+                if _error_code(exc) != "ResourceNotFoundException":
+                    raise
+                found = secrets.get_secret_value(SecretId=secret_id)
+        else:
+            found = secrets.get_secret_value(SecretId=secret_id)
+    except Exception as exc:  # noqa: BLE001 - any failure to read it is the same reason to give
+        raise ConfigurationError(f"cannot read the keys secret: {_error_code(exc)}") from None
+    return found["SecretString"], found["VersionId"]
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or type(exc).__name__)
+
+
+# --- The receipts table ------------------------------------------------------------------
+
+
+def receipts_table(properties: dict[str, Any]) -> dict[str, Any]:
+    """The table the consent endpoint writes to, from the properties; its form checked before any call."""
+    name, region = properties.get("Table"), properties.get("TableRegion")
+    listed = properties.get("TableReplicas") or []  # a CommaDelimitedList: [""] when empty
+    replicas = [r for r in (listed.split(",") if isinstance(listed, str) else listed) if r != ""]
+    if not isinstance(name, str) or not TABLE_NAME_RE.fullmatch(name):
+        raise ConfigurationError(f"Table: {name!r} is not a DynamoDB table name")
+    for field, value in [("TableRegion", region), *[("TableReplicas", r) for r in replicas]]:
+        if not isinstance(value, str) or not REGION_RE.fullmatch(value):
+            raise ConfigurationError(f"{field}: {value!r} is not an AWS region such as eu-west-3")
+    return {"table": name, "region": region, "replicas": sorted(set(replicas) - {region})}
+
+
+def check_table(tables: Callable[[str], Any], receipts: dict[str, Any]) -> None:
+    """The table exists where the receipts go, keyed as the endpoint writes, with a replica in each region named."""
+    name, region = receipts["table"], receipts["region"]
+    try:
+        table = tables(region).describe_table(TableName=name)["Table"]
+    except Exception as exc:  # noqa: BLE001 - not found, refused, unreachable: the deploy cannot go on
+        code = _error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise ConfigurationError(
+                f"TableRegion: no receipts table {name} in {region}; create it first "
+                "(`sam deploy --config-env receipts`) or name the table the receipts go to"
+            ) from None
+        raise ConfigurationError(f"cannot read the receipts table {name} in {region}: {code}") from None
+    if table.get("TableStatus") not in ("ACTIVE", "UPDATING"):
+        raise ConfigurationError(f"the receipts table {name} in {region} is {table.get('TableStatus')}, not ACTIVE")
+    if sorted(table.get("KeySchema", []), key=lambda k: k["KeyType"]) != KEY_SCHEMA:
+        raise ConfigurationError(f"the table {name} in {region} is not a receipts table (keys pk and sk)")
+    active = {r.get("RegionName") for r in table.get("Replicas", []) if r.get("ReplicaStatus") == "ACTIVE"}
+    missing = [r for r in receipts["replicas"] if r not in active]
+    if missing:
+        raise ConfigurationError(f"TableReplicas: the table {name} has no active replica in {', '.join(missing)}")
+
+
+# --- The packages --------------------------------------------------------------------------
+
+
+def edge_config(policy: dict[str, Any], keys: dict[str, Any], receipts: dict[str, Any]) -> dict[str, Any]:
     """The compiled policy with the keys and the receipts table filled in, checked as the edge will load it."""
     config: dict[str, Any] = json.loads(json.dumps(policy))
     try:
         config["edge"]["keys"] = keys
-        config["receipts"] = {"table": table, "region": region}
-        loaded = config_from_dict(config)
+        config["receipts"] = receipts
+        config_from_dict(config)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigurationError(f"the compiled policy cannot be used: {exc}") from None
-    if not loaded.keys:
-        raise ConfigurationError("the keys secret holds no key")
     return config
 
 
+def built_path(path: str) -> str:
+    return path.removesuffix(".json") + BUILT_SUFFIX
+
+
 def built_policy(code: bytes, path: str, function: str) -> dict[str, Any]:
-    """The policy `sam build` compiled into the package, without keys."""
+    """The policy `sam build` compiled into the package, without keys.
+
+    A package this resource wrote (taken from `$LATEST` after a settings-only deploy)
+    holds it beside the completed config; a package `sam build` made holds it as the config.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(code)) as archive:
-            policy: dict[str, Any] = json.loads(archive.read(path))
+            names = set(archive.namelist())
+            kept = built_path(path) if built_path(path) in names else path
+            policy: dict[str, Any] = json.loads(archive.read(kept))
     except KeyError:
         raise ConfigurationError(f"{function}: the package has no {path}; build it with `sam build`") from None
     except (zipfile.BadZipFile, ValueError):
@@ -101,8 +232,8 @@ FILE_MODE, EXECUTABLE_MODE, DIRECTORY_MODE = 0o100644, 0o100755, 0o040755
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: the same input gives the same bytes
 
 
-def with_config(code: bytes, path: str, config: dict[str, Any]) -> bytes:
-    """The function's zip with `path` (the config beside its handler) written or replaced.
+def with_config(code: bytes, path: str, config: dict[str, Any], policy: dict[str, Any] | None = None) -> bytes:
+    """The function's zip with `path` (the config beside its handler) written or replaced, and the build's policy kept.
 
     Every entry is written again, sorted, with a fixed date and a mode the runtime's user
     can read (executables stay executable): the same code and config always give the same
@@ -111,9 +242,11 @@ def with_config(code: bytes, path: str, config: dict[str, Any]) -> bytes:
     entries: dict[str, tuple[bytes, int]] = {}
     with zipfile.ZipFile(io.BytesIO(code)) as source:
         for item in source.infolist():
-            if item.filename != path:
+            if item.filename not in (path, built_path(path)):
                 entries[item.filename] = (source.read(item), _mode(item))
-    entries[path] = (json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), FILE_MODE)
+    entries[path] = (_json(config), FILE_MODE)
+    if policy is not None:
+        entries[built_path(path)] = (_json(policy), FILE_MODE)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for name in sorted(entries):
@@ -124,6 +257,10 @@ def with_config(code: bytes, path: str, config: dict[str, Any]) -> bytes:
             info.compress_type = zipfile.ZIP_STORED if info.is_dir() else zipfile.ZIP_DEFLATED
             target.writestr(info, data)
     return out.getvalue()
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _mode(item: zipfile.ZipInfo) -> int:
@@ -140,63 +277,98 @@ def function_and_version(arn: str) -> tuple[str, str]:
     return unqualified, version
 
 
+# --- A run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    data: dict[str, str]
+    physical_id: str
+
+
 def configure(
-    properties: dict[str, Any], lambda_client: Any, secrets_client: Any, fetch: Fetch, deadline: Deadline
-) -> dict[str, str]:
-    """Configure and publish every function named in `properties`; the new version ARNs by output name."""
+    properties: dict[str, Any], physical_id: str | None, clients: Clients, fetch: Fetch, deadline: Deadline
+) -> Outcome:
+    """Configure and publish every function named in `properties`; the new version ARNs by output name.
+
+    Everything that can be refused (the secret, the table, every package's policy) is
+    checked before the first upload: a refused deploy publishes nothing.
+    """
+    for field in ("SecretId", "Functions"):
+        if field not in properties:
+            raise ConfigurationError(f"the resource needs {field}")
+    digest = properties_digest(properties)
+    pins = pinned_versions(physical_id)
     deadline.begin("reading the keys secret")
-    try:
-        secret = secrets_client.get_secret_value(SecretId=properties["SecretId"])["SecretString"]
-    except KeyError:
-        raise ConfigurationError("the resource needs SecretId, the keys secret") from None
-    except Exception as exc:  # noqa: BLE001 - any failure to read it is the same reason to give
-        raise ConfigurationError(f"cannot read the keys secret: {type(exc).__name__}") from None
+    secret, version = read_secret(clients.secrets, properties["SecretId"], pins.get(digest))
     keys = keys_from_secret(secret)
-
-    def complete(policy: dict[str, Any]) -> dict[str, Any]:
-        return edge_config(policy, keys, properties["Table"], properties["TableRegion"])
-
-    return {
-        f"{function['Output']}VersionArn": publish_configured(
-            lambda_client, fetch, function["Source"], function["ConfigPath"], complete, deadline
-        )
-        for function in properties["Functions"]
-    }
+    receipts = receipts_table(properties)
+    deadline.begin(f"finding the receipts table in {receipts['region']}")
+    check_table(clients.tables, receipts)
+    sources = [read_source(clients.functions, fetch, function, deadline) for function in properties["Functions"]]
+    for source in sources:
+        source.config = edge_config(source.policy, keys, receipts)
+    data = {f"{source.output}VersionArn": publish_configured(clients.functions, source, deadline) for source in sources}
+    return Outcome({**data, "KeysVersion": version}, pinning_id(digest, version, pins))
 
 
-def publish_configured(
-    client: Any,
-    fetch: Fetch,
-    source: str,
-    config_path: str,
-    complete: Callable[[dict[str, Any]], dict[str, Any]],
-    deadline: Deadline,
-) -> str:
-    """A new version: the code and configuration of version `source`, its config completed; its ARN once Active."""
-    name, version = function_and_version(source)
+@dataclass
+class Source:
+    """One function's version as SAM published it, read and checked."""
+
+    output: str
+    name: str
+    version: str
+    label: str
+    found: dict[str, Any]
+    code: bytes
+    config_path: str
+    policy: dict[str, Any]
+    config: dict[str, Any] | None = None
+
+
+def read_source(client: Any, fetch: Fetch, function: dict[str, Any], deadline: Deadline) -> Source:
+    name, version = function_and_version(function["Source"])
     label = f"{name.rpartition(':')[2]}:{version}"
     deadline.begin(f"reading {label}")
-    found = client.get_function(FunctionName=source)
+    found = client.get_function(FunctionName=function["Source"])
     code = fetch(found["Code"]["Location"], deadline.remaining())
-    config = complete(built_policy(code, config_path, label))
-    wanted = {field: found["Configuration"][field] for field in CONFIGURATION}
+    policy = built_policy(code, function["ConfigPath"], label)
+    return Source(function["Output"], name, version, label, found, code, function["ConfigPath"], policy)
+
+
+def publish_configured(client: Any, source: Source, deadline: Deadline) -> str:
+    """A new version: the code and configuration of the source version, its config completed; its ARN once Active."""
+    name, label = source.name, source.label
+    assert source.config is not None
+    wanted = {field: source.found["Configuration"][field] for field in CONFIGURATION}
     current = client.get_function_configuration(FunctionName=name)
     if {field: current.get(field) for field in CONFIGURATION} != wanted:
         deadline.begin(f"restoring the configuration of {label}")
         client.update_function_configuration(FunctionName=name, **wanted)
         wait(client, "function_updated_v2", deadline, FunctionName=name)
     deadline.begin(f"uploading {label} with its config")
-    updated = client.update_function_code(FunctionName=name, ZipFile=with_config(code, config_path, config))
+    package = with_config(source.code, source.config_path, source.config, source.policy)
+    updated = client.update_function_code(FunctionName=name, ZipFile=package)
     wait(client, "function_updated_v2", deadline, FunctionName=name)
     deadline.begin(f"publishing {label} with its config")
     published = client.publish_version(
-        FunctionName=name, CodeSha256=updated["CodeSha256"], Description=f"version {version} with its edge config"
+        FunctionName=name,
+        CodeSha256=updated["CodeSha256"],
+        Description=f"version {source.version} with its edge config",
     )
     deadline.begin(f"waiting for the version published from {label} to be Active")
     wait(client, "published_version_active", deadline, FunctionName=name, Qualifier=published["Version"])
     state = client.get_function_configuration(FunctionName=name, Qualifier=published["Version"])
     if state.get("State") != "Active":
         raise ConfigurationError(f"the version published from {label} is {state.get('State')}, not Active")
+    # $LATEST goes back to the build, without keys: SAM's next version of it (a settings-only
+    # deploy publishes one from $LATEST) is then a build as usual, and differs from the version
+    # just published, so that CloudFormation can publish it (Lambda publishes nothing new from
+    # a $LATEST identical to the last version, and AWS::Lambda::Version then fails).
+    deadline.begin(f"putting the build of {label} back in $LATEST")
+    client.update_function_code(FunctionName=name, ZipFile=with_config(source.code, source.config_path, source.policy))
+    wait(client, "function_updated_v2", deadline, FunctionName=name)
     arn: str = published["FunctionArn"]
     return arn
 
@@ -222,13 +394,13 @@ def download(url: str, seconds: float) -> bytes:
         return data
 
 
-def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, str]) -> None:
+def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, str], physical_id: str) -> None:
     """Tell CloudFormation how it went (a PUT to the presigned URL it gave)."""
     body = json.dumps(
         {
             "Status": status,
             "Reason": reason[:1000],
-            "PhysicalResourceId": event.get("PhysicalResourceId") or "edge-consent-config",
+            "PhysicalResourceId": physical_id,
             "StackId": event["StackId"],
             "RequestId": event["RequestId"],
             "LogicalResourceId": event["LogicalResourceId"],
@@ -240,27 +412,35 @@ def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, str
         pass
 
 
-def aws_clients() -> tuple[Any, Any]:
+def aws_clients() -> Clients:
     """Clients that give up in time: bounded connects, reads and retries."""
     import boto3
     from botocore.config import Config
 
     config = Config(connect_timeout=5, read_timeout=60, retries={"mode": "standard", "max_attempts": 3})
-    return boto3.client("lambda", config=config), boto3.client("secretsmanager", config=config)
+    return Clients(
+        boto3.client("lambda", config=config),
+        boto3.client("secretsmanager", config=config),
+        lambda region: boto3.client("dynamodb", region_name=region, config=config),
+    )
 
 
 def lambda_handler(
     event: dict[str, Any],
     context: Any = None,
-    clients: tuple[Any, Any] | None = None,
+    clients: Clients | None = None,
     fetch: Fetch = download,
     answer: Answer = respond,
 ) -> None:
     answered = threading.Lock()
+    # A failed Create has no physical id yet: CloudFormation's Delete of it must find one it knows.
+    current_id = event.get("PhysicalResourceId") or PHYSICAL_ID
 
-    def answer_once(status: str, reason: str, data: dict[str, str] | None = None) -> None:
+    def answer_once(
+        status: str, reason: str, data: dict[str, str] | None = None, physical_id: str = current_id
+    ) -> None:
         if answered.acquire(blocking=False):
-            answer(event, status, reason, data or {})
+            answer(event, status, reason, data or {}, physical_id)
 
     if event.get("RequestType") == "Delete":
         answer_once("SUCCESS", "nothing to undo: the versions stay until the functions go")
@@ -275,12 +455,14 @@ def lambda_handler(
     watchdog.daemon = True
     watchdog.start()
     try:
-        versions = configure(event["ResourceProperties"], *(clients or aws_clients()), fetch, deadline)
+        outcome = configure(
+            event["ResourceProperties"], event.get("PhysicalResourceId"), clients or aws_clients(), fetch, deadline
+        )
     except ConfigurationError as exc:
         answer_once("FAILED", str(exc))
     except Exception as exc:  # noqa: BLE001 - CloudFormation must hear back, whatever happened
         answer_once("FAILED", f"{type(exc).__name__} while {deadline.step}: could not configure the edge functions")
     else:
-        answer_once("SUCCESS", "edge functions configured", versions)
+        answer_once("SUCCESS", "edge functions configured", outcome.data, outcome.physical_id)
     finally:
         watchdog.cancel()

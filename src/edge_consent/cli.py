@@ -158,6 +158,15 @@ def receipts_command(args: argparse.Namespace) -> int:
         raise
 
 
+def keys_command(args: argparse.Namespace) -> int:
+    from . import keys  # boto3 only when a secret is read
+
+    try:
+        return keys.run(args)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _parameter(text: str) -> tuple[str, str]:
     name, equals, value = text.partition("=")
     if not equals or not name:
@@ -197,7 +206,7 @@ def sam_local_command(args: argparse.Namespace) -> int:
     return 0
 
 
-TABLE_OPTIONS = ("--table", "--region", "--endpoint-url", "--keys", "--cookie")
+TABLE_OPTIONS = ("--table", "--region", "--endpoint-url", "--keys", "--keys-secret", "--cookie")
 RECEIPT_ID_VERBS = ("show", "erase")
 
 
@@ -284,8 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in RECEIPT_ID_VERBS:
         verb_parsers[verb].add_argument("consent_id", help="the visitor's consent id (it may begin with -)")
     for verb in ("show", "verify"):
-        verb_parsers[verb].add_argument(
-            "--keys", help="the keys secret's JSON (or `policy compile --keys`'s): checks every receipt's seal"
+        keys_source = verb_parsers[verb].add_mutually_exclusive_group()
+        keys_source.add_argument(
+            "--keys", help="a file with the keys secret's JSON (or `policy compile --keys`'s): checks every seal"
+        )
+        keys_source.add_argument(
+            "--keys-secret",
+            metavar="SECRET_ID",
+            help="the stack's keys secret (its KeysSecret output), read from Secrets Manager: "
+            "checks every seal, with the retired keys too",
         )
     verb_parsers["show"].add_argument(
         "--cookie", help="the visitor's consent cookie: checks that the newest receipt is the choice it carries"
@@ -321,6 +337,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a template parameter, as sam deploy takes it (ForwardHostHeader=true); repeatable",
     )
     run_parser.set_defaults(run=run_command)
+
+    keys_parser = commands.add_parser("keys", help="the keys secret")
+    keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True)
+    keys_check = keys_commands.add_parser(
+        "check", help="whether a deploy can use the keys, and when a retired key may go (never printing a key)"
+    )
+    keys_check.add_argument("file", nargs="?", help="a file with the secret's JSON")
+    keys_check.add_argument("--secret-id", help="the stack's keys secret (its KeysSecret output)")
+    keys_check.add_argument("--version-id", help="that version of the secret (default its current one)")
+    keys_check.add_argument("--region", help="the secret's region (default its ARN's, else us-east-1)")
+    keys_check.set_defaults(run=keys_command)
 
     sam_local_parser = commands.add_parser(
         "sam-local", help="copy sam build's output for sam local invoke, with the development config"

@@ -38,6 +38,11 @@ def template() -> Path:
     return root() / "template.yaml"
 
 
+def receipts_template() -> Path:
+    """The receipts table's template (deployed on its own, in the region the receipts are kept)."""
+    return root() / "receipts.yaml"
+
+
 def policy() -> Path:
     return root() / "policy" / "policy.yaml"
 

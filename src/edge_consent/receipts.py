@@ -9,15 +9,15 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 from consent_api.models import Receipt, unix_time
 from consent_api.receipts import DynamoReceiptStore, receipt_from_item
-from consent_core import signing, token
-from consent_core.config import NECESSARY
+from consent_core import token
+from consent_core.config import NECESSARY, RECEIPT_MONTHS
 from consent_core.dates import add_calendar_months
 
+from . import keys
 from .table import create_table
 
 CSV_FIELDS = list(Receipt.model_fields)
@@ -69,7 +69,7 @@ def chain_problems(history: list[Receipt], now: float, keys: dict[str, bytes] | 
     first = history[0] if history else None
     if first is not None and first.previous_receipt_sha256 is not None and first.previous_receipt_time is not None:
         predecessor = unix_time(first.previous_receipt_time)
-        if add_calendar_months(predecessor, 13) > now:
+        if add_calendar_months(predecessor, RECEIPT_MONTHS) > now:
             problems.append(f"the receipt before {first.receipt_id} is missing, though it would still be live")
     for index in range(1, len(history)):
         if history[index].previous_receipt_sha256 != history[index - 1].sha256():
@@ -117,14 +117,13 @@ def verify(dynamodb: Any, table: str, now: float, keys: dict[str, bytes] | None 
     return report
 
 
-def load_seal_keys(path: str | None) -> dict[str, bytes] | None:
-    """The consent-cookie keys from a file shaped as the stack's secret (flat) or as `policy compile --keys`."""
-    if path is None:
-        return None
-    try:
-        return signing.read_keys(json.loads(Path(path).read_text(encoding="utf-8")))[1]
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--keys {path}: {exc}") from None
+def load_seal_keys(path: str | None, secret_id: str | None = None) -> dict[str, bytes] | None:
+    """Every key that may have sealed a live receipt, retired ones included, from a file or the stack's secret."""
+    if path is not None:
+        return keys.seal_keys(keys.from_file(path))
+    if secret_id is not None:
+        return keys.seal_keys(keys.from_secret(secret_id))
+    return None
 
 
 def export(
@@ -193,24 +192,24 @@ def run(args: Any) -> int:
         create_table(dynamodb, args.table)
         print(f"created {args.table}")
         return 0
-    keys = load_seal_keys(getattr(args, "keys", None))
+    seal = load_seal_keys(getattr(args, "keys", None), getattr(args, "keys_secret", None))
     if args.receipts_command == "show":
         history = DynamoReceiptStore(dynamodb, args.table).history(args.consent_id, now)
-        problems = chain_problems(history, now, keys)
+        problems = chain_problems(history, now, seal)
         if args.cookie:
-            if keys is None:
-                raise ValueError("--cookie needs --keys, to check the cookie's signature")
-            problems += cookie_problems(history, args.cookie, keys)
+            if seal is None:
+                raise ValueError("--cookie needs --keys or --keys-secret, to check the cookie's signature")
+            problems += cookie_problems(history, args.cookie, seal)
         for receipt in history:
             print(json.dumps(receipt.public(), ensure_ascii=False, sort_keys=True))
-        checked = ", seals checked" if keys else ", seals not checked (--keys)"
+        checked = ", seals checked" if seal else ", seals not checked (--keys)"
         checked += ", newest matches the cookie" if args.cookie and not problems else ""
         verdict = "chain intact" + checked if not problems else "chain broken: " + "; ".join(problems)
         print(f"{len(history)} receipts, {verdict}", file=sys.stderr)
         return 1 if problems else 0
     if args.receipts_command == "verify":
-        report = verify(dynamodb, args.table, now, keys)
-        checked = "" if keys else " (seals not checked: --keys)"
+        report = verify(dynamodb, args.table, now, seal)
+        checked = "" if seal else " (seals not checked: --keys)"
         print(f"{report.receipts} receipts in {report.histories} histories, {report.broken} broken links{checked}")
         return 1 if report.broken else 0
     if args.receipts_command == "export":

@@ -21,7 +21,7 @@ def dev_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A moto DynamoDB with the receipts table built from template.yaml."""
+    """A moto DynamoDB with the receipts table built from receipts.yaml."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from consent_api import app, routes, service
 from consent_api.models import Submission
@@ -19,7 +20,8 @@ from consent_api.receipts import DynamoReceiptStore
 from consent_core import cloudfront, consent, token
 
 from edge_consent import edge_rules, events
-from tests.helpers.dev import DEV_CONFIG, ROOT
+from edge_consent.table import create_table
+from tests.helpers.dev import DEV_CONFIG, DEV_CONFIG_PATH, ROOT
 from tests.helpers.dev import RECEIPTS_TABLE as TABLE
 
 HOST = events.HOST
@@ -610,3 +612,38 @@ def test_the_state_answer_reads_no_receipt(store: Any, dynamodb: Any) -> None:
     dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     result = call(events._origin_request("GET", "/consent", {"cookie": cookie}), store)
     assert result["status"] == "200" and body_json(result)["state"] == "valid" and calls == []
+
+
+@pytest.mark.parametrize(
+    ("running_in", "written_in"),
+    [
+        ("eu-central-1", "eu-central-1"),
+        ("eu-west-3", "eu-west-3"),
+        ("ap-southeast-2", "eu-west-3"),
+        (None, "eu-west-3"),
+    ],
+)
+def test_a_choice_is_written_to_the_replica_where_the_endpoint_runs_else_home(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, running_in: str | None, written_in: str
+) -> None:
+    """Lambda@Edge sets AWS_REGION to the region running the function: its replica is written, else the home table."""
+    compiled = json.loads(DEV_CONFIG_PATH.read_text(encoding="utf-8"))
+    compiled["receipts"] = {"table": TABLE, "region": "eu-west-3", "replicas": ["eu-central-1"]}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(compiled), encoding="utf-8")
+    monkeypatch.setenv("EDGE_CONSENT_CONFIG", str(path))
+    tables = {region: boto3.client("dynamodb", region_name=region) for region in ("eu-west-3", "eu-central-1")}
+    for client in tables.values():
+        create_table(client, TABLE)
+    if running_in is None:
+        monkeypatch.delenv("AWS_REGION", raising=False)
+    else:
+        monkeypatch.setenv("AWS_REGION", running_in)
+    app.dynamodb_client.cache_clear()
+    try:
+        result = app.lambda_handler(copy.deepcopy(BANNER_EVENTS["consent-api/post-json-accept-all.json"]), None)
+    finally:
+        app.dynamodb_client.cache_clear()
+    assert result["status"] == "200", result
+    written = {region: client.scan(TableName=TABLE)["Count"] for region, client in tables.items()}
+    assert written == {region: (2 if region == written_in else 0) for region in tables}  # a receipt and its marker

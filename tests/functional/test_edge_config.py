@@ -15,12 +15,13 @@ import pytest
 from consent_core.config import config_from_dict
 from moto import mock_aws
 
+from edge_consent.table import create_table
 from functions.edge_config import app as edge_config
 from tests.helpers.aws import CodeKeepingLambda
 from tests.helpers.dev import load_dev_config_dict
 
 KEYS = {"signing": "k1", "k1": "A" * 64}  # the flat shape CloudFormation generates
-TABLE = "edge-consent-ReceiptsTable-ABC"
+TABLE = "edge-consent-receipts"
 
 
 def compiled_policy() -> dict[str, Any]:
@@ -71,6 +72,7 @@ class Stack:
         self.functions = CodeKeepingLambda(boto3.client("lambda", region_name="us-east-1"))
         self.secrets = boto3.client("secretsmanager", region_name="us-east-1")
         self.secrets.create_secret(Name="edge-consent-keys", SecretString=json.dumps(KEYS))
+        create_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         self.sources = {
             "viewer-request": self.create("viewer-request", viewer_package(), handler="app.lambda_handler"),
             "consent-api": self.create("consent-api", consent_package(), handler="consent_api.app.lambda_handler"),
@@ -97,9 +99,11 @@ class Stack:
         arn: str = self.functions.publish_version(FunctionName=name)["FunctionArn"]
         return arn
 
-    def event(self, request_type: str = "Create", **sources: str) -> dict[str, Any]:
+    def event(
+        self, request_type: str = "Create", physical_id: str | None = None, revision: str = "1", **sources: str
+    ) -> dict[str, Any]:
         chosen = {**self.sources, **sources}
-        return {
+        event: dict[str, Any] = {
             "RequestType": request_type,
             "ResponseURL": "https://cloudformation-custom-resource-response.example/x",
             "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/edge-consent/1",
@@ -107,14 +111,19 @@ class Stack:
             "LogicalResourceId": "EdgeConfig",
             "ResourceProperties": {
                 "SecretId": "edge-consent-keys",
+                "Revision": revision,
                 "Table": TABLE,
                 "TableRegion": "us-east-1",
+                "TableReplicas": [""],  # an empty CommaDelimitedList, as CloudFormation sends it
                 "Functions": [
                     {"Source": chosen["viewer-request"], "ConfigPath": "config.json", "Output": "ViewerRequest"},
                     {"Source": chosen["consent-api"], "ConfigPath": "consent_api/config.json", "Output": "ConsentApi"},
                 ],
             },
         }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        return event
 
     def run(
         self, event: dict[str, Any], context: Any = None, fetch: Callable[[str, float], bytes] | None = None
@@ -124,12 +133,19 @@ class Stack:
         edge_config.lambda_handler(
             event,
             context,
-            clients=(self.functions, self.secrets),
+            clients=self.clients(),
             fetch=fetch or self.functions.fetch,
-            answer=lambda e, status, reason, data: answers.append({"Status": status, "Reason": reason, "Data": data}),
+            answer=lambda e, status, reason, data, physical_id: answers.append(
+                {"Status": status, "Reason": reason, "Data": data, "PhysicalResourceId": physical_id}
+            ),
         )
         (answer,) = answers
         return answer
+
+    def clients(self) -> edge_config.Clients:
+        return edge_config.Clients(
+            self.functions, self.secrets, lambda region: boto3.client("dynamodb", region_name=region)
+        )
 
     def deployed(self, answer: dict[str, Any], output: str) -> bytes:
         """The code of the version the distribution would run."""
@@ -156,11 +172,12 @@ def test_each_source_version_is_published_again_with_its_config_completed(stack:
         deployed = stack.deployed(answer, output)
         built = stack.functions.versions[stack.sources[source]]
         with zipfile.ZipFile(io.BytesIO(deployed)) as archive, zipfile.ZipFile(io.BytesIO(built)) as original:
-            assert set(archive.namelist()) == set(original.namelist())
+            assert set(archive.namelist()) == set(original.namelist()) | {edge_config.built_path(path)}
             config = json.loads(archive.read(path))
+            assert json.loads(archive.read(edge_config.built_path(path))) == json.loads(original.read(path))
         loaded = config_from_dict(config)
         assert loaded.signing_key_id == "k1" and not loaded.development_key
-        assert config["receipts"] == {"table": TABLE, "region": "us-east-1"}
+        assert config["receipts"] == {"table": TABLE, "region": "us-east-1", "replicas": []}
 
 
 def test_every_uploaded_entry_is_readable_by_the_runtime_user(stack: Stack) -> None:
@@ -269,7 +286,7 @@ def test_unexpected_errors_still_answer(stack: Stack) -> None:
     event = stack.event()
     del event["ResourceProperties"]["Functions"]
     answer = stack.run(event)
-    assert answer["Status"] == "FAILED" and "could not configure" in answer["Reason"]
+    assert answer["Status"] == "FAILED" and "the resource needs Functions" in answer["Reason"]
 
 
 def test_a_hung_step_is_answered_before_lambda_stops_the_function(stack: Stack) -> None:
@@ -285,8 +302,8 @@ def test_a_hung_step_is_answered_before_lambda_stops_the_function(stack: Stack) 
     answers: list[tuple[float, str, str]] = []
     worker = threading.Thread(
         target=edge_config.lambda_handler,
-        args=(stack.event(), context, (stack.functions, stack.secrets), hanging),
-        kwargs={"answer": lambda e, status, reason, data: answers.append((time.monotonic(), status, reason))},
+        args=(stack.event(), context, stack.clients(), hanging),
+        kwargs={"answer": lambda e, status, reason, data, _: answers.append((time.monotonic(), status, reason))},
     )
     worker.start()
     time.sleep(1.5)
@@ -334,3 +351,125 @@ def test_the_rewritten_package_is_deterministic() -> None:
         "consent_core/": 0o040755,
         "tools/run": 0o100755,
     }
+
+
+def deployed_keys(stack: Stack, answer: dict[str, Any]) -> dict[str, Any]:
+    keys: dict[str, Any] = json.loads(read(stack.deployed(answer, "ViewerRequest"), "config.json"))["edge"]["keys"]
+    return keys
+
+
+def test_a_settings_only_deploy_succeeds(stack: Stack) -> None:
+    """New memory, no new code: CloudFormation updates the configuration and SAM publishes $LATEST as it is."""
+    first = stack.run(stack.event())
+    uploads = dict(stack.functions.uploaded)
+    source = stack.deploy_build("consent-api", None, MemorySize=1024)  # no UpdateFunctionCode
+    assert stack.functions.uploaded == uploads
+    answer = stack.run(stack.event("Update", first["PhysicalResourceId"], **{"consent-api": source}))
+    assert answer["Status"] == "SUCCESS", answer
+    published = stack.functions.get_function_configuration(FunctionName=answer["Data"]["ConsentApiVersionArn"])
+    assert published["MemorySize"] == 1024
+    assert json.loads(read(stack.deployed(answer, "ConsentApi"), "consent_api/config.json"))["edge"]["keys"]
+
+
+def test_latest_holds_the_build_after_a_run_so_cloudformation_can_publish_it_again(stack: Stack) -> None:
+    """An upgrade of SAM that renames the version resource publishes $LATEST unchanged: it must be new to Lambda."""
+    answer = stack.run(stack.event())
+    latest = stack.functions.latest["viewer-request"]
+    assert json.loads(read(latest, "config.json")) == compiled_policy()  # the build's policy, no keys
+    republished = stack.functions.publish_version(FunctionName="viewer-request")["FunctionArn"]
+    assert republished != answer["Data"]["ViewerRequestVersionArn"]  # a new version, not "a version exists"
+    again = stack.run(stack.event("Update", answer["PhysicalResourceId"], **{"viewer-request": republished}))
+    assert again["Status"] == "SUCCESS", again
+
+
+def test_a_latest_left_holding_a_completed_package_still_gives_the_builds_policy(stack: Stack) -> None:
+    """A run stopped after its upload leaves keys in $LATEST: the next settings-only deploy publishes that."""
+    policy = compiled_policy()
+    keyed = edge_config.edge_config(
+        policy, {"signing": "k1", "keys": {"k1": "B" * 64}}, {"table": TABLE, "region": "us-east-1"}
+    )
+    stack.functions.update_function_code(
+        FunctionName="viewer-request", ZipFile=edge_config.with_config(viewer_package(), "config.json", keyed, policy)
+    )
+    source = stack.deploy_build("viewer-request", None, Timeout=3)
+    answer = stack.run(stack.event(**{"viewer-request": source}))
+    assert answer["Status"] == "SUCCESS", answer
+    assert deployed_keys(stack, answer)["keys"] == {"k1": "A" * 64}  # the secret's, not the stale package's
+
+
+def test_a_rollback_after_a_bad_secret_reads_the_keys_the_old_deploy_read(stack: Stack) -> None:
+    """The bad secret fails the update; CloudFormation's rollback sends the old properties, and must succeed."""
+    first = stack.run(stack.event())
+    stack.secrets.put_secret_value(SecretId="edge-consent-keys", SecretString='{"signing": "k1", "k1": "shortkey"}')
+    failed = stack.run(stack.event("Update", first["PhysicalResourceId"], revision="2"))
+    assert failed["Status"] == "FAILED" and "keys.k1: 6 bytes, at least 32 needed" in failed["Reason"]
+    rolled_back = stack.run(stack.event("Update", first["PhysicalResourceId"], revision="1"))
+    assert rolled_back["Status"] == "SUCCESS", rolled_back
+    assert deployed_keys(stack, rolled_back)["keys"] == {"k1": "A" * 64}
+    assert rolled_back["Data"]["KeysVersion"] == first["Data"]["KeysVersion"]
+    assert rolled_back["PhysicalResourceId"] == first["PhysicalResourceId"]
+
+
+def test_a_rollback_after_this_resource_succeeded_reads_the_old_keys_too(stack: Stack) -> None:
+    """Updated here with new keys, failed further on: the rollback, on the new physical id, reads the old keys."""
+    first = stack.run(stack.event())
+    stack.secrets.put_secret_value(
+        SecretId="edge-consent-keys", SecretString=json.dumps({"signing": "k2", "k2": "B" * 64})
+    )
+    updated = stack.run(stack.event("Update", first["PhysicalResourceId"], revision="2"))
+    assert updated["Status"] == "SUCCESS" and deployed_keys(stack, updated)["signing"] == "k2"
+    rolled_back = stack.run(stack.event("Update", updated["PhysicalResourceId"], revision="1"))
+    assert rolled_back["Status"] == "SUCCESS" and deployed_keys(stack, rolled_back)["keys"] == {"k1": "A" * 64}
+    # Any later deploy reads the secret as it is now.
+    later = stack.run(stack.event("Update", rolled_back["PhysicalResourceId"], revision="3"))
+    assert deployed_keys(stack, later)["keys"] == {"k2": "B" * 64}
+
+
+def test_retired_keys_never_reach_the_edge(stack: Stack) -> None:
+    secret = {"signing": "k2", "k2": "B" * 64, "retired": {"k1": {"key": "A" * 64, "sealed_until": "2026-06-01"}}}
+    stack.secrets.put_secret_value(SecretId="edge-consent-keys", SecretString=json.dumps(secret))
+    answer = stack.run(stack.event())
+    assert answer["Status"] == "SUCCESS", answer
+    assert deployed_keys(stack, answer) == {"signing": "k2", "keys": {"k2": "B" * 64}, "development": False}
+
+
+def test_a_bad_retired_key_is_refused_before_it_is_needed(stack: Stack) -> None:
+    secret = {"signing": "k2", "k2": "B" * 64, "retired": {"k1": {"key": "A" * 64}}}
+    stack.secrets.put_secret_value(SecretId="edge-consent-keys", SecretString=json.dumps(secret))
+    answer = stack.run(stack.event())
+    assert answer["Status"] == "FAILED" and "keys.retired.k1: expected" in answer["Reason"]
+    assert "A" * 32 not in answer["Reason"] and stack.functions.uploaded == {}
+
+
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        ({"TableRegion": "eu-west-3"}, "TableRegion: no receipts table edge-consent-receipts in eu-west-3"),
+        ({"Table": "other-table"}, "no receipts table other-table in us-east-1"),
+        (
+            {"TableReplicas": ["eu-west-3"]},
+            "TableReplicas: the table edge-consent-receipts has no active replica in eu-west-3",
+        ),
+        ({"TableRegion": "Paris"}, "TableRegion: 'Paris' is not an AWS region"),
+        ({"TableReplicas": ["eu-west-3", "nowhere"]}, "TableReplicas: 'nowhere' is not an AWS region"),
+        ({"Table": "a b"}, "Table: 'a b' is not a DynamoDB table name"),
+    ],
+)
+def test_a_table_the_receipts_cannot_go_to_is_refused_before_anything_is_published(
+    stack: Stack, properties: dict[str, Any], reason: str
+) -> None:
+    event = stack.event()
+    event["ResourceProperties"].update(properties)
+    answer = stack.run(event)
+    assert answer["Status"] == "FAILED" and reason in answer["Reason"], answer
+    assert stack.functions.uploaded == {}
+
+
+def test_a_table_in_another_region_goes_into_every_config(stack: Stack) -> None:
+    create_table(boto3.client("dynamodb", region_name="eu-west-3"), TABLE)
+    event = stack.event()
+    event["ResourceProperties"]["TableRegion"] = "eu-west-3"
+    answer = stack.run(event)
+    assert answer["Status"] == "SUCCESS", answer
+    config = json.loads(read(stack.deployed(answer, "ConsentApi"), "consent_api/config.json"))
+    assert config["receipts"] == {"table": TABLE, "region": "eu-west-3", "replicas": []}

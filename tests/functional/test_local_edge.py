@@ -77,15 +77,29 @@ def get(path: str, *cookies: str, **headers: str) -> HttpRequest:
     return HttpRequest("GET", path, query, pairs, b"", "198.51.100.7")
 
 
+class CachingOrigin(RecordingOrigin):
+    """An origin whose pages may be kept a minute, and name the credentials they were made for."""
+
+    def __call__(self, request: HttpRequest, host: str) -> HttpResponse:
+        self.requests.append((request, host))
+        body = f"for {', '.join(v for k, v in request.headers if k.lower() == 'authorization')}".encode()
+        headers = [("Content-Type", "text/html"), ("Cache-Control", "public, max-age=60")]
+        return HttpResponse(200, "OK", [*headers, ("Content-Length", str(len(body)))], body)
+
+
 # --- The distribution as declared ------------------------------------------------------
 
 
 def test_the_template_behaviours_and_their_functions() -> None:
-    banner, consent, *static, default = DISTRIBUTION.behaviours
-    assert consent.path_pattern == "/consent*" and default.path_pattern == "*"
-    assert {t: a.function for t, a in consent.associations.items()} == {"origin-request": "ConsentApiFunction"}
-    assert {t: a.function for t, a in banner.associations.items()} == {"origin-request": "ConsentApiFunction"}
-    assert consent.associations["origin-request"].include_body
+    banner, consent_root, consent, *static, default = DISTRIBUTION.behaviours
+    assert (consent_root.path_pattern, consent.path_pattern, default.path_pattern) == ("/consent", "/consent/*", "*")
+    for behaviour in (consent_root, consent, banner):
+        assert {t: a.function for t, a in behaviour.associations.items()} == {"origin-request": "ConsentApiFunction"}
+    assert (
+        consent.associations["origin-request"].include_body and consent_root.associations["origin-request"].include_body
+    )
+    assert consent_root.forwarding == consent.forwarding
+    assert DISTRIBUTION.behaviour_for("/consent") is consent_root
     assert {t: a.function for t, a in default.associations.items()} == {
         "viewer-request": "ViewerRequestFunction",
         "origin-response": "OriginResponseFunction",
@@ -95,6 +109,8 @@ def test_the_template_behaviours_and_their_functions() -> None:
     assert DISTRIBUTION.behaviour_for("/consent/banner.js") is banner  # before `*.js`
     assert DISTRIBUTION.behaviour_for("/consent/banner.0123456789abcdef.js") is banner
     assert DISTRIBUTION.behaviour_for("/Consent") is default  # path patterns are case-sensitive
+    for page in ("/consent-policy", "/consentement", "/consents/2026"):  # site pages, not the endpoint
+        assert DISTRIBUTION.behaviour_for(page) is default
     assert [b.path_pattern for b in static] == [
         "/static/*",
         "/assets/*",
@@ -115,11 +131,12 @@ def test_the_template_behaviours_and_their_functions() -> None:
 
 
 def test_forwarding_follows_the_cache_and_origin_request_policies() -> None:
-    _, consent, *_, default = DISTRIBUTION.behaviours
+    _, _, consent, *_, default = DISTRIBUTION.behaviours
     assert default.forwarding.header("X-Consent-Categories") and default.forwarding.header("sec-gpc")
     assert default.forwarding.header("user-agent") and default.forwarding.header("referer")
     assert not default.forwarding.header("host")  # ForwardHostHeader's default
     assert consent.forwarding.header("host") and consent.forwarding.header("origin")
+    assert consent.forwarding.header("x-requested-with")  # how the endpoint tells an API call from the banner
     assert consent.forwarding.cloudfront_header("cloudfront-viewer-country")
     assert not default.forwarding.cloudfront_header("cloudfront-viewer-country")
     assert default.forwarding.cookie("anything") and default.forwarding.query("page")
@@ -160,6 +177,57 @@ def test_the_viewers_host_reaches_the_origin_only_when_the_stack_says_so(real_ha
         distribution = load_distribution(parameters={"ForwardHostHeader": value})
         make_edge(real_handlers, origin, distribution).handle(get("/"))
         assert origin.header("host") == [host]
+
+
+def test_static_files_go_to_the_viewers_virtual_host_when_the_stack_forwards_host(
+    real_handlers: dict[str, Any],
+) -> None:
+    """An origin that routes by Host 404s its own CSS when it gets its own domain name instead of the site's."""
+    for value, host in (("false", ORIGIN_HOST), ("true", "localhost:8080")):
+        origin = RecordingOrigin()
+        distribution = load_distribution(parameters={"ForwardHostHeader": value})
+        make_edge(real_handlers, origin, distribution).handle(
+            get("/static/site.css", user_agent="UA", accept_language="fr")
+        )
+        assert origin.header("host") == [host]
+        assert origin.header("user-agent") == ["Amazon CloudFront"] and origin.header("accept-language") == []
+
+
+def test_authorization_reaches_the_origin_and_splits_the_cache(real_handlers: dict[str, Any]) -> None:
+    """A basic-auth staging site: CloudFront forwards Authorization only from the cache key while it caches."""
+    origin = CachingOrigin()
+    edge = LocalEdge(DISTRIBUTION, real_handlers, origin, ORIGIN_HOST, "localhost:8080", cache=Cache())
+    alice, bob = "Basic YWxpY2U6MQ==", "Basic Ym9iOjI="
+    for credentials in (alice, bob, alice):
+        response, _ = edge.handle(get("/actualites", authorization=credentials))
+        assert response.status == 200
+    sent = [[v for k, v in request.headers if k.lower() == "authorization"] for request, _ in origin.requests]
+    assert sent == [[alice], [bob]]
+    assert response.body == b"for Basic YWxpY2U6MQ=="  # Alice's own page, from the cache
+
+
+def test_an_origin_request_policy_cannot_forward_authorization(tmp_path: Any) -> None:
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    changed = text.replace(
+        "            - X-Requested-With\n", "            - X-Requested-With\n            - Authorization\n"
+    )
+    assert changed != text
+    (tmp_path / "template.yaml").write_text(changed, encoding="utf-8")
+    with pytest.raises(TemplateError, match="cannot forward Authorization"):
+        load_distribution(tmp_path / "template.yaml")
+
+
+def test_a_site_page_named_like_the_endpoint_reaches_the_origin_through_the_site_functions(
+    real_handlers: dict[str, Any],
+) -> None:
+    origin = RecordingOrigin(set_cookies=("_fbp=1; Path=/",))
+    response, trace = make_edge(real_handlers, origin).handle(get("/consent-policy", "_fbp=2; sessionid=s"))
+    assert response.status == 200 and response.body == b"<p>page</p>"
+    assert origin.requests[-1][0].path == "/consent-policy"
+    assert origin.header("x-consent-state") == ["absent"]  # viewer-request ran
+    assert origin.header("cookie") == ["sessionid=s"]
+    assert all("Max-Age=0" in line for line in response.header_values("set-cookie"))  # _fbp refused: deleted
+    assert trace.stripped == ["_fbp"]
 
 
 def test_a_parameter_the_template_refuses_stops_the_local_edge() -> None:

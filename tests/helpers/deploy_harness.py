@@ -56,6 +56,9 @@ def main(packages: Path, out: Path) -> None:
         alphabet = string.ascii_letters + string.digits  # GenerateSecretString with ExcludePunctuation
         keys = {"signing": "k1", "k1": "".join(secrets.choice(alphabet) for _ in range(64))}
         secret_arn = secrets_client.create_secret(Name="keys", SecretString=json.dumps(keys))["ARN"]
+        from edge_consent.table import create_table
+
+        create_table(boto3.client("dynamodb", region_name="eu-west-3"), "edge-consent-receipts")
 
         def function_id(entry: dict[str, Any]) -> str:
             return str(entry["Source"]["Ref"]).split(".")[0]
@@ -88,8 +91,8 @@ def main(packages: Path, out: Path) -> None:
                 "ResourceProperties": {
                     "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:edge-consent-EdgeConfigFunction",
                     "SecretId": secret_arn,
-                    "Table": "edge-consent-ReceiptsTable-1ABC",
-                    "TableRegion": "us-east-1",
+                    "Table": "edge-consent-receipts",
+                    "TableRegion": "eu-west-3",
                     "Revision": revision,
                     "Functions": [{**entry, "Source": chosen[function_id(entry)]} for entry in properties["Functions"]],
                 },
@@ -123,7 +126,11 @@ def main(packages: Path, out: Path) -> None:
         answers.append(run("Delete", "2", sources))
         versions = {
             arn: f"{index}.zip"
-            for index, arn in enumerate(sorted({arn for answer in answers for arn in answer["Data"].values()}))
+            for index, arn in enumerate(
+                sorted(
+                    {arn for answer in answers for name, arn in answer["Data"].items() if name.endswith("VersionArn")}
+                )
+            )
         }
         for arn, name in versions.items():
             (out / name).write_bytes(functions.versions[arn])
@@ -148,12 +155,14 @@ class _Context:
 
 def _run(app: Any, event: dict[str, Any], functions: CodeKeepingLambda, secrets_client: Any) -> dict[str, Any]:
     answers: list[dict[str, Any]] = []
+    import boto3
+
     app.lambda_handler(
         event,
         _Context(),
-        clients=(functions, secrets_client),
+        clients=app.Clients(functions, secrets_client, lambda region: boto3.client("dynamodb", region_name=region)),
         fetch=functions.fetch,
-        answer=lambda e, status, reason, data: answers.append(
+        answer=lambda e, status, reason, data, physical_id: answers.append(
             {"Request": e["RequestId"], "Status": status, "Reason": reason, "Data": data}
         ),
     )

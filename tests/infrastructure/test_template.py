@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from typing import Any
 
 import pytest
@@ -71,7 +72,8 @@ def test_edge_role_trusts_lambda_and_edgelambda(template: dict[str, Any]) -> Non
 def test_outputs_name_only_the_versions_the_distribution_runs(template: dict[str, Any]) -> None:
     """SAM's own versions have no keys in their config (they fail closed): no output points at one."""
     outputs = template["Outputs"]
-    assert "Version" not in str([output["Value"] for output in outputs.values()]).replace("VersionArn", "")
+    values = str([output["Value"] for output in outputs.values()])
+    assert "Version" not in values.replace("VersionArn", "").replace("KeysVersion", "")
     for name in ("ViewerRequest", "ViewerResponse", "OriginResponse", "ConsentApi"):
         assert outputs[f"{name}Version"]["Value"] == {"Fn::GetAtt": ["EdgeConfig", f"{name}VersionArn"]}
 
@@ -95,18 +97,42 @@ def test_consent_endpoint_may_use_the_receipts_table_and_nothing_else(template: 
     assert statement["Effect"] == "Allow"
     # What DynamoReceiptStore calls: a transaction of conditional puts, gets, queries.
     assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["ReceiptsTable", "Arn"]}
+    # The table by name in any region: its home and its replicas, which share its name.
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:dynamodb:*:${AWS::AccountId}:table/${ReceiptsTableName}"
+    }
     assert props(template, "ConsentApiFunction")["Role"] == {"Fn::GetAtt": ["ConsentApiRole", "Arn"]}
 
 
-def test_receipts_table_is_kept_as_evidence(template: dict[str, Any]) -> None:
-    table = template["Resources"]["ReceiptsTable"]
+def test_receipts_table_is_kept_as_evidence_in_the_region_of_the_owners_choice() -> None:
+    """receipts.yaml: retained, protected from deletion, restorable, encrypted, 13 months by TTL; Paris by default."""
+    receipts = load_template(ROOT / "receipts.yaml")
+    table = receipts["Resources"]["ReceiptsTable"]
+    assert table["Type"] == "AWS::DynamoDB::GlobalTable"
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
     p = table["Properties"]
     assert p["BillingMode"] == "PAY_PER_REQUEST"
     assert p["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert p["SSESpecification"] == {"SSEEnabled": True}
+    home, *others = p["Replicas"]
+    assert home["Region"] == {"Ref": "AWS::Region"}
+    for replica in [home, *(slot["Fn::If"][1] for slot in others)]:
+        assert replica["DeletionProtectionEnabled"] is True
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert p["TableName"] == {"Ref": "TableName"}
+    assert receipts["Parameters"]["TableName"]["Default"] == template_default("ReceiptsTableName")
+    assert template_default("ReceiptsTableRegion") == "eu-west-3"
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))["receipts"]["deploy"]["parameters"]
+    assert config["region"] == "eu-west-3" and config["template_file"] == "receipts.yaml"
+
+
+def template_default(name: str) -> str:
+    return str(load_template(ROOT / "template.yaml")["Parameters"][name]["Default"])
+
+
+def test_the_keys_are_kept_as_long_as_the_receipts_they_seal(template: dict[str, Any]) -> None:
+    secret = template["Resources"]["KeysSecret"]
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
 
 
 def test_parameters_for_the_existing_site(template: dict[str, Any]) -> None:
@@ -135,6 +161,14 @@ def test_config_writer_may_touch_the_secret_and_the_edge_functions_only(template
     edge_functions = ("ViewerRequestFunction", "ViewerResponseFunction", "OriginResponseFunction", "ConsentApiFunction")
     assert statements == [
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "KeysSecret"}},
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:DescribeTable",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${ReceiptsTableRegion}:${AWS::AccountId}:"
+                "table/${ReceiptsTableName}"
+            },
+        },
         {
             "Effect": "Allow",
             "Action": ["lambda:GetFunction", "lambda:GetFunctionConfiguration"],
@@ -214,13 +248,15 @@ def test_distribution_runs_the_configured_versions(template: dict[str, Any]) -> 
         "origin-response": {"Fn::GetAtt": ["EdgeConfig", "OriginResponseVersionArn"]},
         "viewer-response": {"Fn::GetAtt": ["EdgeConfig", "ViewerResponseVersionArn"]},
     }
-    banner_behaviour, consent_behaviour = config["CacheBehaviors"][:2]
+    banner_behaviour = config["CacheBehaviors"][0]
     assert banner_behaviour["PathPattern"] == "/consent/banner.*"
     assert behaviour_associations(banner_behaviour)["origin-request"] == {
         "EventType": "origin-request",
         "LambdaFunctionARN": {"Fn::GetAtt": ["EdgeConfig", "ConsentApiVersionArn"]},
     }
-    assert consent_behaviour["PathPattern"] == "/consent*"
+    consent_root, consent_behaviour = config["CacheBehaviors"][1:3]
+    assert (consent_root["PathPattern"], consent_behaviour["PathPattern"]) == ("/consent", "/consent/*")
+    assert consent_root == {**consent_behaviour, "PathPattern": "/consent"}
     assert consent_behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # caching disabled
     assert len(consent_behaviour["AllowedMethods"]) == 7
     origin_request = behaviour_associations(consent_behaviour)["origin-request"]
@@ -236,7 +272,8 @@ def test_nothing_is_cached_unless_the_origin_says_so(template: dict[str, Any]) -
     policy = template["Resources"]["SiteCachePolicy"]["Properties"]["CachePolicyConfig"]
     assert policy["DefaultTTL"] == 0 and policy["MinTTL"] == 0  # MinTTL > 0 would cache even `private`
     key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
-    assert key["HeadersConfig"]["Headers"] == ["x-consent-categories"]
+    # Authorization: CloudFront forwards it from the cache key alone, so that a page is never another's.
+    assert key["HeadersConfig"]["Headers"] == ["x-consent-categories", "Authorization"]
     assert key["CookiesConfig"] == {"CookieBehavior": "none"}  # the visitor's cookies never split the cache
 
 
@@ -254,7 +291,14 @@ def test_the_origin_gets_every_viewer_header_and_host_when_asked(template: dict[
     assert template["Conditions"]["ForwardsHostHeader"] == {"Fn::Equals": [{"Ref": "ForwardHostHeader"}, "true"]}
     assert template["Parameters"]["ForwardHostHeader"]["Default"] == "false"
     consent_policy = resources["ConsentOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
-    assert {"CloudFront-Viewer-Country", "Sec-GPC", "Host"} <= set(consent_policy["HeadersConfig"]["Headers"])
+    consent_headers = set(consent_policy["HeadersConfig"]["Headers"])
+    assert {"CloudFront-Viewer-Country", "Sec-GPC", "Host", "X-Requested-With"} <= consent_headers
+    static = resources["StaticOriginRequestPolicy"]
+    assert static["Condition"] == "ForwardsHostHeader"
+    assert static["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"] == {
+        "HeaderBehavior": "whitelist",
+        "Headers": ["Host"],
+    }
 
 
 def test_the_banner_is_kept_by_cloudfront_apart_from_every_visitor(template: dict[str, Any]) -> None:
@@ -272,7 +316,7 @@ def test_the_banner_is_kept_by_cloudfront_apart_from_every_visitor(template: dic
 
 
 def test_outputs(template: dict[str, Any]) -> None:
-    assert {"DistributionDomainName", "DistributionId", "ReceiptsTableName", "ConsentApiVersion"} <= set(
+    assert {"DistributionDomainName", "DistributionId", "ReceiptsTable", "ConsentApiVersion", "KeysSecret"} <= set(
         template["Outputs"]
     )
 
@@ -282,13 +326,20 @@ def test_static_files_have_behaviours_without_consent_functions(template: dict[s
     declared = template["Parameters"]["StaticPathPatterns"]
     assert declared["Type"] == "CommaDelimitedList" and len(declared["Default"].split(",")) <= 8
     config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
-    banner_behaviour, consent_behaviour, *slots = config["CacheBehaviors"]
-    assert [banner_behaviour["PathPattern"], consent_behaviour["PathPattern"]] == ["/consent/banner.*", "/consent*"]
+    banner_behaviour, consent_root, consent_behaviour, *slots = config["CacheBehaviors"]
+    assert [b["PathPattern"] for b in (banner_behaviour, consent_root, consent_behaviour)] == [
+        "/consent/banner.*",
+        "/consent",
+        "/consent/*",
+    ]
     assert len(slots) == 8  # after the consent behaviours, whose banner.js a `*.js` pattern would take
     for index, slot in enumerate(slots):
         condition, behaviour, otherwise = slot["Fn::If"]
         assert condition == f"HasStaticPattern{index}" and otherwise == {"Ref": "AWS::NoValue"}
-        assert behaviour["CachePolicyId"] == {"Ref": "StaticCachePolicy"} and "OriginRequestPolicyId" not in behaviour
+        assert behaviour["CachePolicyId"] == {"Ref": "StaticCachePolicy"}
+        assert behaviour["OriginRequestPolicyId"] == {
+            "Fn::If": ["ForwardsHostHeader", {"Ref": "StaticOriginRequestPolicy"}, {"Ref": "AWS::NoValue"}]
+        }
         assert behaviour["LambdaFunctionAssociations"] == [
             {"EventType": "origin-response", "LambdaFunctionARN": {"Ref": "StaticResponseFunction.Version"}}
         ]
@@ -300,9 +351,9 @@ def test_static_files_have_behaviours_without_consent_functions(template: dict[s
 @pytest.mark.parametrize(
     ("patterns", "behaviours"),
     [
-        ("", ["/consent/banner.*", "/consent*", "*"]),
-        ("/static/*", ["/consent/banner.*", "/consent*", "/static/*", "*"]),
-        (",".join("abcdefgh"), 11),
+        ("", ["/consent/banner.*", "/consent", "/consent/*", "*"]),
+        ("/static/*", ["/consent/banner.*", "/consent", "/consent/*", "/static/*", "*"]),
+        (",".join("abcdefgh"), 12),
     ],
 )
 def test_the_static_patterns_become_behaviours(patterns: str, behaviours: list[str] | int) -> None:

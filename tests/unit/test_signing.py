@@ -99,3 +99,34 @@ def test_keys_are_read_nested_or_flat() -> None:
 def test_a_bad_keys_document_is_refused_with_its_fault(document: object, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         signing.read_keys(document)
+
+
+def test_retired_keys_are_kept_apart_from_the_keys_that_verify() -> None:
+    """A retired key checks the seals of the receipts it made; it never verifies a cookie."""
+    document = {
+        "signing": "k2",
+        "k2": "B" * 43,
+        "retired": {"k1": {"key": KEY, "sealed_until": "2026-06-01"}},
+    }
+    assert signing.read_keys(document) == ("k2", {"k2": base64.urlsafe_b64decode("B" * 43 + "=")})
+    assert signing.nested_keys(document) == {"signing": "k2", "keys": {"k2": "B" * 43}}
+    assert signing.retired_keys(document) == {"k1": (bytes(32), "2026-06-01")}
+    assert signing.retired_keys({"signing": "k2", "k2": "B" * 43}) == {}
+
+
+@pytest.mark.parametrize(
+    ("retired", "message"),
+    [
+        ([], "keys.retired: expected"),
+        ({"k1": KEY}, "keys.retired.k1: expected"),
+        ({"k1": {"key": KEY}}, "keys.retired.k1: expected"),
+        ({"k2": {"key": KEY, "sealed_until": "2026-06-01"}}, "keys.retired.k2: also a key that verifies"),
+        ({"k1": {"key": "A" * 10, "sealed_until": "2026-06-01"}}, "keys.retired.k1: 7 bytes"),
+        ({"k1": {"key": KEY, "sealed_until": "2026-02-30"}}, "keys.retired.k1.sealed_until: '2026-02-30' is not a day"),
+        ({"k1": {"key": KEY, "sealed_until": "June 2026"}}, "keys.retired.k1.sealed_until"),
+        ({"k 1": {"key": KEY, "sealed_until": "2026-06-01"}}, "key id 'k 1' must be"),
+    ],
+)
+def test_a_bad_retired_key_is_refused_with_its_field(retired: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        signing.retired_keys({"signing": "k2", "k2": KEY, "retired": retired})

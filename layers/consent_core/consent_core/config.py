@@ -27,6 +27,7 @@ NECESSARY = "necessary"
 STABLE_BANNER_PATH = "/consent/banner.js"
 DEFAULT_TABLE = "consent-receipts"  # the receipts table, and its region, when the policy is compiled without them
 DEFAULT_REGION = "us-east-1"
+RECEIPT_MONTHS = 13  # how long a receipt lives (its TTL), and so a key that sealed it
 
 # Names are cached once classified; a flood of random names must not grow memory.
 _CLASSIFY_CACHE_LIMIT = 4096
@@ -71,7 +72,7 @@ class EdgeConfig:
         development_key: bool = False,
         policy_sha256: str = "",
         site: dict[str, Any] | None = None,
-        receipts: dict[str, str] | None = None,
+        receipts: dict[str, Any] | None = None,
         banner_path: str = STABLE_BANNER_PATH,
     ) -> None:
         self.policy_version = policy_version
@@ -93,7 +94,8 @@ class EdgeConfig:
         self.development_key_announced = False
         self.policy_sha256 = policy_sha256
         self.site = site or {}
-        self.receipts = receipts or {"table": DEFAULT_TABLE, "region": DEFAULT_REGION}
+        # table, region, and the regions of its other replicas (a global table)
+        self.receipts = receipts or {"table": DEFAULT_TABLE, "region": DEFAULT_REGION, "replicas": ()}
         self.banner_path = banner_path  # the banner script this policy's pages load (x-consent-banner)
         self._cache: dict[str, CookieEntry | None] = {}
         self._class_cache: dict[str, tuple[str | None, bool]] = {}
@@ -239,7 +241,11 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
         signing, keys = read_keys(edge["keys"])
         receipts = data.get("receipts")
         if receipts is not None:
-            receipts = {"table": str(receipts["table"]), "region": str(receipts["region"])}
+            receipts = {
+                "table": str(receipts["table"]),
+                "region": str(receipts["region"]),
+                "replicas": tuple(str(region) for region in receipts.get("replicas", ())),
+            }
 
         def entry(raw: dict[str, Any]) -> CookieEntry:
             return CookieEntry(raw["category"], raw.get("path", "/"), raw.get("domain"))

@@ -67,6 +67,10 @@ KEYS_SHAPE = (
     '{"signing": "<key id>", "keys": {"<key id>": "<base64url key>"}}, '
     'or {"signing": "<key id>", "<key id>": "<base64url key>"}'
 )
+# Keys that sign and verify nothing any more, kept only to check the seals of the receipts
+# they made (13 months): the config writer never gives them to the edge.
+RETIRED = "retired"
+RETIRED_SHAPE = '{"retired": {"<key id>": {"key": "<base64url key>", "sealed_until": "YYYY-MM-DD"}}}'
 
 
 def is_key_id(text: object) -> bool:
@@ -75,24 +79,14 @@ def is_key_id(text: object) -> bool:
 
 
 def read_keys(document: object) -> tuple[str, dict[str, bytes]]:
-    """The signing key id and every key, from a keys document; ValueError names the fault.
+    """The signing key id and every key that verifies, from a keys document; ValueError names the fault.
 
     The document is nested (`keys` maps ids to keys, as the compiled config and
     `policy compile --keys` have it) or flat (ids beside `signing`, as CloudFormation
     generates the stack's secret). Every key is base64url of at least 32 bytes, every id a
-    key id, and the signing key one of them.
+    key id, and the signing key one of them. Retired keys (`retired`) are not among them.
     """
-    entries = _key_entries(document)
-    keys = {}
-    for key_id, text in entries.items():
-        if not is_key_id(key_id):
-            raise ValueError(f"keys: key id {key_id!r} must be 1 to 16 of A-Z a-z 0-9 _ -")
-        try:
-            keys[key_id] = b64url_decode(text) if isinstance(text, str) else b""
-        except ValueError:
-            raise ValueError(f"keys.{key_id}: not base64url") from None
-        if len(keys[key_id]) < MIN_KEY_BYTES:
-            raise ValueError(f"keys.{key_id}: {len(keys[key_id])} bytes, at least {MIN_KEY_BYTES} needed")
+    keys = {key_id: _key(f"keys.{key_id}", key_id, text) for key_id, text in _key_entries(document).items()}
     signing = document.get("signing")  # type: ignore[attr-defined]
     if not isinstance(signing, str) or signing not in keys:
         raise ValueError(f"keys.signing: {signing!r} is not one of the keys")
@@ -100,15 +94,58 @@ def read_keys(document: object) -> tuple[str, dict[str, bytes]]:
 
 
 def nested_keys(document: object) -> dict[str, object]:
-    """The keys document checked (`read_keys`) and in its nested form, each key as written."""
+    """The keys the edge gets (`read_keys` checks them), in the nested form, each key as written."""
     signing, _ = read_keys(document)
     return {"signing": signing, "keys": dict(_key_entries(document))}
+
+
+def retired_keys(document: object) -> dict[str, tuple[bytes, str]]:
+    """The retired keys of a keys document: id -> (key, the last day it sealed receipts); ValueError names the fault."""
+    retired = document.get(RETIRED, {}) if isinstance(document, dict) else {}
+    if not isinstance(retired, dict):
+        raise ValueError(f"keys.retired: expected {RETIRED_SHAPE}")
+    active = _key_entries(document)
+    found = {}
+    for key_id, entry in retired.items():
+        field = f"keys.retired.{key_id}"
+        if key_id in active:
+            raise ValueError(f"{field}: also a key that verifies; a key is retired by moving it here")
+        if not isinstance(entry, dict) or set(entry) != {"key", "sealed_until"}:
+            raise ValueError(f"{field}: expected {RETIRED_SHAPE}")
+        found[key_id] = (_key(field, key_id, entry["key"]), _day(f"{field}.sealed_until", entry["sealed_until"]))
+    return found
+
+
+def _key(field: str, key_id: object, text: object) -> bytes:
+    if not is_key_id(key_id):
+        raise ValueError(f"keys: key id {key_id!r} must be 1 to 16 of A-Z a-z 0-9 _ -")
+    try:
+        key = b64url_decode(text) if isinstance(text, str) else b""
+    except ValueError:
+        raise ValueError(f"{field}: not base64url") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"{field}: {len(key)} bytes, at least {MIN_KEY_BYTES} needed")
+    return key
+
+
+def _day(field: str, text: object) -> str:
+    from datetime import date  # only the deploy and the command line read retired keys
+
+    try:
+        if isinstance(text, str) and len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    raise ValueError(f"{field}: {text!r} is not a day written YYYY-MM-DD")
 
 
 def _key_entries(document: object) -> dict[str, object]:
     if isinstance(document, dict):
         nested = document.get("keys")
-        entries = nested if isinstance(nested, dict) else {k: v for k, v in document.items() if k != "signing"}
+        if isinstance(nested, dict):
+            entries = nested
+        else:
+            entries = {k: v for k, v in document.items() if k not in ("signing", RETIRED)}
         if entries:
             return entries
     raise ValueError(f"keys: expected {KEYS_SHAPE}")

@@ -84,14 +84,24 @@ class Selection:
 
 @dataclass(frozen=True)
 class Forwarding:
-    """What CloudFront puts in an origin request: the cache policy's values plus the origin request policy's."""
+    """What CloudFront puts in an origin request: the cache policy's values plus the origin request policy's.
+
+    `Authorization` is the exception: CloudFront forwards it from the cache key, or with all
+    viewer headers when nothing is cached, never from an origin request policy alone (a
+    cached answer must not reach a viewer without the credentials it was given for).
+    Source: CloudFront developer guide, "Add custom headers to origin requests"; AWS
+    knowledge center "cloudfront-authorization-header".
+    """
 
     headers: tuple[Selection, ...] = ()
     cookies: tuple[Selection, ...] = ()
     queries: tuple[Selection, ...] = ()
     accept_encodings: frozenset[str] = frozenset()  # what the cache policy normalises Accept-Encoding to
+    authorization: bool = False
 
     def header(self, name: str) -> bool:
+        if name.lower() == "authorization":
+            return self.authorization
         return any(selection.admits(name.lower()) for selection in self.headers)
 
     def cloudfront_header(self, name: str) -> bool:
@@ -272,13 +282,18 @@ def _policies(behaviour: dict[str, Any], resources: dict[str, Any]) -> tuple[For
     encodings = {"gzip": cache.get("EnableAcceptEncodingGzip"), "br": cache.get("EnableAcceptEncodingBrotli")}
     accept_encodings = frozenset(name for name, enabled in encodings.items() if enabled)
     policies = (cache, origin)
+    headers = tuple(_selection(p.get("HeadersConfig"), "Header", True) for p in policies)
+    if headers[1].behavior == "whitelist" and "authorization" in headers[1].names:
+        raise TemplateError("an origin request policy cannot forward Authorization (CloudFront answers 400)")
+    times = CacheTimes(*(int(cache_config.get(name, 0)) for name in ("MinTTL", "DefaultTTL", "MaxTTL")))
+    caches_nothing = times == CacheTimes(0, 0, 0)
     forwarding = Forwarding(
-        headers=tuple(_selection(p.get("HeadersConfig"), "Header", True) for p in policies),
+        headers=headers,
         cookies=tuple(_selection(p.get("CookiesConfig"), "Cookie", False) for p in policies),
         queries=tuple(_selection(p.get("QueryStringsConfig"), "QueryString", False) for p in policies),
         accept_encodings=accept_encodings,
+        authorization=headers[0].admits("authorization") or (caches_nothing and headers[1].admits("authorization")),
     )
-    times = CacheTimes(*(int(cache_config.get(name, 0)) for name in ("MinTTL", "DefaultTTL", "MaxTTL")))
     cache_policy = CachePolicy(
         times,
         headers=forwarding.headers[0],
