@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml receipts.yaml
 
 # What lint would refuse, mended where it can be (the pre-commit hook runs the same).
 fix: $(STAMP)
@@ -51,7 +51,7 @@ fix: $(STAMP)
 
 # The tests that read `sam build`'s output: sam-check runs them right after a fresh build.
 BUILT_TESTS := tests/infrastructure/test_sam_build.py tests/infrastructure/test_deployed_packages.py \
-	tests/infrastructure/test_sam_local.py
+	tests/infrastructure/test_deploy_lifecycle.py tests/infrastructure/test_sam_local.py
 
 # Every test but those, browser tests included.
 suite: $(STAMP) browser-deps
@@ -94,14 +94,16 @@ test-lambda-python:
 		$(VENV_LAMBDA)/bin/pytest tests/unit tests/functional -p no:cacheprovider; \
 	else echo "$(PYTHON_LAMBDA) not found: skipping the run on the Lambda runtime's Python"; fi
 
-# The template as AWS SAM reads it: its linter, a full build of every function, then what
-# `sam deploy` would upload, configured by the real custom resource and run as Lambda runs it.
+# The template as AWS SAM reads it: its linter (and the receipts table's), a full build of every
+# function, then what `sam deploy` would upload, configured by the real custom resource through
+# a stack's life (tests/infrastructure/test_deploy_lifecycle.py) and run as Lambda runs it.
 $(STAMP_SAM): requirements-sam.txt
 	$(call venv,$(VENV_SAM),$(PYTHON),requirements-sam.txt)
 	touch $@
 
 sam-check: $(STAMP) $(STAMP_SAM)
 	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam validate --lint --region us-east-1
+	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam validate --lint --region eu-west-3 --template-file receipts.yaml
 	SAM_CLI_TELEMETRY=0 $(VENV_SAM)/bin/sam build --build-dir .aws-sam/build
 	EDGE_CONSENT_REQUIRE_BUILD=1 $(BIN)/pytest $(BUILT_TESTS)
 

@@ -206,24 +206,23 @@ def built_path(path: str) -> str:
     return path.removesuffix(".json") + BUILT_SUFFIX
 
 
-def built_policy(code: bytes, path: str, function: str) -> dict[str, Any]:
-    """The policy `sam build` compiled into the package, without keys.
+def built_policy(code: bytes, path: str, function: str) -> tuple[dict[str, Any], bool]:
+    """The policy `sam build` compiled into the package, without keys; whether the package is a build as made.
 
     A package this resource wrote (taken from `$LATEST` after a settings-only deploy)
     holds it beside the completed config; a package `sam build` made holds it as the config.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(code)) as archive:
-            names = set(archive.namelist())
-            kept = built_path(path) if built_path(path) in names else path
-            policy: dict[str, Any] = json.loads(archive.read(kept))
+            as_built = built_path(path) not in set(archive.namelist())
+            policy: dict[str, Any] = json.loads(archive.read(path if as_built else built_path(path)))
     except KeyError:
         raise ConfigurationError(f"{function}: the package has no {path}; build it with `sam build`") from None
     except (zipfile.BadZipFile, ValueError):
         raise ConfigurationError(f"{function}: the package or its {path} cannot be read") from None
     if not isinstance(policy, dict) or policy.get("edge", {}).get("keys"):
         raise ConfigurationError(f"{function}: the built {path} must be the policy compiled without keys")
-    return policy
+    return policy, as_built
 
 
 # Lambda runs the code as a user that owns none of it: every entry must be world-readable
@@ -324,7 +323,12 @@ class Source:
     code: bytes
     config_path: str
     policy: dict[str, Any]
+    as_built: bool  # the package as `sam build` made it, not one written here
     config: dict[str, Any] | None = None
+
+    def build(self) -> bytes:
+        """The package as `sam build` made it: the bytes SAM uploaded, or made again from a package written here."""
+        return self.code if self.as_built else with_config(self.code, self.config_path, self.policy)
 
 
 def read_source(client: Any, fetch: Fetch, function: dict[str, Any], deadline: Deadline) -> Source:
@@ -333,8 +337,8 @@ def read_source(client: Any, fetch: Fetch, function: dict[str, Any], deadline: D
     deadline.begin(f"reading {label}")
     found = client.get_function(FunctionName=function["Source"])
     code = fetch(found["Code"]["Location"], deadline.remaining())
-    policy = built_policy(code, function["ConfigPath"], label)
-    return Source(function["Output"], name, version, label, found, code, function["ConfigPath"], policy)
+    policy, as_built = built_policy(code, function["ConfigPath"], label)
+    return Source(function["Output"], name, version, label, found, code, function["ConfigPath"], policy, as_built)
 
 
 def publish_configured(client: Any, source: Source, deadline: Deadline) -> str:
@@ -367,7 +371,7 @@ def publish_configured(client: Any, source: Source, deadline: Deadline) -> str:
     # just published, so that CloudFormation can publish it (Lambda publishes nothing new from
     # a $LATEST identical to the last version, and AWS::Lambda::Version then fails).
     deadline.begin(f"putting the build of {label} back in $LATEST")
-    client.update_function_code(FunctionName=name, ZipFile=with_config(source.code, source.config_path, source.policy))
+    client.update_function_code(FunctionName=name, ZipFile=source.build())
     wait(client, "function_updated_v2", deadline, FunctionName=name)
     arn: str = published["FunctionArn"]
     return arn

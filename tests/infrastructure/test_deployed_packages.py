@@ -2,10 +2,11 @@
 
 The SAM CLI's own zip code packs each built function and layer as `sam deploy` uploads
 them; the built config writer runs on them as CloudFormation calls it
-(tests/helpers/deploy_harness.py); every version it publishes is unpacked with its
-entries' modes and its handler run in a fresh Python 3.13 by a user that owns none of its
-files, with only the package on its path and no EDGE_CONSENT_CONFIG. A fail-closed
-answer is a failure.
+(tests/helpers/deploy_harness.py, whose whole lifecycle tests/infrastructure/
+test_deploy_lifecycle.py checks); every version the first deploy publishes is unpacked
+with its entries' modes and its handler run in a fresh Python 3.13 by a user that owns
+none of its files, with only the package on its path and no EDGE_CONSENT_CONFIG. A
+fail-closed answer is a failure.
 """
 
 from __future__ import annotations
@@ -14,156 +15,52 @@ import base64
 import fnmatch
 import gzip
 import hashlib
-import io
 import json
-import os
 import shutil
-import subprocess
 import sys
-import time
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from consent_core import cookies
-from consent_core.config import config_from_dict
 
-from edge_consent import events
 from edge_consent.template import load_template
 from tests.helpers import lambda_runtime
+from tests.helpers.deployed import BUILD, OUTPUTS, header, run_version, version_code
+from tests.helpers.deployed import deployed_config as config_of
+from tests.helpers.deployed import sample as sample_of
 from tests.helpers.dev import ROOT
 
-BUILD = ROOT / ".aws-sam" / "build"
-SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
-# `make sam-check` sets it: there, a missing build is a failure, not a reason to skip.
-REQUIRED = os.environ.get("EDGE_CONSENT_REQUIRE_BUILD") == "1"
-OUTPUTS = {
-    "ViewerRequest": ("app.lambda_handler", "config.json"),
-    "ViewerResponse": ("app.lambda_handler", "config.json"),
-    "OriginResponse": ("app.lambda_handler", "config.json"),
-    "ConsentApi": ("consent_api.app.lambda_handler", "consent_api/config.json"),
-}
-SAM_ZIP = (
-    "import sys; from samcli.lib.package.utils import make_zip_with_lambda_permissions as make_zip; "
-    "make_zip(sys.argv[1], sys.argv[2])"
-)
-
-pytestmark = pytest.mark.skipif(
-    not REQUIRED and not (BUILD / "template.yaml").exists(), reason="no sam build output (make sam-check)"
-)
+FIRST = "create"
 
 
-@pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every function and layer of the build, zipped by the SAM CLI as `sam deploy` uploads it."""
-    folder = tmp_path_factory.mktemp("packages")
-    for logical_id, resource in load_template(BUILD / "template.yaml")["Resources"].items():
-        uri = resource.get("Properties", {}).get("CodeUri") or resource.get("Properties", {}).get("ContentUri")
-        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion"):
-            subprocess.run([SAM_PYTHON, "-c", SAM_ZIP, str(folder / logical_id), str(BUILD / uri)], check=True)
-    shutil.copy(BUILD / "template.yaml", folder / "template.yaml")
-    return folder
+def deployed_config(deployed: dict[str, Any], output: str) -> dict[str, Any]:
+    return config_of(deployed, FIRST, output)
 
 
-@pytest.fixture(scope="module")
-def deployed(packages: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The config writer's answers to CloudFormation, and the code of every version they named."""
-    out = tmp_path_factory.mktemp("deployed")
-    python = ROOT / ".venv-3.13" / "bin" / "python"  # the writer's runtime, when `make test` made it
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EDGE_CONSENT_"))},
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    command = [str(python if python.exists() else sys.executable), "-m", "tests.helpers.deploy_harness"]
-    completed = subprocess.run([*command, str(packages), str(out)], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stderr
-    result: dict[str, Any] = json.loads((out / "result.json").read_text(encoding="utf-8"))
-    result["code"] = {arn: (out / name).read_bytes() for arn, name in result["versions"].items()}
-    return result
+def run_deployed(deployed: dict[str, Any], python: str, output: str, event: dict[str, Any], _: Path) -> dict[str, Any]:
+    return run_version(python, version_code(deployed, FIRST, output), output, event)
 
 
-@pytest.fixture(scope="module")
-def python() -> Iterator[str]:
-    with lambda_runtime.runtime() as interpreter:
-        yield interpreter
-
-
-def version_code(deployed: dict[str, Any], answer: int, output: str) -> bytes:
-    code: bytes = deployed["code"][deployed["answers"][answer]["Data"][f"{output}VersionArn"]]
-    return code
-
-
-def test_the_writer_answers_each_request_cloudformation_sends(deployed: dict[str, Any]) -> None:
-    answers = deployed["answers"]
-    assert [(a["Request"], a["Status"]) for a in answers] == [
-        ("Create-1", "SUCCESS"),
-        ("Update-2", "SUCCESS"),
-        ("Update-3", "SUCCESS"),
-        ("Update-2", "SUCCESS"),
-        ("Delete-2", "SUCCESS"),
-    ], answers
-    for answer in answers[:4]:
-        assert set(answer["Data"]) == {f"{output}VersionArn" for output in OUTPUTS} | {"KeysVersion"}
-
-
-def test_a_rollback_runs_what_the_template_names_not_latest(deployed: dict[str, Any]) -> None:
-    """Update-3 deployed a new build of viewer-request; its rollback publishes the first build again, byte for byte."""
-    mark = deployed["new_build_mark"]
-
-    def names(answer: int) -> list[str]:
-        return zipfile.ZipFile(io.BytesIO(version_code(deployed, answer, "ViewerRequest"))).namelist()
-
-    assert mark in names(2) and mark not in names(3)
-    for output in OUTPUTS:
-        assert version_code(deployed, 3, output) == version_code(deployed, 0, output)
+def sample(deployed: dict[str, Any], name: str) -> dict[str, Any]:
+    """A sample event with consent cookies minted now with the deployed key."""
+    event: dict[str, Any] = sample_of(deployed_config(deployed, "ViewerRequest"), name)
+    return event
 
 
 @pytest.mark.parametrize("output", list(OUTPUTS))
 def test_every_entry_of_a_deployed_package_is_readable_by_the_runtime_user(
     deployed: dict[str, Any], output: str
 ) -> None:
-    modes = lambda_runtime.entry_modes(version_code(deployed, 0, output))
+    modes = lambda_runtime.entry_modes(version_code(deployed, FIRST, output))
     unreadable = {name: oct(mode) for name, mode in modes.items() if mode & 0o444 != 0o444}
     assert modes and not unreadable
-
-
-def deployed_config(deployed: dict[str, Any], output: str) -> dict[str, Any]:
-    config: dict[str, Any] = json.loads(
-        zipfile.ZipFile(io.BytesIO(version_code(deployed, 0, output))).read(OUTPUTS[output][1])
-    )
-    return config
 
 
 def test_the_deployed_config_holds_the_stack_keys_never_the_development_key(deployed: dict[str, Any]) -> None:
     for output in OUTPUTS:
         keys = deployed_config(deployed, output)["edge"]["keys"]
-        assert keys == {"signing": "k1", "keys": {"k1": deployed["keys"]["k1"]}, "development": False}
-
-
-def run_deployed(
-    deployed: dict[str, Any], python: str, output: str, event: dict[str, Any], tmp_path: Path
-) -> dict[str, Any]:
-    task = lambda_runtime.unpack(version_code(deployed, 0, output), lambda_runtime.shared_folder("task-") / "task")
-    try:
-        return lambda_runtime.invoke(python, task, OUTPUTS[output][0], event)
-    finally:
-        shutil.rmtree(task.parent, ignore_errors=True)
-
-
-def sample(deployed: dict[str, Any], name: str) -> dict[str, Any]:
-    """A sample event with consent cookies minted now with the deployed key."""
-    config = config_from_dict(deployed_config(deployed, "ViewerRequest"))
-    now = int(time.time())
-    event: dict[str, Any] = {**events.build_events(config, now), **events.build_consent_api_events(config, now)}[name]
-    return event
-
-
-def header(message: dict[str, Any], name: str) -> list[str]:
-    return [item["value"] for item in message["headers"].get(name, [])]
+        assert keys == {"signing": "k1", "keys": {"k1": deployed["first_keys"]["k1"]}, "development": False}
 
 
 def test_viewer_request_validates_a_cookie_signed_with_the_deployed_key(
@@ -261,6 +158,8 @@ def test_the_writers_role_allows_every_call_it_makes(deployed: dict[str, Any]) -
             return str(deployed["secret"])
         if "Fn::GetAtt" in resource:
             return str(deployed["function_arn"]).format(resource["Fn::GetAtt"][0])
+        if ":dynamodb:" in str(resource["Fn::Sub"]):
+            return str(deployed["table_arn"])
         function, _, suffix = str(resource["Fn::Sub"]).removeprefix("${").partition(".Arn}")
         return str(deployed["function_arn"]).format(function) + suffix
 

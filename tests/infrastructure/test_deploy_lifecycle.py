@@ -1,0 +1,194 @@
+"""A stack's life, deploy after deploy, as CloudFormation drives the built config writer (`make sam-check`).
+
+tests/helpers/deploy_harness.py plays CloudFormation and SAM under moto, step by step:
+create; a code change; a settings-only change; an upgrade of SAM that renames every
+version; the key rotation of docs/deploying.md, secret by secret; three bad secrets and
+their rollbacks; a deploy that fails after the writer; a download that hangs; delete.
+Here: each step ends as it must, and every version a step leaves the distribution running
+is unpacked and run as Lambda runs it (Python 3.13, as `nobody`), with the cookies the
+step's keys must accept or refuse.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from consent_core import signing
+
+from tests.helpers.deploy_harness import DEPLOYING, rotation_steps
+from tests.helpers.deployed import OUTPUTS, deployed_config, header, run_version, sample, step, version_code
+
+EXPECTED = [
+    ("create", "CREATE_COMPLETE"),
+    ("code", "UPDATE_COMPLETE"),
+    ("settings", "UPDATE_COMPLETE"),
+    ("sam-upgrade", "UPDATE_COMPLETE"),
+    ("rotation-1", "UPDATE_COMPLETE"),
+    ("rotation-2", "UPDATE_COMPLETE"),
+    ("rotation-3", "UPDATE_COMPLETE"),
+    ("rotation-4", "UPDATE_COMPLETE"),
+    ("bad-secret-not-json", "UPDATE_ROLLBACK_COMPLETE"),
+    ("bad-secret-short-key", "UPDATE_ROLLBACK_COMPLETE"),
+    ("bad-secret-unknown-signing-key", "UPDATE_ROLLBACK_COMPLETE"),
+    ("fails-later", "UPDATE_ROLLBACK_COMPLETE"),
+    ("hanging-download", "UPDATE_ROLLBACK_COMPLETE"),
+    ("delete", "DELETE_COMPLETE"),
+]
+BAD_SECRETS = {
+    "bad-secret-not-json": "the keys secret cannot be used: it is not JSON",
+    "bad-secret-short-key": "the keys secret cannot be used: keys.k2: 6 bytes, at least 32 needed",
+    "bad-secret-unknown-signing-key": "the keys secret cannot be used: keys.signing: 'k9' is not one of the keys",
+}
+
+
+def test_every_deploy_ends_as_it_must(deployed: dict[str, Any]) -> None:
+    """No step leaves the stack in UPDATE_ROLLBACK_FAILED: every rollback the writer is asked for succeeds."""
+    assert [(s["step"], s["status"]) for s in deployed["steps"]] == EXPECTED
+
+
+def test_latest_holds_the_build_after_every_step(deployed: dict[str, Any]) -> None:
+    """So SAM's next version of a function (a settings-only deploy publishes $LATEST) is a build, without keys."""
+    for found in deployed["steps"]:
+        assert not any(found["latest_has_keys"].values()), found["step"]
+
+
+def test_a_settings_only_deploy_runs_with_its_new_settings(deployed: dict[str, Any], python: str) -> None:
+    settings = step(deployed, "settings")
+    (answer,) = settings["answers"]
+    assert answer["Status"] == "SUCCESS", answer
+    configurations = settings["configurations"]
+    assert configurations[settings["outputs"]["ConsentApi"]]["MemorySize"] == 1024
+    assert configurations[settings["outputs"]["ViewerRequest"]]["Timeout"] == 3
+    assert settings["outputs"]["ConsentApi"] != step(deployed, "code")["outputs"]["ConsentApi"]
+    assert consent_state(deployed, python, "settings") == "200"
+
+
+def test_an_upgrade_of_sam_that_renames_every_version_deploys(deployed: dict[str, Any]) -> None:
+    """CloudFormation publishes every function again, unchanged: Lambda must have something new to publish."""
+    upgrade = step(deployed, "sam-upgrade")
+    assert upgrade["status"] == "UPDATE_COMPLETE" and upgrade["answers"][0]["Status"] == "SUCCESS"
+
+
+def test_the_rotation_of_the_docs_step_by_step(deployed: dict[str, Any], python: str) -> None:
+    """docs/deploying.md's secrets, in order: both keys verify, k2 signs, k1 retired (the edge refuses it), k1 gone."""
+    assert len(rotation_steps(DEPLOYING.read_text(encoding="utf-8"))) == 4
+    k1 = deployed["first_keys"]["k1"]
+    expected = {  # step -> (signing key, what a k1 cookie is, what a k2 cookie is)
+        "rotation-1": ("k1", "valid", "valid"),
+        "rotation-2": ("k2", "valid", "valid"),
+        "rotation-3": ("k2", "invalid", "valid"),
+        "rotation-4": ("k2", "invalid", "valid"),
+    }
+    for name, (signing_id, with_k1, with_k2) in expected.items():
+        found = step(deployed, name)
+        secret = json.loads(found["secret"])
+        k2 = secret.get("k2") or secret.get("keys", {}).get("k2")
+        for output in OUTPUTS:
+            keys = deployed_config(deployed, name, output)["edge"]["keys"]
+            assert keys["signing"] == signing_id, (name, output)
+            assert ("k1" in keys["keys"]) == (with_k1 == "valid"), (name, output)  # a retired key never reaches it
+        cookies = {"k1": k1, "k2": k2}
+        states = {key_id: viewer_request_state(deployed, python, name, key_id, key) for key_id, key in cookies.items()}
+        assert states == {"k1": with_k1, "k2": with_k2}, name
+    retired = signing.retired_keys(json.loads(step(deployed, "rotation-3")["secret"]))
+    assert set(retired) == {"k1"} and retired["k1"][0] == signing.b64url_decode(k1)  # still checks k1's seals
+    assert signing.retired_keys(json.loads(step(deployed, "rotation-4")["secret"])) == {}
+
+
+@pytest.mark.parametrize("name", list(BAD_SECRETS))
+def test_a_bad_secret_fails_before_anything_is_published_and_its_rollback_succeeds(
+    deployed: dict[str, Any], python: str, name: str
+) -> None:
+    found = step(deployed, name)
+    forward, rollback = found["answers"]
+    assert forward["Status"] == "FAILED" and forward["Reason"] == BAD_SECRETS[name]
+    assert forward["published"] == [] and forward["uploaded"] == []
+    for key in (deployed["first_keys"]["k1"], json.loads(step(deployed, "rotation-4")["secret"])["k2"]):
+        assert key[:12] not in forward["Reason"]
+    assert rollback["Status"] == "SUCCESS", rollback
+    # The rollback read the keys the deploy before it read, though the secret is still the bad one.
+    assert rollback["Data"]["KeysVersion"] == step(deployed, "rotation-4")["answers"][-1]["Data"]["KeysVersion"]
+    assert (
+        deployed_config(deployed, name, "ViewerRequest")["edge"]["keys"]
+        == (deployed_config(deployed, "rotation-4", "ViewerRequest")["edge"]["keys"])
+    )
+    assert viewer_request_state(
+        deployed, python, name, "k2", json.loads(step(deployed, "rotation-4")["secret"])["k2"]
+    ) == ("valid")
+
+
+def test_a_deploy_that_fails_after_the_writer_runs_the_code_before_it_byte_for_byte(deployed: dict[str, Any]) -> None:
+    """The writer published the new build; the stack failed further on; the rollback publishes the old one again."""
+    forward, rollback = step(deployed, "fails-later")["answers"]
+    assert forward["Status"] == rollback["Status"] == "SUCCESS" and forward["published"]
+    names = zipfile.ZipFile(io.BytesIO(version_code(deployed, "fails-later", "ViewerResponse"))).namelist()
+    assert deployed["new_build_mark"] not in names
+    for output in OUTPUTS:
+        assert version_code(deployed, "fails-later", output) == version_code(
+            deployed, "bad-secret-unknown-signing-key", output
+        )
+
+
+def test_a_hanging_download_is_answered_before_lambda_stops_the_writer(deployed: dict[str, Any]) -> None:
+    forward, rollback = step(deployed, "hanging-download")["answers"]
+    assert forward["Status"] == "FAILED" and forward["Reason"].startswith("timed out reading ")
+    assert forward["seconds"] < 2.5  # its deadline was 1 s away: 20 s before Lambda's timeout
+    assert forward["published"] == [] and rollback["Status"] == "SUCCESS"
+
+
+def test_deleting_the_stack_as_the_docs_say(deployed: dict[str, Any]) -> None:
+    """The writer undoes nothing; the keys secret and the receipts table stay, the table protected from deletion."""
+    (answer,) = step(deployed, "delete")["answers"]
+    assert answer["Status"] == "SUCCESS" and answer["published"] == [] and answer["uploaded"] == []
+    after = deployed["after_delete"]
+    assert after["table_protected"] is True
+    kept = json.loads(after["secret"])
+    assert signing.read_keys(kept)[0] == "k2"  # still there for `receipts verify --keys-secret`
+    text = DEPLOYING.read_text(encoding="utf-8")
+    section = text.split("## Deleting the stack", 1)[1].split("\n## ", 1)[0]
+    assert "sam delete" in section and "--keys-secret" in section and "deletion protection" in section
+
+
+def test_every_version_left_running_runs_as_lambda_runs_it(deployed: dict[str, Any], python: str) -> None:
+    """Each step's viewer-request accepts a cookie signed with that step's signing key; each endpoint answers."""
+    for found in deployed["steps"]:
+        config = deployed_config(deployed, found["step"], "ViewerRequest")
+        event = sample(config, "viewer-request/all-granted.json")
+        run = cached_run(deployed, python, found["outputs"]["ViewerRequest"], "ViewerRequest", json.dumps(event))
+        assert header(run["result"], "x-consent-state") == ["valid"], (found["step"], run["log"])
+        assert consent_state(deployed, python, found["step"]) == "200", found["step"]
+
+
+# --- Running versions ---------------------------------------------------------------------
+
+
+def viewer_request_state(deployed: dict[str, Any], python: str, name: str, key_id: str, key: str) -> str:
+    """What the viewer-request version left running after a step says of a cookie signed with this key."""
+    config = deployed_config(deployed, name, "ViewerRequest")
+    event = sample(config, "viewer-request/all-granted.json", {key_id: signing.b64url_decode(key)}, key_id)
+    run = cached_run(
+        deployed, python, step(deployed, name)["outputs"]["ViewerRequest"], "ViewerRequest", json.dumps(event)
+    )
+    (state,) = header(run["result"], "x-consent-state")
+    return state
+
+
+def consent_state(deployed: dict[str, Any], python: str, name: str) -> str:
+    event = sample(deployed_config(deployed, name, "ConsentApi"), "consent-api/get-state.json")
+    run = cached_run(deployed, python, step(deployed, name)["outputs"]["ConsentApi"], "ConsentApi", json.dumps(event))
+    return str(run["result"]["status"])
+
+
+_runs: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def cached_run(deployed: dict[str, Any], python: str, arn: str, output: str, event: str) -> dict[str, Any]:
+    """A version run once per event: steps that left the same version running share the run."""
+    key = (arn, event)
+    if key not in _runs:
+        _runs[key] = run_version(python, deployed["code"][arn], output, json.loads(event))
+    return _runs[key]
