@@ -64,11 +64,14 @@ class ConfigurationError(Exception):
 
 @dataclass
 class Clients:
-    """The AWS clients a run uses; `tables` gives DynamoDB in a region (the receipts may live in another)."""
+    """The AWS clients a run uses; `regional` gives a service's client in a region (receipts, replicas' logs)."""
 
     functions: Any
     secrets: Any
-    tables: Callable[[str], Any]
+    regional: Callable[[str, str], Any]  # (service, region) -> client
+
+    def tables(self, region: str) -> Any:
+        return self.regional("dynamodb", region)
 
 
 class Deadline:
@@ -425,8 +428,89 @@ def aws_clients() -> Clients:
     return Clients(
         boto3.client("lambda", config=config),
         boto3.client("secretsmanager", config=config),
-        lambda region: boto3.client("dynamodb", region_name=region, config=config),
+        lambda service, region: boto3.client(service, region_name=region, config=config),
     )
+
+
+# --- The replicas' log groups --------------------------------------------------------------
+
+LOG_GROUPS_ID = "edge-consent-log-groups"
+LOG_GROUP_RE = re.compile(r"/aws/lambda/us-east-1\.[A-Za-z0-9_-]{1,64}")
+RETENTION_DAYS = {
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+}
+
+
+def set_log_retention(properties: dict[str, Any], clients: Clients, deadline: Deadline) -> Outcome:
+    """Each edge function's log group in every region of the account, made beforehand with the stack's retention.
+
+    Lambda@Edge logs where each replica runs, under `/aws/lambda/us-east-1.<function>`, and
+    Lambda makes those groups on first use with no retention: logs kept for ever, in
+    regions the stack never names. Made here first, they expire as the stack says. A
+    region that refuses (not enabled in the account, say) is named in the outcome and
+    fails nothing: the site runs the same without it, and a rollback must never trip on it.
+    """
+    groups = properties.get("LogGroups")
+    days = str(properties.get("RetentionInDays", ""))
+    if (
+        not isinstance(groups, list)
+        or not groups
+        or not all(isinstance(g, str) and LOG_GROUP_RE.fullmatch(g) for g in groups)
+    ):
+        raise ConfigurationError("LogGroups: expected the edge functions' /aws/lambda/us-east-1.<name> log groups")
+    if not days.isdigit() or int(days) not in RETENTION_DAYS:
+        raise ConfigurationError(f"RetentionInDays: {days!r} is not a retention CloudWatch Logs offers")
+    deadline.begin("listing the account's regions")
+    regions = sorted(r["RegionName"] for r in clients.regional("ec2", "us-east-1").describe_regions()["Regions"])
+    failed: dict[str, str] = {}
+
+    def region_groups(region: str) -> None:
+        try:
+            logs = clients.regional("logs", region)
+            for group in groups:
+                try:
+                    logs.create_log_group(logGroupName=group)
+                except Exception as exc:  # one that exists already is what we want
+                    if _error_code(exc) != "ResourceAlreadyExistsException":
+                        raise
+                logs.put_retention_policy(logGroupName=group, retentionInDays=int(days))
+        except Exception as exc:  # noqa: BLE001 - named in the outcome, never a failed deploy
+            failed[region] = _error_code(exc)
+
+    deadline.begin(f"setting the retention of {len(groups)} log groups in {len(regions)} regions")
+    workers = [threading.Thread(target=region_groups, args=(region,), daemon=True) for region in regions]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(max(0.0, deadline.remaining()))
+    late = [region for region, worker in zip(regions, workers, strict=True) if worker.is_alive()]
+    failed.update({region: "no answer in time" for region in late})
+    done = [region for region in regions if region not in failed]
+    summary = f"{len(groups)} log groups kept {days} days in {len(done)} of {len(regions)} regions"
+    if failed:
+        summary += "; not in " + ", ".join(f"{region} ({reason})" for region, reason in sorted(failed.items()))
+    return Outcome({"Summary": summary[:1000]}, LOG_GROUPS_ID)
 
 
 def lambda_handler(
@@ -459,9 +543,12 @@ def lambda_handler(
     watchdog.daemon = True
     watchdog.start()
     try:
-        outcome = configure(
-            event["ResourceProperties"], event.get("PhysicalResourceId"), clients or aws_clients(), fetch, deadline
-        )
+        if event.get("ResourceType") == "Custom::EdgeLogGroups":
+            outcome = set_log_retention(event["ResourceProperties"], clients or aws_clients(), deadline)
+        else:
+            outcome = configure(
+                event["ResourceProperties"], event.get("PhysicalResourceId"), clients or aws_clients(), fetch, deadline
+            )
     except ConfigurationError as exc:
         answer_once("FAILED", str(exc))
     except Exception as exc:  # noqa: BLE001 - CloudFormation must hear back, whatever happened

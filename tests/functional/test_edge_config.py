@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from consent_core.config import config_from_dict
 from moto import mock_aws
 
@@ -144,7 +145,7 @@ class Stack:
 
     def clients(self) -> edge_config.Clients:
         return edge_config.Clients(
-            self.functions, self.secrets, lambda region: boto3.client("dynamodb", region_name=region)
+            self.functions, self.secrets, lambda service, region: boto3.client(service, region_name=region)
         )
 
     def deployed(self, answer: dict[str, Any], output: str) -> bytes:
@@ -473,3 +474,85 @@ def test_a_table_in_another_region_goes_into_every_config(stack: Stack) -> None:
     assert answer["Status"] == "SUCCESS", answer
     config = json.loads(read(stack.deployed(answer, "ConsentApi"), "consent_api/config.json"))
     assert config["receipts"] == {"table": TABLE, "region": "eu-west-3", "replicas": []}
+
+
+LOG_GROUPS = [f"/aws/lambda/us-east-1.edge-consent-{name}-ABC" for name in ("ViewerRequest", "ConsentApi")]
+
+
+def log_groups_event(request_type: str = "Create", **properties: Any) -> dict[str, Any]:
+    return {
+        "RequestType": request_type,
+        "ResponseURL": "https://cloudformation-custom-resource-response.example/x",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/edge-consent/1",
+        "RequestId": "request-2",
+        "LogicalResourceId": "EdgeLogs",
+        "ResourceType": "Custom::EdgeLogGroups",
+        "ResourceProperties": {"LogGroups": LOG_GROUPS, "RetentionInDays": "30", **properties},
+    }
+
+
+def retention(region: str, group: str) -> int | None:
+    found = boto3.client("logs", region_name=region).describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    return found[0].get("retentionInDays") if found else None
+
+
+def test_the_edge_log_groups_are_made_in_every_region_with_the_stacks_retention(stack: Stack) -> None:
+    """Lambda@Edge logs where each replica runs; groups Lambda makes itself keep everything for ever."""
+    regions = [r["RegionName"] for r in boto3.client("ec2", region_name="us-east-1").describe_regions()["Regions"]]
+    boto3.client("logs", region_name="eu-west-3").create_log_group(logGroupName=LOG_GROUPS[0])  # a replica logged
+    answer = stack.run(log_groups_event())
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["Data"]["Summary"] == f"2 log groups kept 30 days in {len(regions)} of {len(regions)} regions"
+    assert {
+        retention(region, group) for region in ("eu-west-3", "sa-east-1", "ap-southeast-2") for group in LOG_GROUPS
+    } == {30}
+    again = stack.run(log_groups_event("Update", RetentionInDays="90"))
+    assert again["Status"] == "SUCCESS" and retention("eu-west-3", LOG_GROUPS[0]) == 90
+
+
+def test_a_region_that_refuses_is_named_and_fails_nothing(stack: Stack) -> None:
+    """A rollback must never trip on a region (one not enabled in the account, say): the site runs the same."""
+    clients = stack.clients()
+    regional = clients.regional
+
+    def refusing(service: str, region: str) -> Any:
+        client = regional(service, region)
+        if service == "logs" and region == "eu-west-3":
+
+            def refuse(**_: Any) -> None:
+                raise ClientError({"Error": {"Code": "UnrecognizedClientException"}}, "CreateLogGroup")
+
+            client.create_log_group = refuse
+        return client
+
+    answers: list[dict[str, Any]] = []
+    edge_config.lambda_handler(
+        log_groups_event(),
+        clients=edge_config.Clients(clients.functions, clients.secrets, refusing),
+        answer=lambda e, status, reason, data, physical_id: answers.append({"Status": status, "Data": data}),
+    )
+    (answer,) = answers
+    assert answer["Status"] == "SUCCESS"
+    assert answer["Data"]["Summary"].endswith("; not in eu-west-3 (UnrecognizedClientException)")
+    assert retention("eu-west-1", LOG_GROUPS[0]) == 30
+
+
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        ({"RetentionInDays": "31"}, "RetentionInDays: '31' is not a retention"),
+        ({"LogGroups": ["/aws/lambda/other"]}, "LogGroups: expected"),
+        ({"LogGroups": []}, "LogGroups: expected"),
+    ],
+)
+def test_log_group_properties_the_writer_cannot_use_fail_with_a_reason(
+    stack: Stack, properties: dict[str, Any], reason: str
+) -> None:
+    answer = stack.run(log_groups_event(**properties))
+    assert answer["Status"] == "FAILED" and reason in answer["Reason"]
+
+
+def test_deleting_the_log_group_resource_leaves_the_groups_to_expire(stack: Stack) -> None:
+    stack.run(log_groups_event())
+    assert stack.run(log_groups_event("Delete"))["Status"] == "SUCCESS"
+    assert retention("eu-west-3", LOG_GROUPS[0]) == 30

@@ -55,6 +55,29 @@ def rotation_steps(text: str) -> list[tuple[str, str]]:
     return [(document.strip(), revision) for document, revision in zip(documents, revisions, strict=True)]
 
 
+def substitutions(template: dict[str, Any]) -> dict[str, str]:
+    """What Fn::Sub's `${...}` stand for in this stack: pseudo parameters, the table, each function's name and ARN."""
+    values = {
+        "AWS::Partition": "aws",
+        "AWS::AccountId": ACCOUNT,
+        "AWS::Region": "us-east-1",
+        "ReceiptsTableName": TABLE,
+        "ReceiptsTableRegion": TABLE_REGION,
+    }
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            values[logical_id] = f"edge-consent-{logical_id}"
+            values[f"{logical_id}.Arn"] = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:edge-consent-{logical_id}"
+        elif resource["Type"] == "AWS::IAM::Role":
+            values[f"{logical_id}.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/edge-consent-{logical_id}"
+    return values
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """Fn::Sub: every `${Name}`, from `values` (a name not there is an error: the template named something new)."""
+    return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], text)
+
+
 class VersionExists(Exception):
     """CloudFormation's AWS::Lambda::Version fails when Lambda publishes nothing new from $LATEST."""
 
@@ -83,8 +106,9 @@ class Stack:
         self.recorder = recorder
         self.built = load_template(packages / "template.yaml")
         resources = self.built["Resources"]
-        self.resource = resources["EdgeConfig"]["Properties"]
-        self.ids = [str(entry["Source"]["Ref"]).split(".")[0] for entry in self.resource["Functions"]]
+        self.ids = [
+            str(entry["Source"]["Ref"]).split(".")[0] for entry in resources["EdgeConfig"]["Properties"]["Functions"]
+        ]
         defaults = self.built.get("Globals", {}).get("Function", {})
         role = boto3_client("iam").create_role(RoleName="edge", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         alphabet = string.ascii_letters + string.digits  # GenerateSecretString with ExcludePunctuation
@@ -110,9 +134,8 @@ class Stack:
         self.steps: list[dict[str, Any]] = []
         self.requests = 0
 
-    @staticmethod
-    def name(logical_id: str) -> str:
-        return f"edge-consent-{logical_id}"
+    def name(self, logical_id: str) -> str:
+        return substitutions(self.built)[logical_id]
 
     def publish(self, logical_id: str) -> str:
         """SAM's AWS::Lambda::Version: $LATEST published, or the deploy fails."""
@@ -126,10 +149,11 @@ class Stack:
 
     # --- What CloudFormation sends ------------------------------------------------------
 
-    def properties(self, template: Template) -> dict[str, Any]:
-        """The custom resource's properties as CloudFormation resolves them (every scalar a string)."""
+    def properties(self, template: Template, resource: str) -> dict[str, Any]:
+        """A custom resource's properties as CloudFormation resolves them (every scalar a string)."""
         references = {
             "ConfigRevision": template.revision,
+            "LogRetentionDays": "30",
             "KeysSecret": self.secret_arn,
             "ReceiptsTableName": TABLE,
             "ReceiptsTableRegion": TABLE_REGION,
@@ -143,13 +167,15 @@ class Stack:
                 return references[value["Ref"]]  # a KeyError: the template refers to something new here
             if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
                 return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:edge-consent-writer"
+            if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+                return substitute(value["Fn::Sub"], substitutions(self.built))
             if isinstance(value, dict):
                 return {key: resolve(item) for key, item in value.items()}
             if isinstance(value, list):
                 return [resolve(item) for item in value]
             return str(value)
 
-        resolved: dict[str, Any] = resolve(self.resource)
+        resolved: dict[str, Any] = resolve(self.built["Resources"][resource]["Properties"])
         return resolved
 
     def call(
@@ -159,6 +185,7 @@ class Stack:
         old: Template | None = None,
         fetch: Any = None,
         seconds: float = 300.0,
+        resource: str = "EdgeConfig",
     ) -> dict[str, Any]:
         """One request to the writer, as CloudFormation sends it; its answer, how long it took, what it published."""
         self.requests += 1
@@ -167,13 +194,13 @@ class Stack:
             "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
             "StackId": STACK_ID,
             "RequestId": f"request-{self.requests}",
-            "LogicalResourceId": "EdgeConfig",
-            "ResourceType": "Custom::EdgeConfig",
-            "ResourceProperties": self.properties(template),
+            "LogicalResourceId": resource,
+            "ResourceType": self.built["Resources"][resource]["Type"],
+            "ResourceProperties": self.properties(template, resource),
         }
         if old is not None:
-            event["OldResourceProperties"] = self.properties(old)
-        if self.physical_id is not None:
+            event["OldResourceProperties"] = self.properties(old, resource)
+        if self.physical_id is not None and resource == "EdgeConfig":
             event["PhysicalResourceId"] = self.physical_id
         versions_before = set(self.functions.versions)
         uploads_before = dict(self.functions.uploaded)
@@ -185,7 +212,9 @@ class Stack:
                 event,
                 _Context(seconds),
                 clients=self.app.Clients(
-                    self.functions, self.secrets, lambda region: self.recorder.watch(boto3_client("dynamodb", region))
+                    self.functions,
+                    self.secrets,
+                    lambda service, region: self.recorder.watch(boto3_client(service, region)),
                 ),
                 fetch=fetch or self.functions.fetch,
                 answer=lambda e, status, reason, data, physical_id: answers.append(
@@ -215,7 +244,8 @@ class Stack:
         assert answer["Status"] == "SUCCESS", answer
         self.physical_id = answer["PhysicalResourceId"]
         self.outputs = self.versions_of(answer)
-        self.record("create", "CREATE_COMPLETE", [answer])
+        log_groups = self.call("Create", self.current, resource="EdgeLogs")
+        self.record("create", "CREATE_COMPLETE", [answer, log_groups])
 
     def deploy(
         self,
@@ -401,9 +431,11 @@ class Recorder:
         def record(model: Any, params: dict[str, Any], **_: Any) -> None:
             if not self.on:
                 return
-            resource = params.get("FunctionName") or params.get("SecretId", "")
+            resource = params.get("FunctionName") or params.get("SecretId", "*")
             if "TableName" in params:
                 resource = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{params['TableName']}"
+            if "logGroupName" in params:
+                resource = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{params['logGroupName']}"
             if params.get("Qualifier"):
                 resource += f":{params['Qualifier']}"
             self.calls.append((f"{model.service_model.signing_name}:{model.name}", resource))

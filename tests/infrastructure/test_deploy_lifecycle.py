@@ -50,6 +50,13 @@ def test_every_deploy_ends_as_it_must(deployed: dict[str, Any]) -> None:
     assert [(s["step"], s["status"]) for s in deployed["steps"]] == EXPECTED
 
 
+def test_the_first_deploy_gives_every_edge_log_group_its_retention_in_every_region(deployed: dict[str, Any]) -> None:
+    _, log_groups = step(deployed, "create")["answers"]
+    assert log_groups["Status"] == "SUCCESS", log_groups
+    summary = log_groups["Data"]["Summary"]
+    assert summary.startswith("5 log groups kept 30 days in ") and "not in" not in summary
+
+
 def test_latest_holds_the_build_after_every_step(deployed: dict[str, Any]) -> None:
     """So SAM's next version of a function (a settings-only deploy publishes $LATEST) is a build, without keys."""
     for found in deployed["steps"]:

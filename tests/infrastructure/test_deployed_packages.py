@@ -26,6 +26,7 @@ from consent_core import cookies
 
 from edge_consent.template import load_template
 from tests.helpers import lambda_runtime
+from tests.helpers.deploy_harness import substitute, substitutions
 from tests.helpers.deployed import BUILD, OUTPUTS, header, run_version, version_code
 from tests.helpers.deployed import deployed_config as config_of
 from tests.helpers.deployed import sample as sample_of
@@ -150,24 +151,25 @@ def test_the_deployed_endpoint_makes_the_banner_its_viewer_request_names(
 
 def test_the_writers_role_allows_every_call_it_makes(deployed: dict[str, Any]) -> None:
     """moto does not check IAM: each call the writer made is checked against its role's statements here."""
-    statements = load_template(BUILD / "template.yaml")["Resources"]["EdgeConfigFunction"]["Properties"]["Policies"]
+    template = load_template(BUILD / "template.yaml")
+    statements = template["Resources"]["EdgeConfigFunction"]["Properties"]["Policies"]
+    values = substitutions(template)
 
     def arn(resource: Any) -> str:
+        if resource == "*":
+            return "*"
         if "Ref" in resource:
             assert resource["Ref"] == "KeysSecret"
             return str(deployed["secret"])
         if "Fn::GetAtt" in resource:
-            return str(deployed["function_arn"]).format(resource["Fn::GetAtt"][0])
-        if ":dynamodb:" in str(resource["Fn::Sub"]):
-            return str(deployed["table_arn"])
-        function, _, suffix = str(resource["Fn::Sub"]).removeprefix("${").partition(".Arn}")
-        return str(deployed["function_arn"]).format(function) + suffix
+            return values[f"{resource['Fn::GetAtt'][0]}.Arn"]
+        return substitute(resource["Fn::Sub"], values)
 
     allowed = [
         (action, arn(resource))
         for statement in statements[0]["Statement"]
         for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-        for resource in ([statement["Resource"]] if isinstance(statement["Resource"], dict) else statement["Resource"])
+        for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
     ]
     assert deployed["calls"]
     for action, resource in deployed["calls"]:

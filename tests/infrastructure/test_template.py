@@ -154,11 +154,15 @@ def test_keys_are_generated_by_cloudformation(template: dict[str, Any]) -> None:
     assert '"signing": "k1"' in generated["SecretStringTemplate"]
 
 
-def test_config_writer_may_touch_the_secret_and_the_edge_functions_only(template: dict[str, Any]) -> None:
+def test_config_writer_may_touch_the_secret_the_table_the_edge_functions_and_their_logs_only(
+    template: dict[str, Any],
+) -> None:
     p = props(template, "EdgeConfigFunction")
     assert p["Layers"] == [{"Ref": "SharedLayer"}]
     statements = p["Policies"][0]["Statement"]
     edge_functions = ("ViewerRequestFunction", "ViewerResponseFunction", "OriginResponseFunction", "ConsentApiFunction")
+    logged = ("ViewerRequestFunction", "ViewerResponseFunction", "OriginResponseFunction", "StaticResponseFunction")
+    log_groups = [f"/aws/lambda/us-east-1.${{{name}}}" for name in (*logged, "ConsentApiFunction")]
     assert statements == [
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "KeysSecret"}},
         {
@@ -184,6 +188,16 @@ def test_config_writer_may_touch_the_secret_and_the_edge_functions_only(template
                 "lambda:PublishVersion",
             ],
             "Resource": [{"Fn::GetAtt": [name, "Arn"]} for name in edge_functions],
+        },
+        {"Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+            "Resource": [
+                {"Fn::Sub": f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{group}{suffix}"}
+                for group in log_groups
+                for suffix in ("", ":*")
+            ],
         },
         {
             "Effect": "Allow",
@@ -360,3 +374,16 @@ def test_the_static_patterns_become_behaviours(patterns: str, behaviours: list[s
     distribution = load_distribution(parameters={"StaticPathPatterns": patterns})
     found = [behaviour.path_pattern for behaviour in distribution.behaviours]
     assert found == behaviours if isinstance(behaviours, list) else len(found) == behaviours
+
+
+def test_every_function_the_distribution_runs_has_its_log_groups_made_with_the_retention(
+    template: dict[str, Any],
+) -> None:
+    """Lambda@Edge's replicas log in every region under /aws/lambda/us-east-1.<name>: none may keep logs for ever."""
+    properties = template["Resources"]["EdgeLogs"]["Properties"]
+    assert template["Resources"]["EdgeLogs"]["Type"] == "Custom::EdgeLogGroups"
+    assert properties["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    named = {
+        group["Fn::Sub"].removeprefix("/aws/lambda/us-east-1.${").removesuffix("}") for group in properties["LogGroups"]
+    }
+    assert named == set(load_distribution().functions)
