@@ -128,6 +128,7 @@ cost: $(STAMP) browser-deps
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_hot_path.py
 	$(BIN)/python benchmarks/consent_endpoint.py
+	$(BIN)/python benchmarks/receipt_latency.py
 
 clean:
 	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_SAM) .venv-build .venv-build.lock .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
