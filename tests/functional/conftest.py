@@ -5,7 +5,7 @@ from typing import Any
 
 import boto3
 import pytest
-from consent_core.config import CONFIG_ENV, forget_loaded_configs
+from consent_core.config import CONFIG_ENV, DEFAULT_REGION, forget_loaded_configs
 from moto import mock_aws
 
 from edge_consent.table import create_table
@@ -26,6 +26,6 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
+        client = boto3.client("dynamodb", region_name=DEFAULT_REGION)
         create_table(client, RECEIPTS_TABLE)
         yield client

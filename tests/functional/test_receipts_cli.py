@@ -134,8 +134,8 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     "arguments",
     [
         ["receipts", "show", "-xR4-id_starts_with_dash"],
-        ["receipts", "show", "-xR4-id_starts_with_dash", "--table", TABLE, "--region", "us-east-1"],
-        ["receipts", "--table", TABLE, "show", "--region=us-east-1", "-xR4-id_starts_with_dash"],
+        ["receipts", "show", "-xR4-id_starts_with_dash", "--table", TABLE, "--region", "eu-west-3"],
+        ["receipts", "--table", TABLE, "show", "--region=eu-west-3", "-xR4-id_starts_with_dash"],
         ["receipts", "show", "--table", TABLE, "-xR4-id_starts_with_dash"],
     ],
 )

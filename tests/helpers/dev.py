@@ -12,7 +12,7 @@ from consent_core.config import config_from_dict
 ROOT = Path(__file__).resolve().parents[2]
 DEV_CONFIG_PATH = ROOT / "policy" / "config.dev.json"
 NOW = 1_795_702_862  # 2026-11-26T14:21:02Z
-RECEIPTS_TABLE = "consent-receipts"
+RECEIPTS_TABLE = "edge-consent-receipts"
 
 Issue = Callable[..., str]
 

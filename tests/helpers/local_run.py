@@ -30,7 +30,7 @@ class LocalRun:
         """The receipts stored for one visitor, oldest first, as plain values."""
         client = boto3.client(
             "dynamodb",
-            region_name="us-east-1",
+            region_name=self.config.receipts["region"],
             endpoint_url=self.dynamodb_endpoint,
             aws_access_key_id="local",
             aws_secret_access_key="local",

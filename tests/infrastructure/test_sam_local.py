@@ -129,3 +129,23 @@ def test_a_folder_sam_local_did_not_make_is_never_replaced(tmp_path: Path) -> No
     with pytest.raises(sam_local.SamLocalError, match="was not made by"):
         sam_local.prepare(BUILD, tmp_path / "mine", {})
     assert (tmp_path / "mine" / "notes.txt").read_text(encoding="utf-8") == "keep\n"
+
+
+SAMCONFIG_PROBE = """
+import json, sys
+from samcli.lib.config.samconfig import SamConfig
+config = SamConfig(sys.argv[1])
+print(json.dumps({env: config.get_all(["deploy"], "parameters", env=env) for env in ("default", "receipts")}))
+"""
+
+
+def test_the_receipts_table_deploys_from_its_own_template_where_samconfig_says() -> None:
+    """`sam deploy --config-env receipts` as the SAM CLI reads samconfig.toml: receipts.yaml, Paris, its own stack."""
+    probe = subprocess.run([SAM_PYTHON, "-c", SAMCONFIG_PROBE, str(ROOT)], capture_output=True, text=True, check=True)
+    found = json.loads(probe.stdout)
+    receipts, default = found["receipts"], found["default"]
+    assert (receipts["template_file"], receipts["region"]) == ("receipts.yaml", "eu-west-3")
+    assert receipts["stack_name"] != default.get("stack_name", "edge-consent")
+    assert "template_file" not in default and default["region"] == "us-east-1"
+    parameters = load_template(ROOT / "template.yaml")["Parameters"]
+    assert parameters["ReceiptsTableRegion"]["Default"] == receipts["region"]

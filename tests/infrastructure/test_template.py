@@ -7,6 +7,7 @@ import tomllib
 from typing import Any
 
 import pytest
+from consent_core.config import DEFAULT_REGION, DEFAULT_TABLE
 
 from edge_consent.local.distribution import load_distribution
 from edge_consent.template import load_template
@@ -122,6 +123,8 @@ def test_receipts_table_is_kept_as_evidence_in_the_region_of_the_owners_choice()
     assert p["TableName"] == {"Ref": "TableName"}
     assert receipts["Parameters"]["TableName"]["Default"] == template_default("ReceiptsTableName")
     assert template_default("ReceiptsTableRegion") == "eu-west-3"
+    # The command line and the local run default to the table a default deploy makes.
+    assert (template_default("ReceiptsTableName"), "eu-west-3") == (DEFAULT_TABLE, DEFAULT_REGION)
     config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))["receipts"]["deploy"]["parameters"]
     assert config["region"] == "eu-west-3" and config["template_file"] == "receipts.yaml"
 

@@ -25,8 +25,8 @@ CONFIG_FILENAME = "config.json"
 CONFIG_FORMAT = 1
 NECESSARY = "necessary"
 STABLE_BANNER_PATH = "/consent/banner.js"
-DEFAULT_TABLE = "consent-receipts"  # the receipts table, and its region, when the policy is compiled without them
-DEFAULT_REGION = "us-east-1"
+DEFAULT_TABLE = "edge-consent-receipts"  # receipts.yaml's table and region, unless told otherwise
+DEFAULT_REGION = "eu-west-3"
 RECEIPT_MONTHS = 13  # how long a receipt lives (its TTL), and so a key that sealed it
 
 # Names are cached once classified; a flood of random names must not grow memory.
