@@ -394,7 +394,17 @@ def main(packages: Path, out: Path) -> None:
                 "DeletionProtectionEnabled"
             ],
         }
-        named = sorted({arn for step in stack.steps for arn in step["outputs"].values()})
+        outputs = {
+            stack.name(str(entry["Source"]["Ref"]).split(".")[0]): entry["Output"]
+            for entry in stack.built["Resources"]["EdgeConfig"]["Properties"]["Functions"]
+        }
+        published = {
+            arn: outputs[arn.split(":function:")[1].split(":")[0]]
+            for step in stack.steps
+            for answer in step["answers"]
+            for arn in answer["published"]
+        }
+        named = sorted({arn for step in stack.steps for arn in step["outputs"].values()} | set(published))
         versions = {arn: f"{index}.zip" for index, arn in enumerate(named)}
         for arn, name in versions.items():
             (out / name).write_bytes(functions.versions[arn])
@@ -403,6 +413,7 @@ def main(packages: Path, out: Path) -> None:
         "first_keys": stack.first_keys,
         "after_delete": after,
         "versions": versions,
+        "published": published,  # every version the writer published -> its output
         "new_build_mark": NEW_BUILD_MARK,
         "calls": sorted(set(recorder.calls)),
         "secret": stack.secret_arn,

@@ -81,11 +81,18 @@ def deployed_config(deployed: dict[str, Any], step_name: str, output: str) -> di
     return config
 
 
-def run_version(python: str, code: bytes, output: str, event: dict[str, Any]) -> dict[str, Any]:
+def run_version(
+    python: str,
+    code: bytes,
+    output: str,
+    event: dict[str, Any],
+    environment: dict[str, str] | None = None,
+    sdk: Path | None = None,
+) -> dict[str, Any]:
     """The version's handler on `event`, unpacked with its modes and run as Lambda runs it (as `nobody`)."""
     task = lambda_runtime.unpack(code, lambda_runtime.shared_folder("task-") / "task")
     try:
-        return lambda_runtime.invoke(python, task, OUTPUTS[output][0], event)
+        return lambda_runtime.invoke(python, task, OUTPUTS[output][0], event, environment, sdk)
     finally:
         shutil.rmtree(task.parent, ignore_errors=True)
 

@@ -38,6 +38,7 @@ def recorded(self, data, path, **options):
     return source_to_code(self, data, path, **options)
 importlib.machinery.SourceFileLoader.source_to_code = recorded
 sys.path.insert(0, sys.argv[2])
+sys.path.extend(sys.argv[3:])  # /var/runtime: the AWS SDK the runtime carries, after the package
 module, _, name = sys.argv[1].rpartition(".")
 handler = getattr(importlib.import_module(module), name)
 result = handler(json.load(sys.stdin), None)
@@ -110,6 +111,31 @@ def runtime() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# What Lambda's Python runtime carries besides the standard library (/var/runtime): the AWS SDK.
+AWS_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+
+
+@contextlib.contextmanager
+def aws_sdk() -> Iterator[Path]:
+    """A folder every user can read holding the AWS SDK, as Lambda's runtime has it beside the package."""
+    import boto3
+
+    site = Path(boto3.__file__).parent.parent
+    folder = shared_folder("edge-consent-sdk-")
+    try:
+        for name in AWS_SDK:
+            source = site / name
+            if source.is_dir():
+                shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, folder / name)
+        for path in folder.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def entry_modes(package: bytes) -> dict[str, int]:
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
         return {info.filename: info.external_attr >> 16 for info in archive.infolist()}
@@ -136,13 +162,19 @@ def unpack(package: bytes, task: Path) -> Path:
 
 
 def invoke(
-    python: str, task: Path, handler: str, event: Any, environment: dict[str, str] | None = None
+    python: str,
+    task: Path,
+    handler: str,
+    event: Any,
+    environment: dict[str, str] | None = None,
+    sdk: Path | None = None,
 ) -> dict[str, Any]:
     """The handler's result and the modules it loaded; a handler that cannot even start raises with its stderr.
 
-    `environment` is added to what the runtime sets (SAM's container variables, say).
+    `environment` is added to what the runtime sets (SAM's container variables, say);
+    `sdk` (from `aws_sdk()`) is the AWS SDK the runtime carries, for a handler that calls AWS.
     """
-    command = [python, "-I", "-B", "-c", RUNNER, handler, str(task)]
+    command = [python, "-I", "-B", "-c", RUNNER, handler, str(task), *([str(sdk)] if sdk else [])]
     if unprivileged():
         command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
     env = {

@@ -11,15 +11,21 @@ step's keys must accept or refuse.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from consent_core import signing
+from consent_core import signing, token
+from consent_core.config import config_from_dict
 
-from tests.helpers.deploy_harness import DEPLOYING, rotation_steps
+from tests.helpers import lambda_runtime
+from tests.helpers.deploy_harness import DEPLOYING, TABLE, TABLE_REGION, rotation_steps
 from tests.helpers.deployed import OUTPUTS, deployed_config, header, run_version, sample, step, version_code
 
 EXPECTED = [
@@ -43,6 +49,46 @@ BAD_SECRETS = {
     "bad-secret-short-key": "the keys secret cannot be used: keys.k2: 6 bytes, at least 32 needed",
     "bad-secret-unknown-signing-key": "the keys secret cannot be used: keys.signing: 'k9' is not one of the keys",
 }
+
+
+@dataclass(frozen=True)
+class Aws:
+    """What a deployed consent endpoint needs to record a choice: the SDK the runtime carries, and DynamoDB."""
+
+    sdk: Path
+    environment: dict[str, str]
+    dynamodb: Any
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Aws]:
+    """DynamoDB (moto's server on loopback) with the receipts table where the stack says, and the runtime's SDK."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from edge_consent.table import create_table
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    environment = {
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    dynamodb = boto3.client(
+        "dynamodb",
+        region_name=TABLE_REGION,
+        endpoint_url=environment["AWS_ENDPOINT_URL_DYNAMODB"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    create_table(dynamodb, TABLE)
+    try:
+        with lambda_runtime.aws_sdk() as sdk:
+            yield Aws(sdk, environment, dynamodb)
+    finally:
+        server.stop()
 
 
 def test_every_deploy_ends_as_it_must(deployed: dict[str, Any]) -> None:
@@ -106,6 +152,31 @@ def test_the_rotation_of_the_docs_step_by_step(deployed: dict[str, Any], python:
     assert signing.retired_keys(json.loads(step(deployed, "rotation-4")["secret"])) == {}
 
 
+def test_after_each_rotation_step_the_deployed_endpoint_signs_new_cookies_with_the_signing_key(
+    deployed: dict[str, Any], python: str, aws: Aws
+) -> None:
+    """A real choice through the version each step left running: its receipt in the table, its cookie signed."""
+    for name, signing_id in (("rotation-1", "k1"), ("rotation-2", "k2"), ("rotation-3", "k2")):
+        config = deployed_config(deployed, name, "ConsentApi")
+        event = sample(config, "consent-api/post-json-accept-all.json")
+        body = event["Records"][0]["cf"]["request"]["body"]
+        choice = json.loads(base64.b64decode(body["data"]))
+        body["data"] = base64.b64encode(json.dumps({**choice, "submission_id": f"lifecycle-{name}"}).encode()).decode()
+        code = version_code(deployed, name, "ConsentApi")
+        run = run_version(python, code, "ConsentApi", event, aws.environment, aws.sdk)
+        assert run["result"]["status"] == "200", run["log"]
+        loaded = config_from_dict(config)
+        (cookie,) = [v for v in header(run["result"], "set-cookie") if v.startswith(f"{loaded.consent_cookie_name}=")]
+        signed = token.verify(cookie.split(";")[0].split("=", 1)[1], loaded.keys)
+        assert signed is not None and signed.key_id == signing_id, name
+        stored = aws.dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :c",
+            ExpressionAttributeValues={":c": {"S": signed.consent_id}},
+        )["Items"]
+        assert [item["seal"]["S"].split(".")[0] for item in stored] == [signing_id]  # sealed with the same key
+
+
 @pytest.mark.parametrize("name", list(BAD_SECRETS))
 def test_a_bad_secret_fails_before_anything_is_published_and_its_rollback_succeeds(
     deployed: dict[str, Any], python: str, name: str
@@ -160,14 +231,29 @@ def test_deleting_the_stack_as_the_docs_say(deployed: dict[str, Any]) -> None:
     assert "sam delete" in section and "--keys-secret" in section and "deletion protection" in section
 
 
-def test_every_version_left_running_runs_as_lambda_runs_it(deployed: dict[str, Any], python: str) -> None:
-    """Each step's viewer-request accepts a cookie signed with that step's signing key; each endpoint answers."""
-    for found in deployed["steps"]:
-        config = deployed_config(deployed, found["step"], "ViewerRequest")
-        event = sample(config, "viewer-request/all-granted.json")
-        run = cached_run(deployed, python, found["outputs"]["ViewerRequest"], "ViewerRequest", json.dumps(event))
-        assert header(run["result"], "x-consent-state") == ["valid"], (found["step"], run["log"])
-        assert consent_state(deployed, python, found["step"]) == "200", found["step"]
+RUNS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {  # output -> (sample event, what it must show)
+    "ViewerRequest": ("viewer-request/all-granted.json", lambda r: header(r, "x-consent-state") == ["valid"]),
+    "ViewerResponse": (
+        "viewer-response/mixed-set-cookie-all-granted.json",
+        lambda r: any(line.startswith("_ga=") for line in header(r, "set-cookie")),
+    ),
+    "OriginResponse": ("origin-response/mixed-set-cookie.json", lambda r: r["status"] == "200"),
+    "ConsentApi": ("consent-api/get-state.json", lambda r: r["status"] == "200"),
+}
+
+
+def test_every_version_the_writer_published_runs_as_lambda_runs_it(deployed: dict[str, Any], python: str) -> None:
+    """Each one unpacked with its modes and run on Python 3.13 as `nobody`, with cookies signed by its own keys."""
+    published = deployed["published"]
+    assert len(published) >= 40 and set(published.values()) == set(OUTPUTS)
+    for arn, output in sorted(published.items()):
+        code = deployed["code"][arn]
+        with zipfile.ZipFile(io.BytesIO(code)) as archive:
+            config = json.loads(archive.read(OUTPUTS[output][1]))
+        name, check = RUNS[output]
+        run = run_version(python, code, output, sample(config, name))
+        assert check(run["result"]), (arn, run["log"])
+        assert "error" not in header(run["result"], "x-consent-state"), (arn, run["log"])
 
 
 # --- Running versions ---------------------------------------------------------------------
