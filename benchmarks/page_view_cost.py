@@ -8,7 +8,7 @@ expired: the worst case). Four moments: a first visit, the acceptance, a returni
 visitor who accepted, a returning visitor who refused (CloudFront's cache already holding
 what visitors with the same choice asked for), and the one who accepted again with the
 browser's cache on, as most views are. Counted at the edge: each
-Lambda@Edge invocation by trigger, each DynamoDB call, each request to `/consent*`, and
+Lambda@Edge invocation by trigger, each DynamoDB call, each request to the consent endpoint (`/consent*` below), and
 the bytes of consent responses as Chromium received them (encoded as served).
 """
 

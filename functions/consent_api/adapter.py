@@ -43,7 +43,7 @@ class Request:
     def from_same_site(self) -> bool:
         """CSRF: the request comes from this site's own pages, over HTTPS (or was typed in).
 
-        The site is the viewer's `Host` (forwarded by the `/consent*` origin request policy)
+        The site is the viewer's `Host` (forwarded by the consent behaviours' origin request policy)
         or the distribution's own domain name. A browser that sends `Sec-Fetch-Site` must say
         `same-origin` (or `none`, typed in); `Origin`, else `Referer`, must be one of those
         hosts over `https`: a page served over plain HTTP, which anyone on the visitor's

@@ -1,4 +1,4 @@
-"""The consent endpoint: Lambda@Edge origin-request on `/consent*`; every response is generated here.
+"""The consent endpoint: Lambda@Edge origin-request on `/consent` and `/consent/*`; every response is made here.
 
 The handler wires the parts: the CloudFront adapter (`adapter`), the routes (`routes`),
 the service (`service`), and the receipts in DynamoDB (`receipts`, made on first use).

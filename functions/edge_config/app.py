@@ -17,9 +17,9 @@ holding a completed package (a run stopped half-way) gives the build's policy ba
 
 A rollback reads the keys the deploy it returns to read: the secret version each run
 read is pinned in the resource's physical id, by a digest of the properties it ran with,
-so a run with those properties again (CloudFormation's rollback) reads that version,
-even when the secret has since been edited, badly or not. Any other run reads the current
-version.
+and while the stack is rolling back, a run with pinned properties reads that version, even
+when the secret has since been edited, badly or not. Every other run reads the current
+version: a deploy that happens to repeat old properties never brings old keys back.
 
 It always answers CloudFormation, with a reason when it fails and before Lambda would
 stop it: a stack never waits for a resource that will not answer.
@@ -288,8 +288,31 @@ class Outcome:
     physical_id: str
 
 
+ROLLING_BACK = ("UPDATE_ROLLBACK_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
+
+
+def rolling_back(clients: Clients, stack_id: str | None) -> bool:
+    """Whether CloudFormation is rolling the stack back; False when it cannot be told (the current keys are read).
+
+    The stack's status is the only sign: a rollback's Update looks like any other.
+    """
+    parts = (stack_id or "").split(":")
+    if len(parts) < 6 or parts[2] != "cloudformation":
+        return False
+    try:
+        found = clients.regional("cloudformation", parts[3]).describe_stacks(StackName=stack_id)["Stacks"]
+    except Exception:  # noqa: BLE001 - not knowing is answered the safe way for the keys
+        return False
+    return bool(found) and found[0].get("StackStatus") in ROLLING_BACK
+
+
 def configure(
-    properties: dict[str, Any], physical_id: str | None, clients: Clients, fetch: Fetch, deadline: Deadline
+    properties: dict[str, Any],
+    physical_id: str | None,
+    clients: Clients,
+    fetch: Fetch,
+    deadline: Deadline,
+    stack_id: str | None = None,
 ) -> Outcome:
     """Configure and publish every function named in `properties`; the new version ARNs by output name.
 
@@ -302,7 +325,8 @@ def configure(
     digest = properties_digest(properties)
     pins = pinned_versions(physical_id)
     deadline.begin("reading the keys secret")
-    secret, version = read_secret(clients.secrets, properties["SecretId"], pins.get(digest))
+    pinned = pins.get(digest) if digest in pins and rolling_back(clients, stack_id) else None
+    secret, version = read_secret(clients.secrets, properties["SecretId"], pinned)
     keys = keys_from_secret(secret)
     receipts = receipts_table(properties)
     deadline.begin(f"finding the receipts table in {receipts['region']}")
@@ -435,7 +459,8 @@ def aws_clients() -> Clients:
 # --- The replicas' log groups --------------------------------------------------------------
 
 LOG_GROUPS_ID = "edge-consent-log-groups"
-LOG_GROUP_RE = re.compile(r"/aws/lambda/us-east-1\.[A-Za-z0-9_-]{1,64}")
+# The functions' own, and CloudFront's for what it refuses of them.
+LOG_GROUP_RE = re.compile(r"/aws/lambda/us-east-1\.[A-Za-z0-9_-]{1,64}|/aws/cloudfront/LambdaEdge/[A-Z0-9]{1,32}")
 RETENTION_DAYS = {
     1,
     3,
@@ -478,16 +503,19 @@ def set_log_retention(properties: dict[str, Any], clients: Clients, deadline: De
         or not groups
         or not all(isinstance(g, str) and LOG_GROUP_RE.fullmatch(g) for g in groups)
     ):
-        raise ConfigurationError("LogGroups: expected the edge functions' /aws/lambda/us-east-1.<name> log groups")
+        raise ConfigurationError("LogGroups: expected /aws/lambda/us-east-1.<function> and CloudFront's log groups")
     if not days.isdigit() or int(days) not in RETENTION_DAYS:
         raise ConfigurationError(f"RetentionInDays: {days!r} is not a retention CloudWatch Logs offers")
     deadline.begin("listing the account's regions")
     regions = sorted(r["RegionName"] for r in clients.regional("ec2", "us-east-1").describe_regions()["Regions"])
     failed: dict[str, str] = {}
+    logs_in = {
+        region: clients.regional("logs", region) for region in regions
+    }  # boto3 makes clients unsafely in threads
 
     def region_groups(region: str) -> None:
         try:
-            logs = clients.regional("logs", region)
+            logs = logs_in[region]
             for group in groups:
                 try:
                     logs.create_log_group(logGroupName=group)
@@ -522,7 +550,8 @@ def lambda_handler(
 ) -> None:
     answered = threading.Lock()
     # A failed Create has no physical id yet: CloudFormation's Delete of it must find one it knows.
-    current_id = event.get("PhysicalResourceId") or PHYSICAL_ID
+    is_log_groups = event.get("ResourceType") == "Custom::EdgeLogGroups"
+    current_id = event.get("PhysicalResourceId") or (LOG_GROUPS_ID if is_log_groups else PHYSICAL_ID)
 
     def answer_once(
         status: str, reason: str, data: dict[str, str] | None = None, physical_id: str = current_id
@@ -543,11 +572,16 @@ def lambda_handler(
     watchdog.daemon = True
     watchdog.start()
     try:
-        if event.get("ResourceType") == "Custom::EdgeLogGroups":
+        if is_log_groups:
             outcome = set_log_retention(event["ResourceProperties"], clients or aws_clients(), deadline)
         else:
             outcome = configure(
-                event["ResourceProperties"], event.get("PhysicalResourceId"), clients or aws_clients(), fetch, deadline
+                event["ResourceProperties"],
+                event.get("PhysicalResourceId"),
+                clients or aws_clients(),
+                fetch,
+                deadline,
+                event.get("StackId"),
             )
     except ConfigurationError as exc:
         answer_once("FAILED", str(exc))

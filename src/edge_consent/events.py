@@ -182,7 +182,7 @@ def build_events(config: EdgeConfig, now: int) -> dict[str, dict[str, Any]]:
 def _origin_request(
     method: str, uri: str, headers: dict[str, str], body: bytes | None = None, querystring: str = ""
 ) -> dict[str, Any]:
-    """An origin-request event for the `/consent*` behaviour (body included, viewer country forwarded)."""
+    """An origin-request event for the consent behaviours (body included, viewer country forwarded)."""
     request = _request([], {"cloudfront_viewer_country": "FR", **headers})
     request.update(method=method, uri=uri, querystring=querystring)
     request["origin"] = copy.deepcopy(ORIGIN)

@@ -68,9 +68,9 @@ def seal_keys(keys: KeysDocument) -> dict[str, bytes]:
 
 
 def may_go_from(sealed_until: str) -> date:
-    """The first day a retired key sealed no receipt that still lives: 13 months after the last it sealed."""
-    last = datetime.fromisoformat(sealed_until).replace(tzinfo=UTC).timestamp()
-    return datetime.fromtimestamp(add_calendar_months(last, RECEIPT_MONTHS), tz=UTC).date()
+    """The first day no receipt the key sealed still lives: 13 months after the end of the last day it sealed."""
+    end_of_last_day = datetime.fromisoformat(sealed_until).replace(tzinfo=UTC).timestamp() + 86400
+    return datetime.fromtimestamp(add_calendar_months(end_of_last_day, RECEIPT_MONTHS), tz=UTC).date()
 
 
 def check(keys: KeysDocument, today: date) -> list[str]:
@@ -87,7 +87,7 @@ def check(keys: KeysDocument, today: date) -> list[str]:
     ]
     for key_id, (_, sealed_until) in sorted(retired.items()):
         going = may_go_from(sealed_until)
-        when = "it may be removed now" if going <= today else f"keep it until {going.isoformat()}, then remove it"
+        when = "it may be removed now" if going <= today else f"it may be removed from {going.isoformat()}"
         lines.append(f"  retired {key_id}: sealed receipts until {sealed_until}; checks their seals only; {when}")
     return lines
 

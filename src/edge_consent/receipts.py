@@ -202,14 +202,14 @@ def run(args: Any) -> int:
             problems += cookie_problems(history, args.cookie, seal)
         for receipt in history:
             print(json.dumps(receipt.public(), ensure_ascii=False, sort_keys=True))
-        checked = ", seals checked" if seal else ", seals not checked (--keys)"
+        checked = ", seals checked" if seal else ", seals not checked (--keys-secret or --keys)"
         checked += ", newest matches the cookie" if args.cookie and not problems else ""
         verdict = "chain intact" + checked if not problems else "chain broken: " + "; ".join(problems)
         print(f"{len(history)} receipts, {verdict}", file=sys.stderr)
         return 1 if problems else 0
     if args.receipts_command == "verify":
         report = verify(dynamodb, args.table, now, seal)
-        checked = "" if seal else " (seals not checked: --keys)"
+        checked = "" if seal else " (seals not checked: --keys-secret or --keys)"
         print(f"{report.receipts} receipts in {report.histories} histories, {report.broken} broken links{checked}")
         return 1 if report.broken else 0
     if args.receipts_command == "export":

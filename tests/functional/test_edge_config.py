@@ -144,9 +144,16 @@ class Stack:
         return answer
 
     def clients(self) -> edge_config.Clients:
-        return edge_config.Clients(
-            self.functions, self.secrets, lambda service, region: boto3.client(service, region_name=region)
-        )
+        def regional(service: str, region: str) -> Any:
+            return self if service == "cloudformation" else boto3.client(service, region_name=region)
+
+        return edge_config.Clients(self.functions, self.secrets, regional)
+
+    status = "UPDATE_IN_PROGRESS"  # the stack's, as CloudFormation says it
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        assert StackName == "arn:aws:cloudformation:us-east-1:123456789012:stack/edge-consent/1"
+        return {"Stacks": [{"StackId": StackName, "StackStatus": self.status}]}
 
     def deployed(self, answer: dict[str, Any], output: str) -> bytes:
         """The code of the version the distribution would run."""
@@ -404,6 +411,7 @@ def test_a_rollback_after_a_bad_secret_reads_the_keys_the_old_deploy_read(stack:
     stack.secrets.put_secret_value(SecretId="edge-consent-keys", SecretString='{"signing": "k1", "k1": "shortkey"}')
     failed = stack.run(stack.event("Update", first["PhysicalResourceId"], revision="2"))
     assert failed["Status"] == "FAILED" and "keys.k1: 6 bytes, at least 32 needed" in failed["Reason"]
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
     rolled_back = stack.run(stack.event("Update", first["PhysicalResourceId"], revision="1"))
     assert rolled_back["Status"] == "SUCCESS", rolled_back
     assert deployed_keys(stack, rolled_back)["keys"] == {"k1": "A" * 64}
@@ -419,11 +427,35 @@ def test_a_rollback_after_this_resource_succeeded_reads_the_old_keys_too(stack: 
     )
     updated = stack.run(stack.event("Update", first["PhysicalResourceId"], revision="2"))
     assert updated["Status"] == "SUCCESS" and deployed_keys(stack, updated)["signing"] == "k2"
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
     rolled_back = stack.run(stack.event("Update", updated["PhysicalResourceId"], revision="1"))
     assert rolled_back["Status"] == "SUCCESS" and deployed_keys(stack, rolled_back)["keys"] == {"k1": "A" * 64}
     # Any later deploy reads the secret as it is now.
+    stack.status = "UPDATE_IN_PROGRESS"
     later = stack.run(stack.event("Update", rolled_back["PhysicalResourceId"], revision="3"))
     assert deployed_keys(stack, later)["keys"] == {"k2": "B" * 64}
+
+
+def test_a_deploy_that_repeats_old_properties_reads_the_current_keys(stack: Stack) -> None:
+    """ConfigRevision=1 again (samconfig.toml kept it): a forward deploy never brings back keys since removed."""
+    first = stack.run(stack.event())
+    stack.secrets.put_secret_value(
+        SecretId="edge-consent-keys", SecretString=json.dumps({"signing": "k2", "k2": "B" * 64})
+    )
+    second = stack.run(stack.event("Update", first["PhysicalResourceId"], revision="2"))
+    again = stack.run(stack.event("Update", second["PhysicalResourceId"], revision="1"))
+    assert again["Status"] == "SUCCESS" and deployed_keys(stack, again)["keys"] == {"k2": "B" * 64}
+
+
+def test_a_stack_whose_status_cannot_be_read_is_not_taken_for_a_rollback(stack: Stack) -> None:
+    first = stack.run(stack.event())
+    stack.secrets.put_secret_value(
+        SecretId="edge-consent-keys", SecretString=json.dumps({"signing": "k2", "k2": "B" * 64})
+    )
+    event = stack.event("Update", first["PhysicalResourceId"], revision="1")
+    event["StackId"] = "not-a-stack-arn"
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    assert deployed_keys(stack, stack.run(event))["keys"] == {"k2": "B" * 64}
 
 
 def test_retired_keys_never_reach_the_edge(stack: Stack) -> None:
@@ -476,7 +508,10 @@ def test_a_table_in_another_region_goes_into_every_config(stack: Stack) -> None:
     assert config["receipts"] == {"table": TABLE, "region": "eu-west-3", "replicas": []}
 
 
-LOG_GROUPS = [f"/aws/lambda/us-east-1.edge-consent-{name}-ABC" for name in ("ViewerRequest", "ConsentApi")]
+LOG_GROUPS = [
+    *(f"/aws/lambda/us-east-1.edge-consent-{name}-ABC" for name in ("ViewerRequest", "ConsentApi")),
+    "/aws/cloudfront/LambdaEdge/E2EDGECONSENT1",
+]
 
 
 def log_groups_event(request_type: str = "Create", **properties: Any) -> dict[str, Any]:
@@ -502,7 +537,7 @@ def test_the_edge_log_groups_are_made_in_every_region_with_the_stacks_retention(
     boto3.client("logs", region_name="eu-west-3").create_log_group(logGroupName=LOG_GROUPS[0])  # a replica logged
     answer = stack.run(log_groups_event())
     assert answer["Status"] == "SUCCESS", answer
-    assert answer["Data"]["Summary"] == f"2 log groups kept 30 days in {len(regions)} of {len(regions)} regions"
+    assert answer["Data"]["Summary"] == f"3 log groups kept 30 days in {len(regions)} of {len(regions)} regions"
     assert {
         retention(region, group) for region in ("eu-west-3", "sa-east-1", "ap-southeast-2") for group in LOG_GROUPS
     } == {30}

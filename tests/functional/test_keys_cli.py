@@ -41,16 +41,17 @@ def test_a_usable_secret_says_what_signs_what_verifies_and_when_a_retired_key_ma
     assert "verifies consent cookies at the edge: k2" in output
     # 13 months after the last receipt k1 sealed: the last of them has gone by then.
     assert "retired k1: sealed receipts until 2026-06-01" in output
-    assert "2027-07-01" in output
+    assert "2027-07-02" in output
 
 
 def test_a_retired_key_may_go_thirteen_months_after_it_last_sealed() -> None:
     document = keys.KeysDocument(ROTATED, "keys.json")
-    assert keys.may_go_from("2026-06-01") == date(2027, 7, 1)
-    assert keys.may_go_from("2026-01-31") == date(2027, 2, 28)  # a calendar month, as receipts' TTL counts it
-    (line,) = [line for line in keys.check(document, date(2027, 6, 30)) if "retired" in line]
-    assert "keep it until 2027-07-01" in line
+    # The last receipt it sealed was made before midnight ending that day, and lives 13 months.
+    assert keys.may_go_from("2026-06-01") == date(2027, 7, 2)
+    assert keys.may_go_from("2026-01-30") == date(2027, 2, 28)  # a calendar month, as receipts' TTL counts it
     (line,) = [line for line in keys.check(document, date(2027, 7, 1)) if "retired" in line]
+    assert "it may be removed from 2027-07-02" in line
+    (line,) = [line for line in keys.check(document, date(2027, 7, 2)) if "retired" in line]
     assert "it may be removed now" in line
 
 

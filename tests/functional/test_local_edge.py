@@ -767,3 +767,23 @@ def test_the_demo_article_is_a_cacheable_page_with_ten_assets(demo_origin: str, 
     for asset in assets:
         response, _ = edge.handle(get(asset.decode()))
         assert response.status == 200 and response.header_values("cache-control") == ["public, max-age=86400"]
+
+
+def test_a_virtual_host_origins_files_are_kept_apart_by_host(real_handlers: dict[str, Any]) -> None:
+    """ForwardHostHeader=true: one distribution, two of its names, each name's own style sheet from the cache."""
+    origin = CachingOrigin()
+    distribution = load_distribution(parameters={"ForwardHostHeader": "true"})
+    edge = LocalEdge(distribution, real_handlers, origin, ORIGIN_HOST, "localhost:8080", cache=Cache())
+
+    def fetch(host: str) -> HttpResponse:
+        request = get("/static/site.css")
+        request.headers[:] = [("Host", host) if key == "Host" else (key, value) for key, value in request.headers]
+        response, _ = edge.handle(request)
+        return response
+
+    for host in ("www.example.fr", "boutique.example.fr", "www.example.fr"):
+        assert fetch(host).status == 200
+    assert [[v for k, v in request.headers if k.lower() == "host"] for request, _ in origin.requests] == [
+        ["www.example.fr"],
+        ["boutique.example.fr"],
+    ]

@@ -7,9 +7,9 @@ from typing import Any
 from edge_consent.template import evaluate, parameter_values
 
 
-def failed_rules(template: dict[str, Any], given: dict[str, str]) -> list[str]:
-    """The descriptions of the assertions that fail for these parameters."""
-    values = parameter_values(template, given)
+def failed_rules(template: dict[str, Any], given: dict[str, str], region: str = "us-east-1") -> list[str]:
+    """The descriptions of the assertions that fail for these parameters, in a stack of this region."""
+    values = {**parameter_values(template, given), "AWS::Region": region}
     failures = []
     for rule in template.get("Rules", {}).values():
         if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], values):

@@ -63,6 +63,7 @@ def substitutions(template: dict[str, Any]) -> dict[str, str]:
         "AWS::Region": "us-east-1",
         "ReceiptsTableName": TABLE,
         "ReceiptsTableRegion": TABLE_REGION,
+        "Distribution": "E2EDGECONSENT1",
     }
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":
@@ -130,6 +131,7 @@ class Stack:
         sources = {logical_id: self.publish(logical_id) for logical_id in self.ids}
         self.current = Template(code, settings, sources, "1")
         self.physical_id: str | None = None
+        self.status = "CREATE_IN_PROGRESS"
         self.outputs: dict[str, str] = {}
         self.steps: list[dict[str, Any]] = []
         self.requests = 0
@@ -178,6 +180,17 @@ class Stack:
         resolved: dict[str, Any] = resolve(self.built["Resources"][resource]["Properties"])
         return resolved
 
+    def regional(self, service: str, region: str) -> Any:
+        """A client in a region, as the writer makes them; CloudFormation is this stack itself."""
+        return self if service == "cloudformation" else self.recorder.watch(boto3_client(service, region))
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        """CloudFormation's DescribeStacks: the status says whether the stack is rolling back."""
+        if self.recorder.on:
+            self.recorder.calls.append(("cloudformation:DescribeStacks", StackName))
+        assert StackName == STACK_ID
+        return {"Stacks": [{"StackId": STACK_ID, "StackStatus": self.status}]}
+
     def call(
         self,
         kind: str,
@@ -211,11 +224,7 @@ class Stack:
             self.app.lambda_handler(
                 event,
                 _Context(seconds),
-                clients=self.app.Clients(
-                    self.functions,
-                    self.secrets,
-                    lambda service, region: self.recorder.watch(boto3_client(service, region)),
-                ),
+                clients=self.app.Clients(self.functions, self.secrets, self.regional),
                 fetch=fetch or self.functions.fetch,
                 answer=lambda e, status, reason, data, physical_id: answers.append(
                     {
@@ -259,6 +268,7 @@ class Stack:
         seconds: float = 300.0,
     ) -> None:
         old = self.current
+        self.status = "UPDATE_IN_PROGRESS"
         new = replace(
             old,
             code={**old.code, **(code or {})},
@@ -284,6 +294,7 @@ class Stack:
                 self.record(step, "UPDATE_COMPLETE", answers)
                 return
         # CloudFormation rolls back: the functions as they were, then the previous properties again.
+        self.status = "UPDATE_ROLLBACK_IN_PROGRESS"
         self.update_functions(new, old)
         rollback = self.call("Update", old, new)
         answers.append(rollback)
@@ -307,6 +318,24 @@ class Stack:
     def delete(self) -> None:
         answer = self.call("Delete", self.current)
         self.record("delete", "DELETE_COMPLETE" if answer["Status"] == "SUCCESS" else "DELETE_FAILED", [answer])
+
+    def what_stays(self) -> dict[str, Any]:
+        """After `sam delete`: the secret unless its DeletionPolicy lets it go; the table, if anyone can delete it."""
+        if self.built["Resources"]["KeysSecret"].get("DeletionPolicy", "Delete") not in (
+            "Retain",
+            "RetainExceptOnCreate",
+        ):
+            self.secrets.delete_secret(SecretId=self.secret_arn, ForceDeleteWithoutRecovery=True)
+        try:
+            secret = self.secrets.get_secret_value(SecretId=self.secret_arn)["SecretString"]
+        except Exception:  # noqa: BLE001 - gone
+            secret = None
+        try:
+            boto3_client("dynamodb", TABLE_REGION).delete_table(TableName=TABLE)
+            table_refused_deletion = False
+        except Exception as exc:  # noqa: BLE001 - deletion protection refuses it
+            table_refused_deletion = "DeletionProtectionEnabled" in str(exc)
+        return {"secret": secret, "table_refused_deletion": table_refused_deletion}
 
     def put_secret(self, document: Any) -> None:
         text = document if isinstance(document, str) else json.dumps(document)
@@ -388,12 +417,7 @@ def main(packages: Path, out: Path) -> None:
 
         stack.deploy("hanging-download", revision="hang", fetch=hanging, seconds=app.MARGIN_SECONDS + 1.0)
         stack.delete()
-        after = {
-            "secret": secrets_client.get_secret_value(SecretId=stack.secret_arn)["SecretString"],
-            "table_protected": boto3_client("dynamodb", TABLE_REGION).describe_table(TableName=TABLE)["Table"][
-                "DeletionProtectionEnabled"
-            ],
-        }
+        after = stack.what_stays()
         outputs = {
             stack.name(str(entry["Source"]["Ref"]).split(".")[0]): entry["Output"]
             for entry in stack.built["Resources"]["EdgeConfig"]["Properties"]["Functions"]
@@ -417,6 +441,7 @@ def main(packages: Path, out: Path) -> None:
         "new_build_mark": NEW_BUILD_MARK,
         "calls": sorted(set(recorder.calls)),
         "secret": stack.secret_arn,
+        "stack_id": STACK_ID,
         "function_arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:edge-consent-{{}}",
         "table_arn": f"arn:aws:dynamodb:{TABLE_REGION}:{ACCOUNT}:table/{TABLE}",
     }

@@ -100,7 +100,7 @@ def test_the_first_deploy_gives_every_edge_log_group_its_retention_in_every_regi
     _, log_groups = step(deployed, "create")["answers"]
     assert log_groups["Status"] == "SUCCESS", log_groups
     summary = log_groups["Data"]["Summary"]
-    assert summary.startswith("5 log groups kept 30 days in ") and "not in" not in summary
+    assert summary.startswith("6 log groups kept 30 days in ") and "not in" not in summary
 
 
 def test_latest_holds_the_build_after_every_step(deployed: dict[str, Any]) -> None:
@@ -223,7 +223,8 @@ def test_deleting_the_stack_as_the_docs_say(deployed: dict[str, Any]) -> None:
     (answer,) = step(deployed, "delete")["answers"]
     assert answer["Status"] == "SUCCESS" and answer["published"] == [] and answer["uploaded"] == []
     after = deployed["after_delete"]
-    assert after["table_protected"] is True
+    assert after["table_refused_deletion"] is True  # deletion protection, from receipts.yaml's definition
+    assert after["secret"] is not None, "the keys secret went with the stack: seals could no longer be checked"
     kept = json.loads(after["secret"])
     assert signing.read_keys(kept)[0] == "k2"  # still there for `receipts verify --keys-secret`
     text = DEPLOYING.read_text(encoding="utf-8")

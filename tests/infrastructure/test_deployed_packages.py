@@ -39,7 +39,7 @@ def deployed_config(deployed: dict[str, Any], output: str) -> dict[str, Any]:
     return config_of(deployed, FIRST, output)
 
 
-def run_deployed(deployed: dict[str, Any], python: str, output: str, event: dict[str, Any], _: Path) -> dict[str, Any]:
+def run_deployed(deployed: dict[str, Any], python: str, output: str, event: dict[str, Any]) -> dict[str, Any]:
     return run_version(python, version_code(deployed, FIRST, output), output, event)
 
 
@@ -64,12 +64,8 @@ def test_the_deployed_config_holds_the_stack_keys_never_the_development_key(depl
         assert keys == {"signing": "k1", "keys": {"k1": deployed["first_keys"]["k1"]}, "development": False}
 
 
-def test_viewer_request_validates_a_cookie_signed_with_the_deployed_key(
-    deployed: dict[str, Any], python: str, tmp_path: Path
-) -> None:
-    output = run_deployed(
-        deployed, python, "ViewerRequest", sample(deployed, "viewer-request/all-granted.json"), tmp_path
-    )
+def test_viewer_request_validates_a_cookie_signed_with_the_deployed_key(deployed: dict[str, Any], python: str) -> None:
+    output = run_deployed(deployed, python, "ViewerRequest", sample(deployed, "viewer-request/all-granted.json"))
     request = output["result"]
     assert header(request, "x-consent-state") == ["valid"], output["log"]
     assert header(request, "x-consent-categories") == ["advertising,analytics,necessary,preferences,social"]
@@ -87,12 +83,12 @@ def test_viewer_request_validates_a_cookie_signed_with_the_deployed_key(
     ],
 )
 def test_the_deployed_packages_run_from_their_bytecode(
-    deployed: dict[str, Any], python: str, output: str, event: str, tmp_path: Path
+    deployed: dict[str, Any], python: str, output: str, event: str
 ) -> None:
     """/var/task is read-only: a module without bytecode for the runtime's Python is compiled on every cold start."""
     if not lambda_runtime.python_version(python).startswith("3.13"):
         pytest.skip("no Python 3.13 here: the packages carry bytecode for it alone")
-    run = run_deployed(deployed, python, output, sample(deployed, event), tmp_path)
+    run = run_deployed(deployed, python, output, sample(deployed, event))
     assert run["result"].get("status", "200") == "200", run["log"]
     assert [path for path in run["compiled"] if "/task/" in path] == []
     assert "typing" not in run["modules"] or output == "ConsentApi", "typing costs a viewer's cold start 3 to 4 ms"
@@ -109,9 +105,9 @@ def test_the_deployed_packages_run_from_their_bytecode(
     ],
 )
 def test_response_triggers_cap_lifetimes_and_keep_granted_cookies(
-    deployed: dict[str, Any], python: str, output: str, event: str, tmp_path: Path
+    deployed: dict[str, Any], python: str, output: str, event: str
 ) -> None:
-    run = run_deployed(deployed, python, output, sample(deployed, event), tmp_path)
+    run = run_deployed(deployed, python, output, sample(deployed, event))
     lines = header(run["result"], "set-cookie")
     by_name = {cookies.set_cookie_name(line): line for line in lines}
     assert "_ga" in by_name, run["log"]  # analytics: granted here (fail-closed would drop it)
@@ -124,25 +120,21 @@ def test_response_triggers_cap_lifetimes_and_keep_granted_cookies(
     ("path", "content_type"),
     [("get-banner-js.json", "application/javascript"), ("get-state.json", "application/json")],
 )
-def test_the_consent_endpoint_answers(
-    deployed: dict[str, Any], python: str, path: str, content_type: str, tmp_path: Path
-) -> None:
+def test_the_consent_endpoint_answers(deployed: dict[str, Any], python: str, path: str, content_type: str) -> None:
     event = json.loads((ROOT / "events" / "consent-api" / path).read_text(encoding="utf-8"))
-    run = run_deployed(deployed, python, "ConsentApi", event, tmp_path)
+    run = run_deployed(deployed, python, "ConsentApi", event)
     assert run["result"]["status"] == "200", run["log"]
     assert header(run["result"], "content-type")[0].startswith(content_type)
     assert lambda_runtime.python_version(python).startswith("3.13") or lambda_runtime.lambda_python() == sys.executable
 
 
-def test_the_deployed_endpoint_makes_the_banner_its_viewer_request_names(
-    deployed: dict[str, Any], python: str, tmp_path: Path
-) -> None:
+def test_the_deployed_endpoint_makes_the_banner_its_viewer_request_names(deployed: dict[str, Any], python: str) -> None:
     """`sam build` renders the banner on the build's Python; Lambda's Python 3.13 must make the same bytes."""
     named = deployed_config(deployed, "ViewerRequest")["edge"]["banner"]
     assert named == deployed_config(deployed, "ConsentApi")["edge"]["banner"]
     event = json.loads((ROOT / "events" / "consent-api" / "get-banner-versioned.json").read_text(encoding="utf-8"))
     event["Records"][0]["cf"]["request"]["uri"] = named
-    run = run_deployed(deployed, python, "ConsentApi", event, tmp_path)
+    run = run_deployed(deployed, python, "ConsentApi", event)
     assert run["result"]["status"] == "200", run["log"]
     assert header(run["result"], "cache-control") == ["public, max-age=31536000, immutable"], run["log"]
     script = gzip.decompress(base64.b64decode(run["result"]["body"]))
@@ -158,6 +150,8 @@ def test_the_writers_role_allows_every_call_it_makes(deployed: dict[str, Any]) -
     def arn(resource: Any) -> str:
         if resource == "*":
             return "*"
+        if resource == {"Ref": "AWS::StackId"}:
+            return str(deployed["stack_id"])
         if "Ref" in resource:
             assert resource["Ref"] == "KeysSecret"
             return str(deployed["secret"])

@@ -135,7 +135,8 @@ def template_default(name: str) -> str:
 
 def test_the_keys_are_kept_as_long_as_the_receipts_they_seal(template: dict[str, Any]) -> None:
     secret = template["Resources"]["KeysSecret"]
-    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    # Kept when the stack goes or the secret is replaced; a failed first deploy sealed nothing and leaves none behind.
+    assert (secret["DeletionPolicy"], secret["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_parameters_for_the_existing_site(template: dict[str, Any]) -> None:
@@ -168,6 +169,7 @@ def test_config_writer_may_touch_the_secret_the_table_the_edge_functions_and_the
     log_groups = [f"/aws/lambda/us-east-1.${{{name}}}" for name in (*logged, "ConsentApiFunction")]
     assert statements == [
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "KeysSecret"}},
+        {"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": {"Ref": "AWS::StackId"}},
         {
             "Effect": "Allow",
             "Action": "dynamodb:DescribeTable",
@@ -200,7 +202,8 @@ def test_config_writer_may_touch_the_secret_the_table_the_edge_functions_and_the
                 {"Fn::Sub": f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{group}{suffix}"}
                 for group in log_groups
                 for suffix in ("", ":*")
-            ],
+            ]
+            + [{"Fn::Sub": "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/aws/cloudfront/LambdaEdge/*"}],
         },
         {
             "Effect": "Allow",
@@ -289,9 +292,22 @@ def test_nothing_is_cached_unless_the_origin_says_so(template: dict[str, Any]) -
     policy = template["Resources"]["SiteCachePolicy"]["Properties"]["CachePolicyConfig"]
     assert policy["DefaultTTL"] == 0 and policy["MinTTL"] == 0  # MinTTL > 0 would cache even `private`
     key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
-    # Authorization: CloudFront forwards it from the cache key alone, so that a page is never another's.
-    assert key["HeadersConfig"]["Headers"] == ["x-consent-categories", "Authorization"]
     assert key["CookiesConfig"] == {"CookieBehavior": "none"}  # the visitor's cookies never split the cache
+
+
+@pytest.mark.parametrize(("forward_host", "host"), [("false", set()), ("true", {"host"})])
+def test_the_cache_keys_hold_authorization_and_the_host_the_origin_gets(forward_host: str, host: set[str]) -> None:
+    """Authorization: CloudFront forwards it from the cache key alone, so that a page is never another's.
+
+    Host, when the origin gets the viewer's: a virtual-host origin serves each of the
+    distribution's names its own pages and files, which CloudFront's key must keep apart.
+    """
+    distribution = load_distribution(parameters={"ForwardHostHeader": forward_host})
+    *static, default = distribution.behaviours[3:]
+    assert default.cache_policy.headers.names == {"x-consent-categories", "authorization"} | host
+    for behaviour in static:
+        assert behaviour.cache_policy.headers.names == host and behaviour.forwarding.header("host") == bool(host)
+        assert not behaviour.forwarding.header("user-agent") and not behaviour.forwarding.cookie("sessionid")
 
 
 def test_the_origin_gets_every_viewer_header_and_host_when_asked(template: dict[str, Any]) -> None:
@@ -310,12 +326,6 @@ def test_the_origin_gets_every_viewer_header_and_host_when_asked(template: dict[
     consent_policy = resources["ConsentOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
     consent_headers = set(consent_policy["HeadersConfig"]["Headers"])
     assert {"CloudFront-Viewer-Country", "Sec-GPC", "Host", "X-Requested-With"} <= consent_headers
-    static = resources["StaticOriginRequestPolicy"]
-    assert static["Condition"] == "ForwardsHostHeader"
-    assert static["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"] == {
-        "HeaderBehavior": "whitelist",
-        "Headers": ["Host"],
-    }
 
 
 def test_the_banner_is_kept_by_cloudfront_apart_from_every_visitor(template: dict[str, Any]) -> None:
@@ -353,16 +363,19 @@ def test_static_files_have_behaviours_without_consent_functions(template: dict[s
     for index, slot in enumerate(slots):
         condition, behaviour, otherwise = slot["Fn::If"]
         assert condition == f"HasStaticPattern{index}" and otherwise == {"Ref": "AWS::NoValue"}
-        assert behaviour["CachePolicyId"] == {"Ref": "StaticCachePolicy"}
-        assert behaviour["OriginRequestPolicyId"] == {
-            "Fn::If": ["ForwardsHostHeader", {"Ref": "StaticOriginRequestPolicy"}, {"Ref": "AWS::NoValue"}]
-        }
+        assert behaviour["CachePolicyId"] == {"Ref": "StaticCachePolicy"} and "OriginRequestPolicyId" not in behaviour
         assert behaviour["LambdaFunctionAssociations"] == [
             {"EventType": "origin-response", "LambdaFunctionARN": {"Ref": "StaticResponseFunction.Version"}}
         ]
     key = template["Resources"]["StaticCachePolicy"]["Properties"]["CachePolicyConfig"]
     assert key["ParametersInCacheKeyAndForwardedToOrigin"]["CookiesConfig"] == {"CookieBehavior": "none"}
-    assert key["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert key["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"] == {
+        "Fn::If": [
+            "ForwardsHostHeader",
+            {"HeaderBehavior": "whitelist", "Headers": ["Host"]},
+            {"HeaderBehavior": "none"},
+        ]
+    }
 
 
 @pytest.mark.parametrize(
@@ -386,7 +399,29 @@ def test_every_function_the_distribution_runs_has_its_log_groups_made_with_the_r
     properties = template["Resources"]["EdgeLogs"]["Properties"]
     assert template["Resources"]["EdgeLogs"]["Type"] == "Custom::EdgeLogGroups"
     assert properties["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    named = {
-        group["Fn::Sub"].removeprefix("/aws/lambda/us-east-1.${").removesuffix("}") for group in properties["LogGroups"]
-    }
-    assert named == set(load_distribution().functions)
+    named = {group["Fn::Sub"].rpartition("${")[2].removesuffix("}") for group in properties["LogGroups"]}
+    assert named == set(load_distribution().functions) | {"Distribution"}  # and CloudFront's, for what it refuses
+    assert properties["Revision"] == {"Ref": "ConfigRevision"}
+
+
+@pytest.mark.parametrize(
+    ("replicas", "failures"),
+    [
+        ("", []),
+        ("eu-central-1,eu-west-2", []),
+        ("eu-central-1,eu-west-3", ["ReplicaRegions names other regions than the table's own"]),
+        (",eu-west-1", ["ReplicaRegions has an empty entry"]),
+    ],
+)
+def test_replica_regions_the_table_cannot_have_are_refused_before_anything_is_created(
+    replicas: str, failures: list[str]
+) -> None:
+    receipts = load_template(ROOT / "receipts.yaml")
+    found = failed_rules(receipts, {"ReplicaRegions": replicas}, region="eu-west-3")
+    assert [failure.split(" (")[0] for failure in found] == failures
+
+
+def test_the_writer_takes_every_retention_the_template_offers(template: dict[str, Any]) -> None:
+    from functions.edge_config import app as writer
+
+    assert set(template["Parameters"]["LogRetentionDays"]["AllowedValues"]) == writer.RETENTION_DAYS
