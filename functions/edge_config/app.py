@@ -461,30 +461,10 @@ def aws_clients() -> Clients:
 LOG_GROUPS_ID = "edge-consent-log-groups"
 # The functions' own, and CloudFront's for what it refuses of them.
 LOG_GROUP_RE = re.compile(r"/aws/lambda/us-east-1\.[A-Za-z0-9_-]{1,64}|/aws/cloudfront/LambdaEdge/[A-Z0-9]{1,32}")
-RETENTION_DAYS = {
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-}
+# CloudWatch Logs' retentions, as the template's LogRetentionDays offers them.
+RETENTION_DAYS = frozenset((1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180)) | frozenset(
+    (365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+)
 
 
 def set_log_retention(properties: dict[str, Any], clients: Clients, deadline: Deadline) -> Outcome:
@@ -509,9 +489,8 @@ def set_log_retention(properties: dict[str, Any], clients: Clients, deadline: De
     deadline.begin("listing the account's regions")
     regions = sorted(r["RegionName"] for r in clients.regional("ec2", "us-east-1").describe_regions()["Regions"])
     failed: dict[str, str] = {}
-    logs_in = {
-        region: clients.regional("logs", region) for region in regions
-    }  # boto3 makes clients unsafely in threads
+    # Made here, not in the threads: boto3's default session does not make clients safely there.
+    logs_in = {region: clients.regional("logs", region) for region in regions}
 
     def region_groups(region: str) -> None:
         try:

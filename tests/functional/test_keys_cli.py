@@ -13,6 +13,7 @@ from consent_api.models import Receipt
 
 from edge_consent import cli, keys
 from tests.helpers.dev import RECEIPTS_TABLE as TABLE
+from tests.helpers.receipts import chained_receipt
 
 K1, K2 = "A" * 64, "B" * 64
 ROTATED = {"signing": "k2", "k2": K2, "retired": {"k1": {"key": K1, "sealed_until": "2026-06-01"}}}
@@ -79,9 +80,9 @@ def test_the_stacks_secret_is_read_where_its_arn_says(
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        arn = boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
             Name="edge-consent-keys", SecretString=json.dumps(ROTATED)
-        )["ARN"]
+        )["ARN"]  # not the default region: the ARN says where it is
         status, output = run(capsys, "keys", "check", "--secret-id", arn)
         assert status == 0 and f"secret {arn} (version " in output and "usable" in output
         status, output = run(capsys, "keys", "check", "--secret-id", "missing")
@@ -94,22 +95,7 @@ def test_nothing_named_or_both_named_is_refused(capsys: pytest.CaptureFixture[st
 
 
 def sealed_receipt(key_id: str, key: bytes, index: int, previous: Receipt | None = None) -> Receipt:
-    receipt = Receipt(
-        receipt_id=f"{index:032d}",
-        consent_id="visitor-1234567890",
-        time=f"2026-11-{10 + index:02d}T10:00:00.000Z",
-        event="given" if previous is None else "updated",
-        method="accept_all",
-        collection="banner",
-        policy_version=3,
-        policy_sha256="a" * 64,
-        language="fr",
-        granted=("necessary",),
-        refused=(),
-        gpc=False,
-        previous_receipt_sha256=previous.sha256() if previous else None,
-        expires_at=2_000_000_000,
-    )
+    receipt = chained_receipt("visitor-1234567890", index, previous, 2_000_000_000, f"{index:032d}")
     return receipt.sealed(key_id, {key_id: key})
 
 

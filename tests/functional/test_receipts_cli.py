@@ -14,6 +14,7 @@ from consent_api.receipts import DynamoReceiptStore
 
 from edge_consent import cli, events, policy
 from tests.helpers.dev import RECEIPTS_TABLE as TABLE
+from tests.helpers.receipts import chained_receipt
 
 NOW = 1_795_702_862
 
@@ -27,22 +28,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def history(store: DynamoReceiptStore, consent_id: str, count: int) -> list[Receipt]:
     made: list[Receipt] = []
     for index in range(count):
-        receipt = Receipt(
-            receipt_id=f"{consent_id[:4]}{index:028d}",
-            consent_id=consent_id,
-            time=f"2026-11-{10 + index:02d}T10:00:00.000Z",
-            event="given" if index == 0 else "updated",
-            method="accept_all",
-            collection="banner",
-            policy_version=3,
-            policy_sha256="a" * 64,
-            language="fr",
-            granted=("necessary",),
-            refused=(),
-            gpc=False,
-            previous_receipt_sha256=made[-1].sha256() if made else None,
-            expires_at=NOW + 400 * 86400,
-        )
+        previous = made[-1] if made else None
+        receipt = chained_receipt(consent_id, index, previous, NOW + 400 * 86400, f"{consent_id[:4]}{index:028d}")
         made.append(store.append(receipt, f"{consent_id[:6]}-sub-{index:04d}", "f"))
     return made
 

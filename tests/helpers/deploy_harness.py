@@ -106,6 +106,7 @@ class Stack:
         self.secrets = secrets_client
         self.recorder = recorder
         self.built = load_template(packages / "template.yaml")
+        self.values = substitutions(self.built)
         resources = self.built["Resources"]
         self.ids = [
             str(entry["Source"]["Ref"]).split(".")[0] for entry in resources["EdgeConfig"]["Properties"]["Functions"]
@@ -137,7 +138,7 @@ class Stack:
         self.requests = 0
 
     def name(self, logical_id: str) -> str:
-        return substitutions(self.built)[logical_id]
+        return self.values[logical_id]
 
     def publish(self, logical_id: str) -> str:
         """SAM's AWS::Lambda::Version: $LATEST published, or the deploy fails."""
@@ -170,7 +171,7 @@ class Stack:
             if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
                 return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:edge-consent-writer"
             if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
-                return substitute(value["Fn::Sub"], substitutions(self.built))
+                return substitute(value["Fn::Sub"], self.values)
             if isinstance(value, dict):
                 return {key: resolve(item) for key, item in value.items()}
             if isinstance(value, list):

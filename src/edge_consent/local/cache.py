@@ -83,8 +83,8 @@ def time_to_live(
     status: int, headers: cloudfront.Headers, policy: CacheTimes, error_min_ttl: int, now: float
 ) -> float | None:
     """How long CloudFront keeps this response, or None when it does not keep it at all."""
-    if policy.max_ttl == 0 and policy.default_ttl == 0 and policy.min_ttl == 0:
-        return None  # caching disabled
+    if policy.disabled:
+        return None
     directives = _directives(headers)
     no_cache = "no-cache" in directives and not directives["no-cache"]  # `no-cache="Set-Cookie"` is another thing
     if "no-store" in directives or "private" in directives or no_cache:
@@ -132,3 +132,8 @@ class CacheTimes:
     min_ttl: int = 0
     default_ttl: int = 0
     max_ttl: int = 0
+
+    @property
+    def disabled(self) -> bool:
+        """Caching disabled (all three 0, as the managed CachingDisabled): nothing is kept, nothing keyed."""
+        return self.max_ttl == self.default_ttl == self.min_ttl == 0

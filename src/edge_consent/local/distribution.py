@@ -286,13 +286,12 @@ def _policies(behaviour: dict[str, Any], resources: dict[str, Any]) -> tuple[For
     if headers[1].behavior == "whitelist" and "authorization" in headers[1].names:
         raise TemplateError("an origin request policy cannot forward Authorization (CloudFront answers 400)")
     times = CacheTimes(*(int(cache_config.get(name, 0)) for name in ("MinTTL", "DefaultTTL", "MaxTTL")))
-    caches_nothing = times == CacheTimes(0, 0, 0)
     forwarding = Forwarding(
         headers=headers,
         cookies=tuple(_selection(p.get("CookiesConfig"), "Cookie", False) for p in policies),
         queries=tuple(_selection(p.get("QueryStringsConfig"), "QueryString", False) for p in policies),
         accept_encodings=accept_encodings,
-        authorization=headers[0].admits("authorization") or (caches_nothing and headers[1].admits("authorization")),
+        authorization=headers[0].admits("authorization") or (times.disabled and headers[1].admits("authorization")),
     )
     cache_policy = CachePolicy(
         times,

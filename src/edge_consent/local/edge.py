@@ -243,7 +243,7 @@ class LocalEdge:
         """What the behaviour's cache policy keys on, from the request as viewer-request left it."""
         method = request["method"]
         policy = behaviour.cache_policy
-        if method not in behaviour.cached_methods or policy.times.max_ttl == policy.times.default_ttl == 0:
+        if method not in behaviour.cached_methods or policy.times.disabled:
             return None
         headers = request["headers"]
         pairs = cookies.parse_cookie_header(cloudfront.cookie_header(headers))
