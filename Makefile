@@ -67,13 +67,18 @@ PORT ?= 8080
 run: $(STAMP)
 	$(BIN)/edge-consent run --port $(PORT) $(ARGS)
 
-# The browser tests drive Debian's Chromium: installed here when missing, never downloaded by Playwright.
+# The real things the tests run instead of models: Debian's chromium and firefox-esr (Playwright and
+# puppeteer-core drive them; no browser is ever downloaded), Debian's php-cli, and the pinned Node
+# packages of tests/node (npm ci, from its package-lock.json). Installed here when missing.
 browser-deps:
-	@[ -x "$${CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || { \
-		echo "Installing Debian's chromium for the browser tests"; \
+	@missing=; for tool in chromium:chromium firefox-esr:firefox-esr php:php-cli node:nodejs npm:npm; do \
+		command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; done; \
+	[ -z "$$missing" ] || { echo "Installing Debian's$$missing for the tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
-		else echo "chromium is missing: apt-get install chromium as root, or set CHROMIUM to a Chromium" >&2; exit 1; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+		else echo "missing:$$missing. apt-get install$$missing as root" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; }
+	@[ tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ] || \
+		(cd tests/node && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 # The README's pictures, taken by the browser test that checks them.
 screenshots: $(STAMP) browser-deps
