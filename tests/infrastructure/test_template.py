@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import tomllib
+import urllib.parse
 from typing import Any
 
 import pytest
 from consent_core.config import DEFAULT_REGION, DEFAULT_TABLE
 
 from edge_consent.local.distribution import load_distribution
-from edge_consent.template import load_template
+from edge_consent.template import conditions, load_template, parameter_values, resolve_ifs
+from tests.helpers import iam
 from tests.helpers.cloudformation import failed_rules
 from tests.helpers.dev import ROOT
 
@@ -425,3 +429,322 @@ def test_the_writer_takes_every_retention_the_template_offers(template: dict[str
     from functions.edge_config import app as writer
 
     assert set(template["Parameters"]["LogRetentionDays"]["AllowedValues"]) == writer.RETENTION_DAYS
+
+
+# The WAF web ACL in front of the distribution: made by the stack (default), given, or none.
+OWN_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/site-acl/473e64fd-f30b-4765-81a0-62ad96dd167a"
+STACK_ACL = {"Fn::GetAtt": ["ConsentWebAcl", "Arn"]}
+GIVEN_ACL = {"Ref": "WebAclArn"}
+
+
+def resolved(template: dict[str, Any], parameters: dict[str, str]) -> tuple[dict[str, bool], dict[str, Any]]:
+    """The conditions and the resources CloudFormation would create with these parameters."""
+    chosen = conditions(template, parameter_values(template, parameters))
+    resources = {
+        name: resource
+        for name, resource in resolve_ifs(template["Resources"], chosen).items()
+        if chosen.get(resource.get("Condition", ""), True)
+    }
+    return chosen, resources
+
+
+@pytest.mark.parametrize(
+    ("parameters", "acl", "output"),
+    [
+        ({}, STACK_ACL, STACK_ACL),  # on by default: a rate limit a platform engineer need not think of
+        ({"ConsentRateLimit": "0"}, None, "none"),
+        ({"WebAclArn": OWN_ACL}, GIVEN_ACL, GIVEN_ACL),
+        ({"WebAclArn": OWN_ACL, "ConsentRateLimit": "0"}, GIVEN_ACL, GIVEN_ACL),
+    ],
+)
+def test_the_distribution_has_the_stacks_web_acl_the_sites_own_or_none(
+    template: dict[str, Any], parameters: dict[str, str], acl: Any, output: Any
+) -> None:
+    chosen, resources = resolved(template, parameters)
+    config = resources["Distribution"]["Properties"]["DistributionConfig"]
+    assert config.get("WebACLId") == acl
+    assert ("ConsentWebAcl" in resources) == (acl == STACK_ACL)  # a site's own ACL: the stack makes none
+    assert resolve_ifs(template["Outputs"]["WebAcl"]["Value"], chosen) == output
+    # The local edge reads the same distribution whatever the mode (it does not model WAF).
+    assert [b.path_pattern for b in load_distribution(parameters=parameters).behaviours][:3] == [
+        "/consent/banner.*",
+        "/consent",
+        "/consent/*",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        *[("0", True), ("10", True), ("100", True), ("2000000000", True)],
+        *[("9", False), ("1", False), ("010", False), ("2000000001", False), ("-10", False), ("", False)],
+    ],
+)
+def test_the_rate_limit_is_zero_or_one_aws_waf_accepts(template: dict[str, Any], value: str, allowed: bool) -> None:
+    """AWS WAF's rate-based rules take 10 to 2,000,000,000; 0 is the stack's word for no web ACL."""
+    declared = template["Parameters"]["ConsentRateLimit"]
+    assert (re.fullmatch(declared["AllowedPattern"], value) is not None) == allowed
+    assert int(declared["Default"]) >= 10
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        (OWN_ACL, True),
+        ("arn:aws:wafv2:eu-west-3:123456789012:regional/webacl/site-acl/473e64fd", False),  # not CloudFront's
+        ("arn:aws:wafv2:eu-west-3:123456789012:global/webacl/site-acl/473e64fd", False),
+        ("473e64fd-f30b-4765-81a0-62ad96dd167a", False),  # a WAF Classic id
+    ],
+)
+def test_a_sites_own_web_acl_is_a_cloudfront_wafv2_one(template: dict[str, Any], value: str, allowed: bool) -> None:
+    pattern = template["Parameters"]["WebAclArn"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) == allowed
+
+
+def byte_match(statement: dict[str, Any], method: str, path: str) -> bool:
+    """AWS WAF's ByteMatch on the method or the URI path, with the transformations the rule uses."""
+    value = method if "Method" in statement["FieldToMatch"] else path
+    for transformation in sorted(statement["TextTransformations"], key=lambda t: t["Priority"]):
+        if transformation["Type"] == "URL_DECODE":
+            value = urllib.parse.unquote(value)
+        elif transformation["Type"] == "NORMALIZE_PATH":  # multiple slashes, ./ and ../ removed
+            segments: list[str] = []
+            for segment in re.sub("/+", "/", value).split("/")[1:]:
+                if segment == "..":
+                    segments = segments[:-1]
+                elif segment != ".":
+                    segments.append(segment)
+            value = "/" + "/".join(segments)
+        else:
+            assert transformation["Type"] == "NONE"
+    searched, position = statement["SearchString"], statement["PositionalConstraint"]
+    return value == searched if position == "EXACTLY" else value.startswith(searched) and position == "STARTS_WITH"
+
+
+def scope_matches(statement: dict[str, Any], method: str, path: str) -> bool:
+    ((kind, body),) = statement.items()
+    if kind == "AndStatement":
+        return all(scope_matches(s, method, path) for s in body["Statements"])
+    if kind == "OrStatement":
+        return any(scope_matches(s, method, path) for s in body["Statements"])
+    assert kind == "ByteMatchStatement"
+    return byte_match(body, method, path)
+
+
+def test_the_stacks_web_acl_limits_each_address_posting_to_the_consent_endpoint(template: dict[str, Any]) -> None:
+    acl = template["Resources"]["ConsentWebAcl"]
+    assert acl["Type"] == "AWS::WAFv2::WebACL" and acl["Condition"] == "CreatesWebAcl"
+    p = acl["Properties"]
+    assert p["Scope"] == "CLOUDFRONT" and p["DefaultAction"] == {"Allow": {}}  # the stack is in us-east-1
+    (rule,) = p["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rate["Limit"] == {"Ref": "ConsentRateLimit"} and rate["AggregateKeyType"] == "IP"
+    assert rate["EvaluationWindowSec"] in (60, 120, 300, 600)  # AWS WAF's windows
+    response = rule["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    assert response["ResponseHeaders"] == [{"Name": "Retry-After", "Value": str(rate["EvaluationWindowSec"])}]
+    assert response["CustomResponseBodyKey"] in p["CustomResponseBodies"]
+    scope = rate["ScopeDownStatement"]
+    distribution = load_distribution()
+    for path in ("/consent", "/consent/", "/consent/cookies", "/", "/consent-policy", "/consentement", "/Consent"):
+        endpoint = distribution.behaviour_for(path).path_pattern in ("/consent", "/consent/*")
+        assert scope_matches(scope, "POST", path) == endpoint, path  # what the endpoint's behaviours take
+        assert not scope_matches(scope, "GET", path)  # reading the banner or the pages is not limited
+    for spelling in ("/%63onsent", "//consent", "/./consent/x", "/a/../consent"):
+        assert scope_matches(scope, "POST", spelling), spelling  # however CloudFront may normalise it
+
+
+# Who can forge consent: whoever reads the keys, in the secret or in the edge packages' config.json.
+def keyed_functions(template: dict[str, Any]) -> list[str]:
+    """The functions whose packages the config writer writes the keys into."""
+    return [
+        entry["Source"]["Ref"].split(".")[0] for entry in template["Resources"]["EdgeConfig"]["Properties"]["Functions"]
+    ]
+
+
+def edge_package_arns(template: dict[str, Any]) -> list[str]:
+    """Each keyed function, its versions, and its Lambda@Edge replicas in other regions."""
+    found = []
+    for name in keyed_functions(template):
+        function = iam.arn(template, name)
+        replica = function.replace(f":{iam.REGION}:", ":eu-west-3:").replace(":function:", f":function:{iam.REGION}.")
+        found += [function, f"{function}:7", f"{replica}:7"]
+    return found
+
+
+WRITER = {"EdgeConfigFunctionRole"}  # SAM's role for EdgeConfigFunction, which has no Role of its own
+
+
+@pytest.mark.parametrize(
+    "action", ["lambda:GetFunction", "lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:InvokeFunction"]
+)
+def test_only_the_config_writer_may_read_or_change_the_packages_that_hold_the_keys(
+    template: dict[str, Any], action: str
+) -> None:
+    """GetFunction returns a link to the package and its config.json; a new version could send the keys anywhere.
+
+    Invoking the consent endpoint's version directly would seal a receipt for any choice: nobody may.
+    """
+    assert set(keyed_functions(template)) == {
+        "ViewerRequestFunction",
+        "ViewerResponseFunction",
+        "OriginResponseFunction",
+        "ConsentApiFunction",
+    }
+    assert "Role" not in template["Resources"]["EdgeConfigFunction"]["Properties"]
+    expected = set() if action == "lambda:InvokeFunction" else WRITER
+    assert iam.who_may(template, action, edge_package_arns(template)) == expected
+
+
+def test_only_the_config_writer_may_read_the_keys_secret(template: dict[str, Any]) -> None:
+    secret = [iam.arn(template, "KeysSecret")]
+    assert iam.who_may(template, "secretsmanager:GetSecretValue", secret) == WRITER
+    for action in ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecret"):  # choosing the next key
+        assert iam.who_may(template, action, secret) == set()
+
+
+def with_grant(template: dict[str, Any], logical_id: str, resource: dict[str, Any]) -> dict[str, Any]:
+    return {**template, "Resources": {**template["Resources"], logical_id: resource}}
+
+
+def consent_role_with(statement: dict[str, Any]) -> dict[str, Any]:
+    role: dict[str, Any] = copy.deepcopy(RAW["Resources"]["ConsentApiRole"])
+    role["Properties"]["Policies"].append({"PolicyName": "more", "PolicyDocument": {"Statement": [statement]}})
+    return role
+
+
+RAW = load_template()
+FN = {"Fn::GetAtt": ["ViewerRequestFunction", "Arn"]}
+SAM_FUNCTION = {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "x/"}}
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "resource", "action", "holder"),
+    [
+        (
+            "ConsentApiRole",
+            consent_role_with({"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": FN}),
+            "lambda:GetFunction",
+            "ConsentApiRole",
+        ),
+        (
+            "ConsentApiRole",
+            consent_role_with({"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}),
+            "lambda:GetFunction",
+            "ConsentApiRole",
+        ),
+        (
+            "ConsentApiRole",
+            consent_role_with({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}),
+            "secretsmanager:GetSecretValue",
+            "ConsentApiRole",
+        ),
+        (
+            "ConsentApiRole",
+            consent_role_with(
+                {"Effect": "Allow", "Action": "Lambda:Get*", "Resource": {"Fn::Sub": "${ViewerRequestFunction.Arn}:*"}}
+            ),
+            "lambda:GetFunction",
+            "ConsentApiRole",
+        ),
+        (
+            "Reader",
+            {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyName": "read",
+                    "Roles": [{"Ref": "EdgeFunctionRole"}],
+                    "PolicyDocument": {
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "secretsmanager:Get*", "Resource": "arn:aws:secretsmanager:*"}
+                        ]
+                    },
+                },
+            },
+            "secretsmanager:GetSecretValue",
+            "EdgeFunctionRole",
+        ),
+        (
+            "ReadOnlyRole",
+            {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"]},
+            },
+            "lambda:GetFunction",
+            "ReadOnlyRole",
+        ),
+        (
+            "Other",
+            {
+                **SAM_FUNCTION,
+                "Properties": {"Policies": [{"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": "x"}}]},
+            },
+            "secretsmanager:GetSecretValue",
+            "OtherRole",
+        ),
+        (
+            "Other",
+            {**SAM_FUNCTION, "Properties": {"Policies": ["AWSLambda_FullAccess"]}},
+            "lambda:GetFunction",
+            "OtherRole",
+        ),
+        (
+            "Shared",
+            {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {"Action": "lambda:GetFunction", "FunctionName": FN, "Principal": "111111111111"},
+            },
+            "lambda:GetFunction",
+            "Shared (function policy)",
+        ),
+    ],
+)
+def test_any_other_grant_of_the_keys_is_found(
+    logical_id: str, resource: dict[str, Any], action: str, holder: str
+) -> None:
+    """Inline, attached, managed (by name or ARN), SAM policy templates, resource policies; wildcards too."""
+    targets = edge_package_arns(RAW) if action.startswith("lambda:") else [iam.arn(RAW, "KeysSecret")]
+    assert iam.who_may(with_grant(RAW, logical_id, resource), action, targets) == WRITER | {holder}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": "arn:aws:lambda:*:*:function:other-*"},
+        {"Effect": "Allow", "Action": "lambda:GetFunctionConfiguration", "Resource": FN},  # no link to the code
+        {"Effect": "Deny", "Action": "lambda:*", "Resource": "*"},
+        {"Effect": "Allow", "NotAction": "lambda:*", "Resource": FN},
+    ],
+)
+def test_a_grant_that_cannot_reach_the_keys_is_not_counted(statement: dict[str, Any]) -> None:
+    changed = with_grant(RAW, "ConsentApiRole", consent_role_with(statement))
+    assert iam.who_may(changed, "lambda:GetFunction", edge_package_arns(RAW)) == WRITER
+
+
+def test_sam_policy_templates_are_those_of_the_pinned_translator() -> None:
+    """tools/sam_policy_templates.py makes the table from the SAM CLI's translator: again when the pin moves."""
+    table = json.loads(iam.SAM_POLICY_TEMPLATES.read_text(encoding="utf-8"))
+    pins = (ROOT / "requirements-sam.txt").read_text(encoding="utf-8")
+    assert f"aws-sam-translator=={table['aws-sam-translator']}\n" in pins
+    assert "secretsmanager:GetSecretValue" in table["templates"]["AWSSecretsManagerGetSecretValuePolicy"]
+
+
+def test_the_deny_policy_in_the_runbook_covers_what_the_template_grants_the_writer() -> None:
+    """docs/deploying.md: none but the writer (and the deployer) reads or replaces the packages or the keys."""
+    text = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    section = text.split("## Who can read the keys", 1)[1].split("\n## ", 1)[0]
+    policy = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    denied = {action for s in policy["Statement"] if s["Effect"] == "Deny" for action in s["Action"]}
+    assert {
+        "lambda:GetFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:PublishVersion",
+        "lambda:InvokeFunction",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    } <= denied
+    assert "lambda:GetFunctionConfiguration" not in denied  # no code in it, and these functions have no environment
+    for statement in policy["Statement"]:
+        excepted = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+        assert any("EdgeConfigFunctionRole" in principal for principal in excepted)
