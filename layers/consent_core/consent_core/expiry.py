@@ -1,19 +1,25 @@
 """When a Set-Cookie line expires, as each major browser reads it.
 
 Browsers read the same line differently, and a line one of them reads as a deletion can
-be a live cookie for another. Modelled from their sources:
-- Chromium: `net/cookies/cookie_util.cc` `ParseCookieExpirationTime` (its own tokenizer:
-  a digit token with `:` is only ever a time, `%2u:%2u:%2u`; the first token of two digits
-  or fewer is the day, the next of five or fewer the year) and `canonical_cookie.cc`
-  `ParseExpiration` (Max-Age by `StringToInt64`: an optional sign and digits; anything
-  else falls back to Expires; the last attribute of a name wins);
-- Firefox: `netwerk/cookie/CookieParser.cpp` (Max-Age: a leading `-` is expired, digits
-  only otherwise) and NSPR's `PR_ParseTimeString` for Expires and `Date` (free token
-  order, time optional, zones honoured, out-of-range fields roll over);
+be a live cookie for another. Modelled from their sources, and checked against the real
+browsers by tests/browser/test_real_lifetimes.py:
+- Chromium: `net/cookies/parsed_cookie.cc` (a line with a control character, tab included,
+  inside an attribute's name or value is refused whole; an attribute value over 1,024 bytes
+  is ignored, so the one before it stands), `cookie_util.cc` `ParseCookieExpirationTime`
+  (its own tokenizer: a digit token with `:` is only ever a time, `%2u:%2u:%2u`, and one
+  that is not, or a second one, fails the date; the first
+  token of two digits or fewer is the day, the next of five or fewer the year) and
+  `canonical_cookie.cc` `ParseExpiration` (Max-Age by `StringToInt64`: an optional sign and
+  digits; anything else falls back to Expires; the last attribute of a name wins);
+- Firefox: `netwerk/cookie/CookieParser.cpp` (a control character but tab refuses the line;
+  a value over 1,024 bytes is ignored; Max-Age: a leading `-` is expired, digits only
+  otherwise) and NSPR's `PR_ParseTimeString` (`nsprpub/pr/src/misc/prtime.c`) for Expires
+  and `Date`, byte for byte;
 - RFC 6265 5.1.1 and 5.2, for every other reader (`dates.parse_cookie_date`);
 - older browsers, which read the digits that begin a Max-Age (`60abc` as 60).
-Chromium and Firefox both move Expires by the difference between their clock and the
-response's `Date`; neither moves Max-Age.
+The last two have no size limit and refuse nothing. Chromium and Firefox both move Expires
+by the difference between their clock and the response's `Date`; neither moves Max-Age.
+Both clamp lifetimes to 400 days, longer than any cap here, so the clamp is not modelled.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from .dates import IMF_FIXDATE_RE, MONTHS, days_in_month, format_http_date, full
 NEVER = float("inf")
 EXPIRED = float("-inf")
 SESSION = None  # no expiry: the cookie lives as long as the browser session
+# Chromium and Firefox ignore an attribute value longer than this, in bytes (RFC 6265bis 5.6).
+ATTRIBUTE_LIMIT = 1024
+NAME_VALUE_LIMIT = 4096  # both refuse a longer name and value
 
 _DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
@@ -67,16 +76,17 @@ def chromium_date(text: str) -> float | None:
     """`ParseCookieExpirationTime`: Unix time, EXPIRED before year 1601, NEVER past Chromium's range, None if unread."""
     month = day = year = None
     time: tuple[int, int, int] | None = None
-    for token in _CHROMIUM_DELIMITERS.split(text):
+    for token in _CHROMIUM_DELIMITERS.split(_as_bytes(text)):
         if not token:
             continue
-        if not token[0].isdigit():
+        if not "0" <= token[0] <= "9":
             if month is None:
                 month = MONTHS.index(token[:3].lower()) + 1 if token[:3].lower() in MONTHS else None
         elif ":" in token:
             match = _CHROMIUM_TIME.match(token)
-            if time is None and match:
-                time = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            if time is not None or match is None:
+                return None  # a second time, or one `%2u:%2u:%2u` cannot read, fails the whole date
+            time = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
         elif day is None and len(token) <= 2:
             day = int(_LEADING_DIGITS.match(token).group() or 0)  # type: ignore[union-attr]
         elif year is None and len(token) <= 5:
@@ -137,44 +147,95 @@ _NSPR_WORDS = {  # first letter -> its three-letter words, tried in NSPR's order
     "w": (("weekday", "wed", 3),),
 }
 _NSPR_TOKEN_END = frozenset(" \t,;-+/()[]")
-# 6/16/95, 16-6-95, 95/6/16: one or two digits, twice, then two or four.
-_NSPR_NUMERIC_DATE = re.compile(r"([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{4}|[0-9]{1,2})(?![0-9A-Za-z])")
 _NSPR_SKIPPED = frozenset(" \t,;/()[]")
+_END = "\0"  # what C reads past the end of the string
+
+
+def _as_bytes(text: str) -> str:
+    """The UTF-8 bytes a browser parses, one character each: digit and letter tests stay ASCII."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def _digit(c: str) -> bool:
+    return "0" <= c <= "9"
+
+
+def _letter(c: str) -> bool:
+    return "a" <= c <= "z" or "A" <= c <= "Z"
+
+
+def _signed_char(c: str) -> int:
+    """`c - '0'` in C, where a byte over 127 is a negative char."""
+    return (ord(c) if ord(c) < 128 else ord(c) - 256) - 48
+
+
+def _numeric_date(rest: int, at: Callable[[int], str]) -> tuple[int, int, int, int] | int | None:
+    """`6/16/95`, `16-6-95`, `95/6/16`, `1/1/21000` at `rest`: (year, month, day, end); the end
+    alone when NSPR skips it unread (both over 12); None when it is no date (read again as words)."""
+    numbers = []
+    k = rest
+    for index, widths in enumerate(((1, 2), (1, 2), (1, 2, 4, 5))):
+        if index:
+            if at(k) not in "/-":
+                return None
+            k += 1
+        width = 0
+        while width < max(widths) and _digit(at(k + width)):
+            width += 1
+        if width not in widths:
+            return None
+        numbers.append(int("".join(at(k + i) for i in range(width))))
+        k += width
+    if _digit(at(k)) or _letter(at(k)):
+        return None
+    n1, n2, n3 = numbers
+    if n1 > 31 or n1 == 0:
+        if n2 > 12 or n3 > 31:
+            return None
+        return n1 + (2000 if n1 < 70 else 1900 if n1 < 100 else 0), n2, n3, k
+    if n1 > 12 and n2 > 12:
+        return k
+    n3 += 2000 if n3 < 70 else 1900 if n3 < 100 else 0
+    return (n3, n2, n1, k) if n1 > 12 else (n3, n1, n2, k)
 
 
 def firefox_date(text: str) -> float | None:  # noqa: C901 - PR_ParseTimeString, step for step with NSPR
     """NSPR's `PR_ParseTimeString(text, default_to_gmt=TRUE)`: Unix time, or None when it fails.
 
-    Month, day and year are required, in any order; the time is optional (missing seconds
-    are read as 0: NSPR's own reading of them is off by a few seconds). Fields out of range
-    roll over (31 Feb is early March), as `PR_NormalizeTime` does.
+    Month, day and year are required, in any order; the time is optional. Fields out of
+    range roll over (31 Feb is early March), as `PR_NormalizeTime` does. A numeric date
+    NSPR cannot read is read again piece by piece (`40/13/05 Jan 2030`); years of five
+    digits count; missing seconds are what C finds after the minutes (`'\\0' - '0'`).
     """
-    s = text.split("\0", 1)[0]
+    s = _as_bytes(text).split("\0", 1)[0]
     n = len(s)
 
     def at(k: int) -> str:
-        return s[k] if k < n else ""
+        return s[k] if k < n else _END
 
     found: dict[str, int] = {}
     date = year = hour = minute = second = -1
     offset: int | None = None
-    rest = 0
+    rest = iterations = 0
     while rest < n:
+        iterations += 1
+        if iterations > 1001:
+            return None  # NSPR gives up after 1,000 tokens
         c = s[rest]
         lower = c.lower()
-        if lower in _NSPR_WORDS and c.isascii():
+        if lower in _NSPR_WORDS and _letter(c):
             for slot, word, value in _NSPR_WORDS[lower]:
                 if slot not in found and at(rest + 1).lower() == word[1] and at(rest + 2).lower() == word[2]:
                     found[slot] = value
                     break
         elif lower == "u":
-            if "zone" not in found and at(rest + 1).lower() == "t" and not at(rest + 2).isalpha():
+            if "zone" not in found and at(rest + 1).lower() == "t" and not _letter(at(rest + 2)):
                 found["zone"] = 0
         elif c in "+-":
             # A numeric zone (+0100, -05, +1), once, when no other zone was named.
             if offset is None and found.get("zone", 0) == 0:
                 end = rest + 1
-                while at(end).isdigit():
+                while _digit(at(end)):
                     end += 1
                 digits = s[rest + 1 : end]
                 if len(digits) in (1, 2, 4):
@@ -182,25 +243,26 @@ def firefox_date(text: str) -> float | None:  # noqa: C901 - PR_ParseTimeString,
                     offset = (int(hours) * 60 + int(minutes)) * (1 if c == "+" else -1)
                     found["zone"] = 0
             rest += 1  # then past the digits, as the end of this token
-        elif c.isdigit() and c.isascii():
+        elif _digit(c):
             end = rest + 1
-            while at(end).isdigit():
+            while _digit(at(end)):
                 end += 1
             length = end - rest
             if at(end) == ":":
                 if not (hour >= 0 and minute >= 0) and length <= 2:
                     minutes_start = end + 1
                     minutes_end = minutes_start
-                    while at(minutes_end).isdigit():
+                    while _digit(at(minutes_end)):
                         minutes_end += 1
                     if 0 < minutes_end - minutes_start <= 2:
                         seconds_start = minutes_end + (at(minutes_end) == ":")
                         seconds_end = seconds_start
-                        while at(seconds_end).isdigit():
+                        while _digit(at(seconds_end)):
                             seconds_end += 1
                         if seconds_end - seconds_start <= 2:
                             h, m = int(s[rest:end]), int(s[minutes_start:minutes_end])
-                            sec = int(s[seconds_start:seconds_end] or 0)
+                            two = seconds_end - seconds_start == 2
+                            sec = int(s[seconds_start:seconds_end]) if two else _signed_char(at(seconds_start))
                             after = s[seconds_end:].lstrip(" \t").lower()
                             if h <= 12 and after.startswith("pm"):
                                 h = 12 if h == 12 else h + 12
@@ -208,18 +270,13 @@ def firefox_date(text: str) -> float | None:  # noqa: C901 - PR_ParseTimeString,
                                 h = 0
                             hour, minute, second = h, m, sec
                             rest = seconds_end
-            elif at(end) in "/-" and at(end + 1).isdigit():
-                match = _NSPR_NUMERIC_DATE.match(s, rest)
-                if "month" not in found and match:
-                    n1, n2, n3 = (int(group) for group in match.groups())
-                    if n1 > 31 or n1 == 0:
-                        if n2 <= 12 and n3 <= 31:
-                            year, found["month"], date = n1 + (2000 if n1 < 70 else 1900 if n1 < 100 else 0), n2, n3
-                    elif not (n1 > 12 and n2 > 12):
-                        n3 += 2000 if n3 < 70 else 1900 if n3 < 100 else 0
-                        date, found["month"], year = (n1, n2, n3) if n1 > 12 else (n2, n1, n3)
-                    rest = match.end()
-            elif at(end).isalpha():
+            elif at(end) in "/-" and _digit(at(end + 1)):
+                numeric = None if "month" in found else _numeric_date(rest, at)
+                if isinstance(numeric, int):
+                    rest = numeric
+                elif numeric is not None:
+                    year, found["month"], date, rest = numeric
+            elif _letter(at(end)):
                 pass  # digits followed by letters: ignored
             elif length in (4, 5):
                 if year < 0:
@@ -237,7 +294,7 @@ def firefox_date(text: str) -> float | None:  # noqa: C901 - PR_ParseTimeString,
             rest += 1
         while rest < n:
             if s[rest] in _NSPR_SKIPPED or (
-                s[rest] == "-" and ((rest > 0 and s[rest - 1].isalpha() and year < 0) or not at(rest + 1).isdigit())
+                s[rest] == "-" and ((rest > 0 and _letter(s[rest - 1]) and year < 0) or not _digit(at(rest + 1)))
             ):
                 rest += 1
             else:
@@ -247,7 +304,9 @@ def firefox_date(text: str) -> float | None:  # noqa: C901 - PR_ParseTimeString,
     zone = offset if offset is not None else found.get("zone", 0)
     month = found["month"]
     days = _days_from_civil(year + (month - 1) // 12, (month - 1) % 12 + 1, 1) + date - 1
-    seconds = days * 86400 + max(hour, 0) * 3600 + max(minute, 0) * 60 + max(second, 0)
+    clock = (hour if hour != -1 else 0) * 3600 + (minute if minute != -1 else 0) * 60
+    clock += second if second != -1 else 0
+    seconds = days * 86400 + clock
     return float(seconds - zone * 60)
 
 
@@ -281,51 +340,98 @@ def _rfc_max_age(value: str) -> float | None:
 
 # --- A line, as each reads it ------------------------------------------------------------
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab aside
+
+
+def _fits(value: str) -> bool:
+    return len(value) <= ATTRIBUTE_LIMIT and (
+        value.isascii() or len(value.encode("utf-8", "surrogatepass")) <= ATTRIBUTE_LIMIT
+    )
+
+
+def _name_value_too_long(line: str) -> bool:
+    pair = line.split(";", 1)[0]
+    return len(pair) > NAME_VALUE_LIMIT // 4 and len(_as_bytes(pair).replace("=", "", 1)) > NAME_VALUE_LIMIT
+
+
+def _chromium_refuses(line: str) -> bool:
+    """`ParseTokenValuePairs`: a control character, tab included, inside any name or value refuses the line."""
+    for part in line.split(";"):
+        name, _, value = part.partition("=")
+        if _CONTROL.search(part) or "\t" in name.strip(" \t") or "\t" in value.strip(" \t"):
+            return True
+    return _name_value_too_long(line)
+
+
+def _firefox_refuses(line: str) -> bool:
+    """`ParseAttributes` and the name and value checks: any control character but tab refuses the line."""
+    return bool(_CONTROL.search(line)) or _name_value_too_long(line)
+
+
+def _refuses_nothing(line: str) -> bool:
+    return False
+
+
 Reader = Callable[[str], "float | None"]
 # Max-Age reader, Expires reader, whether Expires moves with the response's Date, whether only
 # the last attribute of a name counts, readable or not (Chromium, Firefox), or the last one
-# that reads (RFC 6265).
-_BROWSERS: tuple[tuple[str, Reader, Reader, bool, bool], ...] = (
-    ("chromium", _chromium_max_age, chromium_date, True, True),
-    ("firefox", _firefox_max_age, firefox_date, True, True),
-    ("rfc6265", _rfc_max_age, parse_cookie_date, False, False),
-    ("older", _prefix_max_age, parse_cookie_date, True, True),
+# that reads (RFC 6265), whether values over 1,024 bytes are ignored, and what refuses a line.
+_BROWSERS: tuple[tuple[str, Reader, Reader, bool, bool, bool, Callable[[str], bool]], ...] = (
+    ("chromium", _chromium_max_age, chromium_date, True, True, True, _chromium_refuses),
+    ("firefox", _firefox_max_age, firefox_date, True, True, True, _firefox_refuses),
+    ("rfc6265", _rfc_max_age, parse_cookie_date, False, False, False, _refuses_nothing),
+    ("older", _prefix_max_age, parse_cookie_date, True, True, False, _refuses_nothing),
 )
 _PLAIN_MAX_AGE = re.compile(r"[0-9]{1,18}")
 
 
 def expiries(line: str, now: float, served_at: float | None = None) -> list[float | None]:
-    """When each browser lets this cookie live until: a Unix time, EXPIRED, NEVER, or None for a session cookie.
+    """When each browser that stores this cookie lets it live until: a Unix time, EXPIRED, NEVER,
+    or None for a session cookie. A browser that refuses the line has no reading.
 
     `served_at` is the response's `Date`: Chromium and Firefox move Expires by how far it
     lies behind their own clock, and not Max-Age.
     """
+    return _readings(line, now, served_at)[0]
+
+
+def _readings(line: str, now: float, served_at: float | None) -> tuple[list[float | None], frozenset[str]]:
+    """The readings of the browsers that store the line, and the names of those that refuse it."""
     attributes = _attributes(line)
-    # Chromium and Firefox ignore values over 1,024 bytes; not every browser does, so all count here.
     max_ages = [value for _, name, value in attributes if name == "max-age"]
     dates = [value for _, name, value in attributes if name == "expires"]
     shift = 0.0 if served_at is None else now - served_at
-    if all(_PLAIN_MAX_AGE.fullmatch(v) for v in max_ages) and all(IMF_FIXDATE_RE.fullmatch(v) for v in dates):
+    if (
+        line.isascii()
+        and line.isprintable()  # no control character, not even a tab: nobody refuses it
+        and len(line) <= NAME_VALUE_LIMIT
+        and all(_PLAIN_MAX_AGE.fullmatch(v) for v in max_ages)
+        and all(IMF_FIXDATE_RE.fullmatch(v) for v in dates)
+    ):
         # What servers send, read the same way by every browser: the fast path of every page view.
         if max_ages:
             seconds = _seconds(max_ages[-1])
-            return [EXPIRED if seconds == 0 else now + seconds]
+            return [EXPIRED if seconds == 0 else now + seconds], frozenset()
         if not dates:
-            return [SESSION]
+            return [SESSION], frozenset()
         fixdate = parse_cookie_date(dates[-1])
         if fixdate is not None and fixdate != NEVER:  # an impossible or out-of-range date: read below
-            return [fixdate, fixdate + shift]
+            return [fixdate, fixdate + shift], frozenset()
     result: list[float | None] = []
-    for _, read_max_age, read_date, shifted, last_only in _BROWSERS:
-        lifetime = _last(max_ages, read_max_age, last_only)
+    refused = []
+    for name, read_max_age, read_date, shifted, last_only, limited, refuses in _BROWSERS:
+        if refuses(line):
+            refused.append(name)
+            continue
+        lifetime = _last([v for v in max_ages if _fits(v)] if limited else max_ages, read_max_age, last_only)
         if lifetime is not None:
             result.append(now + lifetime)
             continue
-        date = _last(dates, read_date, last_only)
+        date = _last([v for v in dates if _fits(v)] if limited else dates, read_date, last_only)
         if shifted and date is not None and date not in (NEVER, EXPIRED):
             date += shift
         result.append(date)
-    return result
+    return result, frozenset(refused)
 
 
 def _last(values: list[str], read: Reader, last_only: bool) -> float | None:
@@ -342,25 +448,42 @@ def asks_for_deletion(line: str, now: float, served_at: float | None = None) -> 
 
 
 def cap_lifetime(line: str, now: float, cap: float, served_at: float | None = None) -> str:
-    """The line with a lifetime no browser reads past `cap`, and never a deletion turned into a live cookie.
+    """The line, or one no browser keeps longer than the shortest life any browser gives it, nor past `cap`.
 
-    A line every browser reads within the cap (or as a deletion) stays as sent. One that
-    some browser keeps past the cap loses its Max-Age and Expires and gets both anew:
-    Max-Age, which wins over Expires and no browser moves by the response's Date, and an
-    Expires for those that read no Max-Age. One that some browser reads as a deletion and
-    another as a live cookie becomes a clean deletion.
+    A line every browser that stores it reads within the cap (or as a deletion) stays as
+    sent. One that some browser reads as a deletion and another as a live cookie becomes a
+    clean deletion. One that some browser keeps past the cap loses its Max-Age and Expires:
+    - when some browser keeps it for the session only, it stays a session cookie;
+    - otherwise it gets both anew, for the shortest life read (and at most the cap):
+      Max-Age, which wins over Expires and no browser moves by the response's Date, and an
+      Expires for those that read no Max-Age.
+    When no line can do that (one browser keeps it for the session and another for a
+    minute; a browser that refused it would store the new line), it becomes a deletion:
+    the shortest life of all.
     """
     lowered = line.lower()
     if "max-age" not in lowered and "expires" not in lowered:
         return line  # a session cookie: nothing to cap
-    readings = expiries(line, now, served_at)
+    readings, refused = _readings(line, now, served_at)
     deleted = sum(1 for expiry in readings if expiry is not None and expiry <= now)
     if deleted:
         return line if deleted == len(readings) else deletion_for(line)
     if all(expiry is None or expiry <= cap for expiry in readings):
         return line
-    kept = [part for index, part in enumerate(line.split(";")) if index == 0 or not _is_lifetime(part)]
-    return ";".join(kept) + f"; Max-Age={int(cap - now)}; Expires={format_http_date(cap)}"
+    kept = ";".join(part for index, part in enumerate(line.split(";")) if index == 0 or not _is_lifetime(part))
+    lives = [expiry for expiry in readings if expiry is not None]
+    if SESSION in readings:
+        if any(expiry <= cap for expiry in lives):
+            return deletion_for(line)
+        shortened = kept
+    else:
+        seconds = int(min(min(lives), cap) - now)
+        if seconds < 1:
+            return deletion_for(line)
+        shortened = kept + f"; Max-Age={seconds}; Expires={format_http_date(now + seconds)}"
+    if refused and not refused <= _readings(shortened, now, served_at)[1]:
+        return deletion_for(line)  # the new line would be stored where the original was refused
+    return shortened
 
 
 def _is_lifetime(part: str) -> bool:
