@@ -383,6 +383,7 @@ _BROWSERS: tuple[tuple[str, Reader, Reader, bool, bool, bool, Callable[[str], bo
     ("older", _prefix_max_age, parse_cookie_date, True, True, False, _refuses_nothing),
 )
 _PLAIN_MAX_AGE = re.compile(r"[0-9]{1,18}")
+_NOBODY: frozenset[str] = frozenset()
 
 
 def expiries(line: str, now: float, served_at: float | None = None) -> list[float | None]:
@@ -411,12 +412,12 @@ def _readings(line: str, now: float, served_at: float | None) -> tuple[list[floa
         # What servers send, read the same way by every browser: the fast path of every page view.
         if max_ages:
             seconds = _seconds(max_ages[-1])
-            return [EXPIRED if seconds == 0 else now + seconds], frozenset()
+            return [EXPIRED if seconds == 0 else now + seconds], _NOBODY
         if not dates:
-            return [SESSION], frozenset()
+            return [SESSION], _NOBODY
         fixdate = parse_cookie_date(dates[-1])
         if fixdate is not None and fixdate != NEVER:  # an impossible or out-of-range date: read below
-            return [fixdate, fixdate + shift], frozenset()
+            return [fixdate, fixdate + shift], _NOBODY
     result: list[float | None] = []
     refused = []
     for name, read_max_age, read_date, shifted, last_only, limited, refuses in _BROWSERS:
