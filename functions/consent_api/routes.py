@@ -17,13 +17,13 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from consent_core import consent
+from consent_core import consent, signing
 from consent_core.config import EdgeConfig
 from pydantic import ValidationError
 
 from . import banner, pages, service, texts
 from .adapter import Request, Response, html_response, json_response
-from .models import MAX_PAGE_PATH, Collection, Submission, safe_return_to, viewer_country
+from .models import MAX_PAGE_PATH, Collection, Submission, safe_return_to, seal_problems, viewer_country
 from .schema import Site
 from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
 
@@ -114,7 +114,7 @@ def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now:
         logger.warning("receipt_write_failed", extra={"reason": str(exc)})
         raise
     _count(recorded, submission, time.perf_counter() - started)
-    set_cookies = service.cookies_after(recorded, visitor, config, now)
+    set_cookies = service.cookies_after(recorded, visitor, config, now, request.path, request.header("host"))
     if collection == "form":
         return Response(303, "", "text/plain", headers={"Location": submission.return_to}, set_cookies=set_cookies)
     state = service.state_after(recorded, context.gpc, config, now)
@@ -211,8 +211,15 @@ def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now:
         page, following = store.page(current.consent_id, now, after=after)
     except ValueError:
         raise Refused(400, "after: not a receipt position") from None
-    receipts = [r.public() for r in page]
-    return json_response(200, {"consent_id": current.consent_id, "receipts": receipts, "next": following})
+    # Only what the seals vouch for: whoever writes to the table could have moved, changed or unsealed the rest.
+    sealed_since = config.receipts.get("sealed_since", signing.SEALING_BEGAN)
+    withheld = seal_problems(page, config.keys, sealed_since, now)
+    if withheld:
+        problems = [f"{page[index].receipt_id}: {problem}" for index, problem in withheld.items()]
+        logger.warning("receipts_withheld", extra={"problems": problems})
+    receipts = [r.public() for index, r in enumerate(page) if index not in withheld]
+    answer = {"consent_id": current.consent_id, "receipts": receipts, "withheld": len(withheld), "next": following}
+    return json_response(200, answer)
 
 
 # --- Dispatch -----------------------------------------------------------------------

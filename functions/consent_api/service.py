@@ -112,19 +112,39 @@ def consent_cookie_header(config: EdgeConfig, value: str) -> str:
     return f"{config.consent_cookie_name}={value}; {attributes}"
 
 
-def cookies_after(recorded: Recorded, visitor: consent.Visitor, config: EdgeConfig, now: float) -> list[str]:
+def cookies_after(
+    recorded: Recorded,
+    visitor: consent.Visitor,
+    config: EdgeConfig,
+    now: float,
+    request_path: str = "/consent",
+    host: str | None = None,
+) -> list[str]:
     """The Set-Cookie lines of a recorded choice.
 
     The consent cookie and its state cookie (what the banner reads on every page), then
-    the deletion of every cookie the visitor sent that the new choice refuses: a
-    withdrawal clears the browser at once, HttpOnly cookies included.
+    the deletion of every cookie the new choice refuses: those the visitor sent, and the
+    catalogued ones under the static paths, where no function sees a request (the site's
+    pages delete those under their own paths, where the browser sends them). A withdrawal
+    clears the browser at once, HttpOnly cookies included.
     """
     granted = frozenset(recorded.receipt.granted)
     state_value = consent.state_cookie_value([recorded.cookie_value], visitor.gpc, config, now)
+    paths = consent.cookie_paths(request_path)
+    deletions = consent.refused_deletions(
+        visitor.cookie_names,
+        granted,
+        config,
+        (),
+        paths,
+        host,
+        exact_unseen=True,
+        unseen_paths=config.static_cookie_paths,
+    )
     return [
         consent_cookie_header(config, recorded.cookie_value),
         consent.state_cookie_line(config, state_value, now),
-        *consent.withdrawal_deletions(visitor.cookie_names, granted, config, already_set=()),
+        *deletions,
     ]
 
 

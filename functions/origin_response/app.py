@@ -1,10 +1,11 @@
 """origin-response: consent-independent clean-up of what the origin sets.
 
 Its output is cached and shared by every viewer, so nothing here depends on who
-asked: lifetimes are capped and malformed Set-Cookie dropped; on an error status,
-where CloudFront skips viewer-response, every Set-Cookie that is not necessary goes.
-A response that still sets a cookie (other than the consent cookie) is made private:
-CloudFront would otherwise cache it and send its Set-Cookie to every later visitor.
+asked: lifetimes are capped, malformed Set-Cookie dropped, and so is any consent or
+consent-state cookie (the consent endpoint's and viewer-response's alone); on an error
+status, where CloudFront skips viewer-response, every Set-Cookie that is not necessary
+goes. A response that still sets a cookie is made private: CloudFront would otherwise
+cache it and send its Set-Cookie to every later visitor.
 """
 
 from __future__ import annotations
@@ -31,14 +32,14 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
         cloudfront.set_cookie_lines(headers), granted, config, now, cloudfront.first_value(headers, "date")
     )
     cloudfront.replace_set_cookies(headers, result.kept)
-    caching.keep_from_shared_caches(headers, config.consent_cookie_name)
+    caching.keep_from_shared_caches(headers)
     log.unknown_cookies(result.unknown, "set-cookie")
     return response
 
 
 def fail_closed(event: dict[str, Any], config: EdgeConfig | None) -> dict[str, Any]:
     response = edge.fail_closed_response(event, config)
-    caching.keep_from_shared_caches(response.get("headers", {}), config.consent_cookie_name if config else "")
+    caching.keep_from_shared_caches(response.get("headers", {}))
     return response
 
 

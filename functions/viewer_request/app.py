@@ -45,10 +45,11 @@ def _fit(request: dict[str, Any], decision: consent.Consent, config: EdgeConfig)
         return
     headers = request["headers"]
     headers.pop("x-consent-stripped", None)
-    excess = cloudfront.request_size(request) - cloudfront.REQUEST_HEADERS_LIMIT
-    if excess > 0:
+    excess = first = cloudfront.request_size(request) - cloudfront.REQUEST_HEADERS_LIMIT
+    while excess > 0 and "cookie" in headers:  # until it fits: shedding is checked, never assumed
         _forward(headers, consent.shed_cookies(cloudfront.cookie_header(headers), excess, config), decision, config)
-    log.log("WARNING", "request_over_budget", excess=excess)
+        excess = cloudfront.request_size(request) - cloudfront.REQUEST_HEADERS_LIMIT
+    log.log("WARNING", "request_over_budget", excess=first)
 
 
 def fail_closed(event: dict[str, Any], config: EdgeConfig | None) -> dict[str, Any]:

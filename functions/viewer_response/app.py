@@ -22,7 +22,8 @@ HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, Any]:
     record = cloudfront.cf_record(event)
-    request_headers = record["request"].get("headers", {})
+    request = record["request"]
+    request_headers = request.get("headers", {})
     response: dict[str, Any] = record["response"]
     headers = response.setdefault("headers", {})
 
@@ -33,7 +34,11 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
     )
     sent = visitor.cookie_names + _stripped_by_viewer_request(request_headers)
     already_set = (cookies.set_cookie_name(line) for line in result.kept)
-    deletions = consent.withdrawal_deletions(sent, granted, config, already_set)
+    # The browser sent these cookies because their path matched this URI: each is deleted
+    # at every path it can have been stored with.
+    paths = consent.cookie_paths(request.get("uri", "/"))
+    host = cloudfront.first_value(request_headers, "host")
+    deletions = consent.refused_deletions(sent, granted, config, already_set, paths, host)
     cloudfront.replace_set_cookies(headers, result.kept + deletions + _state_cookie(visitor, config, now))
     log.unknown_cookies(result.unknown, "set-cookie")
     return response

@@ -102,6 +102,19 @@ def test_invoke_exits_non_zero_and_names_the_rule(
     assert status == 1 and "read-only header 'host' changed in viewer-request" in err
 
 
+def test_invoke_refuses_an_oversize_viewer_response(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """CloudFront answers 502 for a viewer-response result past 40 KB: so does invoke, naming the rule."""
+    event = json.loads((ROOT / "events/viewer-response/withdrawal.json").read_text(encoding="utf-8"))
+    response = event["Records"][0]["cf"]["response"]
+    response["headers"]["set-cookie"] = [
+        {"key": "Set-Cookie", "value": f"sessionid={'v' * 400}; Path=/p{number}"} for number in range(110)
+    ]
+    path = tmp_path / "oversize.json"
+    path.write_text(json.dumps(event), encoding="utf-8")
+    status, _, err = run(capsys, "invoke", "viewer-response", str(path))
+    assert status == 1 and "with its headers, over 40960 for viewer triggers" in err
+
+
 def test_events_regenerates_every_scenario(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, out, _ = run(capsys, "events", "-o", str(tmp_path))
     written = sorted(str(Path(line).relative_to(tmp_path)) for line in out.split())

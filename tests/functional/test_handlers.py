@@ -201,10 +201,37 @@ def test_viewer_response_keeps_set_cookie_entries_separate(fresh: dict[str, dict
 
 def test_withdrawal_deletes_httponly_and_domain_cookies(fresh: dict[str, dict[str, Any]]) -> None:
     lines = set_cookies(run(fresh, "viewer-response/withdrawal.json"))
-    deleted = {cookies.set_cookie_name(line): line for line in lines if rfc6265.is_deletion(line, time.time())}
+    deleted: dict[str, list[str]] = {}
+    for line in lines:
+        if rfc6265.is_deletion(line, time.time()):
+            deleted.setdefault(cookies.set_cookie_name(line), []).append(line)
     assert set(deleted) == {*PREFERENCES_SENT, *ANALYTICS_SENT, *ADVERTISING_SENT}
-    assert "Domain=.planete-micro-entreprises.fr" in deleted["FPID"]  # the HttpOnly one, out of scripts' reach
-    assert "Path=/inscription" in deleted["registration_draft"]
+    # The HttpOnly one, out of scripts' reach, with its Domain first, then its host-only twin.
+    assert deleted["FPID"] == [
+        "FPID=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=.planete-micro-entreprises.fr",
+        "FPID=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/",
+    ]
+    assert "Path=/inscription" in deleted["registration_draft"][0]
+
+
+def test_a_flood_of_planted_cookies_never_makes_the_response_too_large(fresh: dict[str, dict[str, Any]]) -> None:
+    """400 `_ga_*` cookies planted from a sibling subdomain, sent by a visitor who refused analytics.
+
+    One deletion per name and scope would be a response CloudFront refuses (a 502 on every
+    page, which carries no deletion, for as long as the planted cookies live).
+    """
+    event = copy.deepcopy(fresh["viewer-response/withdrawal.json"])
+    request = event["Records"][0]["cf"]["request"]
+    request["uri"] = "/actualites/2026/11/edge"
+    planted = "; ".join(f"_ga_{number:04d}x=1" for number in range(400))
+    request["headers"]["cookie"][0]["value"] += "; " + planted
+    before = copy.deepcopy(event)
+    result = viewer_response.lambda_handler(event, None)
+    assert edge_rules.check_result("viewer-response", before, result) == []
+    lines = set_cookies(result)
+    assert len(lines) <= consent.DELETION_LINES + 2
+    # The catalogued names the visitor holds come first: those are the site's own.
+    assert {"FPID", "_ga", "registration_draft"} <= {cookies.set_cookie_name(line) for line in lines}
 
 
 def test_withdrawal_works_on_the_request_as_viewer_request_rewrote_it(fresh: dict[str, dict[str, Any]]) -> None:
@@ -347,6 +374,25 @@ def test_x_consent_stripped_goes_before_any_cookie() -> None:
     viewer_request._fit(request, consent.Consent(consent.VALID, frozenset({"analytics", "necessary"})), DEV_CONFIG)
     assert "x-consent-stripped" not in request["headers"] and request["headers"]["cookie"][0]["value"] == cookie
     assert request["headers"]["x-consent-state"] == [{"key": "X-Consent-State", "value": "valid"}]
+
+
+def test_a_compact_cookie_header_just_under_the_budget_still_fits(fresh: dict[str, dict[str, Any]]) -> None:
+    """`;` without spaces, kept cookies only: shedding must not rejoin it with "; " and grow it past 20,480 bytes."""
+    event = near_the_budget(fresh, "viewer-request/all-granted.json", "_ga_PAD")
+    cookie = event["Records"][0]["cf"]["request"]["headers"]["cookie"][0]
+    cookie["value"] = ";".join(cookie["value"].split("; "))
+    request = event["Records"][0]["cf"]["request"]
+    request["headers"]["referer"][0]["value"] += "p" * (20_470 - cloudfront.request_size(request))
+    before = copy.deepcopy(event)
+    result = viewer_request.lambda_handler(event, None)
+    assert edge_rules.check_result("viewer-request", before, result) == []
+    assert "; " not in header(result, "cookie")  # type: ignore[operator]
+    assert header(result, "x-consent-state") == "valid"
+
+
+def test_shedding_keeps_the_headers_separator() -> None:
+    name = DEV_CONFIG.consent_cookie_name
+    assert consent.shed_cookies(f"_ga=1;sessionid=s;{name}=c;_ga_X=2", 1, DEV_CONFIG) == f"_ga=1;sessionid=s;{name}=c"
 
 
 def test_shedding_keeps_necessary_cookies_and_the_consent_cookie_longest() -> None:

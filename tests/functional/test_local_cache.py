@@ -281,3 +281,52 @@ def test_without_the_cache_every_request_reaches_the_origin(handlers: dict[str, 
         response, line = visit(local, everything, "sessionid=a")
         assert response.header_values("x-cache") == [] and "cache=" not in line
     assert origin.served == 2
+
+
+class EchoingOrigin(SessionOrigin):
+    """An origin with a "sliding expiry": it sends back every cookie it received, on a page it calls public."""
+
+    def __call__(self, request: HttpRequest, host: str) -> HttpResponse:
+        response = super().__call__(request, host)
+        sent = "; ".join(v for k, v in request.headers if k.lower() == "cookie")
+        echoed = [("Set-Cookie", f"{pair}; Max-Age=3600; Path=/") for pair in sent.split("; ") if pair]
+        return HttpResponse(response.status, response.reason, [*response.headers, *echoed], response.body)
+
+
+def test_an_origin_set_consent_cookie_reaches_no_one(handlers: dict[str, Counted]) -> None:
+    """Echoed on a `public, max-age=300` page, visitor A's consent cookie would open A's receipts to everyone."""
+    origin = EchoingOrigin("public, max-age=300")
+    local = edge(handlers, origin)
+    mine = consent_cookie(ALL_OPTIONAL)
+    first, _ = visit(local, mine, "sessionid=a")
+    second, _ = visit(local, consent_cookie(ALL_OPTIONAL), "sessionid=b")
+    for response in (first, second):
+        set_cookies = response.header_values("set-cookie")
+        assert not any(line.startswith(f"{DEV_CONFIG.consent_cookie_name}=") for line in set_cookies)
+    assert mine.split("=", 1)[1] not in " ".join(second.header_values("set-cookie"))
+    # The page still sets cookies (its session), so it is nobody else's.
+    assert first.header_values("cache-control") == ["private, max-age=300"] and origin.served == 2
+
+
+class StateOrigin(SessionOrigin):
+    """An origin that words the page by the consent state, as decision 4 invites."""
+
+    def __call__(self, request: HttpRequest, host: str) -> HttpResponse:
+        response = super().__call__(request, host)
+        state = [v for k, v in request.headers if k.lower() == "x-consent-state"]
+        return HttpResponse(response.status, response.reason, response.headers, response.body + str(state).encode())
+
+
+def test_a_page_made_for_one_consent_state_is_not_served_to_another(handlers: dict[str, Counted]) -> None:
+    """`outdated` and a valid refusal grant the same categories; the page made for one is not the other's."""
+    origin = StateOrigin("public, max-age=600")
+    local = edge(handlers, origin)
+    old = token.issue(
+        DEV_CONFIG.keys, DEV_CONFIG.signing_key_id, DEV_CONFIG.reconsent_version - 1, frozenset(), int(time.time())
+    )
+    outdated, _ = visit(local, f"{DEV_CONFIG.consent_cookie_name}={old}", "sessionid=a")
+    refused, _ = visit(local, consent_cookie(frozenset()), "sessionid=b")
+    assert b"'outdated'" in outdated.body and b"'valid'" in refused.body
+    assert origin.served == 2
+    again, _ = visit(local, consent_cookie(frozenset()), "sessionid=c")
+    assert again.header_values("x-cache") == ["Hit from cloudfront"] and b"'valid'" in again.body

@@ -45,14 +45,14 @@ def headers(*set_cookies: str, cache_control: str | None = None) -> cloudfront.H
 
 def test_a_response_setting_a_session_cookie_becomes_private() -> None:
     response = headers("sessionid=abc; Path=/; HttpOnly", cache_control="public, max-age=600")
-    assert caching.keep_from_shared_caches(response, "__Host-consent")
+    assert caching.keep_from_shared_caches(response)
     assert cloudfront.header_values(response, "cache-control") == ["private, max-age=600"]
 
 
 def test_several_cache_control_headers_are_read_as_one() -> None:
     response = headers("sessionid=abc", cache_control="public")
     response["cache-control"].append({"key": "Cache-Control", "value": "s-maxage=600, max-age=60"})
-    caching.keep_from_shared_caches(response, "__Host-consent")
+    caching.keep_from_shared_caches(response)
     assert response["cache-control"] == [{"key": "Cache-Control", "value": "private, max-age=60"}]
 
 
@@ -60,7 +60,6 @@ def test_several_cache_control_headers_are_read_as_one() -> None:
     ("set_cookies", "cache_control"),
     [
         ((), "public, max-age=600"),
-        (("__Host-consent=1.k1.x; Path=/; Secure",), "public, max-age=600"),
         # CloudFront caches the response without its Set-Cookie ("Cache content based on cookies").
         (("sessionid=abc",), 'no-cache="Set-Cookie", max-age=600'),
         (("sessionid=abc",), 'public, No-Cache="Vary, set-cookie", max-age=600'),
@@ -70,11 +69,18 @@ def test_without_a_visitor_cookie_in_the_cached_object_the_origin_decides(
     set_cookies: tuple[str, ...], cache_control: str
 ) -> None:
     response = headers(*set_cookies, cache_control=cache_control)
-    assert not caching.keep_from_shared_caches(response, "__Host-consent")
+    assert not caching.keep_from_shared_caches(response)
     assert cloudfront.header_values(response, "cache-control") == [cache_control]
+
+
+def test_a_response_setting_the_consent_cookie_is_private_too() -> None:
+    """Only the consent endpoint sets it, and caches nothing: one from anywhere else is never shared."""
+    response = headers("__Host-consent=1.k1.x; Path=/; Secure", cache_control="public, max-age=600")
+    assert caching.keep_from_shared_caches(response)
+    assert cloudfront.header_values(response, "cache-control") == ["private, max-age=600"]
 
 
 def test_a_bare_no_cache_names_no_field() -> None:
     assert caching.no_cache_fields("no-cache, max-age=0") == set()
     response = headers("sessionid=abc", cache_control="no-cache")
-    assert caching.keep_from_shared_caches(response, "__Host-consent")
+    assert caching.keep_from_shared_caches(response)

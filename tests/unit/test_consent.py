@@ -127,29 +127,102 @@ def names(lines: list[str]) -> list[str]:
 
 def test_set_cookie_filtered_by_consent(config: EdgeConfig) -> None:
     result = consent.filter_set_cookies(LINES, frozenset({"necessary", "analytics"}), config, NOW)
-    assert names(result.kept) == ["sessionid", NAME, "_ga", "_fbp"]
-    assert result.removed == ("FPID", "mystery", "")
+    assert names(result.kept) == ["sessionid", "_ga", "_fbp"]
+    assert result.removed == (NAME, "FPID", "mystery", "")
     assert result.capped == ("_ga",)
     assert result.unknown == ("mystery",)
 
 
 def test_set_cookie_consent_independent_pass(config: EdgeConfig) -> None:
     result = consent.filter_set_cookies(LINES, None, config, NOW)
-    assert names(result.kept) == ["sessionid", NAME, "_ga", "_fbp", "FPID", "mystery"]
+    assert names(result.kept) == ["sessionid", "_ga", "_fbp", "FPID", "mystery"]
     assert result.capped == ("_ga", "FPID")
 
 
-def test_withdrawal_deletes_held_cookies_of_refused_categories_where_they_were_set(config: EdgeConfig) -> None:
-    lines = consent.withdrawal_deletions(
+@pytest.mark.parametrize("granted", [None, frozenset({"necessary"})])
+def test_only_the_edge_sets_the_consent_cookies(config: EdgeConfig, granted: frozenset[str] | None) -> None:
+    """An origin echoing the consent cookie (or deleting it) on a cached page would hand it to every visitor."""
+    lines = [f"{NAME}=echoed; Max-Age=600; Path=/", f"{NAME}-state=3.analytics.1; Path=/", f"{NAME}=; Max-Age=0"]
+    result = consent.filter_set_cookies(lines, granted, config, NOW)
+    assert result.kept == []
+    assert result.removed == (NAME, f"{NAME}-state", NAME)
+
+
+DELETED = "=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+SITE = "Domain=.planete-micro-entreprises.fr"
+
+
+def test_refusal_deletes_held_cookies_of_refused_categories_where_they_were_set(config: EdgeConfig) -> None:
+    lines = consent.refused_deletions(
         ["sessionid", "_ga", "_ga_ABC", "registration_draft", "mystery", NAME, "_ga"],
         frozenset({"necessary"}),
         config,
         already_set=["_ga_ABC"],
     )
     assert lines == [
-        "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=.planete-micro-entreprises.fr",
-        "registration_draft=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/inscription",
+        f"_ga{DELETED}; Path=/; {SITE}",
+        f"registration_draft{DELETED}; Path=/inscription",
+        f"_ga{DELETED}; Path=/",  # its host-only twin
+        f"registration_draft{DELETED}; Path=/",
     ]
+
+
+def test_refusal_deletes_at_every_path_and_in_both_domain_scopes(config: EdgeConfig) -> None:
+    """A browser keeps a cookie by name, domain, host-only flag and path: each needs its own deletion."""
+    lines = consent.refused_deletions(
+        ["_pk_id.1.a1b2", "_ga"],
+        frozenset({"necessary"}),
+        config,
+        already_set=(),
+        paths=consent.cookie_paths("/actualites/2026/edge?page=2"),
+        host="www.planete-micro-entreprises.fr",
+    )
+    pk = {line for line in lines if line.startswith("_pk_id")}
+    assert pk == {
+        f"_pk_id.1.a1b2{DELETED}; Path={path}"
+        for path in (
+            "/",
+            "/actualites",
+            "/actualites/",
+            "/actualites/2026",
+            "/actualites/2026/",
+            "/actualites/2026/edge",
+        )
+    }
+    ga = {line for line in lines if line.startswith("_ga=")}
+    assert len(ga) == 12 and f"_ga{DELETED}; Path=/actualites; {SITE}" in ga and f"_ga{DELETED}; Path=/actualites" in ga
+    assert lines[0] == f"_ga{DELETED}; Path=/; {SITE}"  # exact names first, in their catalogued scope
+
+
+def test_a_domain_the_host_cannot_set_is_deleted_host_only(config: EdgeConfig) -> None:
+    lines = consent.refused_deletions(["IDE"], frozenset({"necessary"}), config, (), ["/"], host="example.org")
+    assert lines == [f"IDE{DELETED}; Path=/"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "paths"),
+    [
+        ("/", ["/"]),
+        ("/a", ["/", "/a"]),
+        ("/a/", ["/", "/a", "/a/"]),
+        ("/a/b?x=/c/d", ["/", "/a", "/a/", "/a/b"]),
+        ("", ["/"]),
+        ("*", ["/"]),
+    ],
+)
+def test_cookie_paths_are_those_a_browser_sends_a_cookie_to(uri: str, paths: list[str]) -> None:
+    assert consent.cookie_paths(uri) == paths
+
+
+def test_a_flood_of_planted_cookies_gets_bounded_deletions(config: EdgeConfig) -> None:
+    """400 `_ga_*` names planted from a sibling subdomain: the exact names go first, and the total stays bounded."""
+    planted = [f"_ga_{index:04d}" for index in range(400)]
+    lines = consent.refused_deletions(
+        [*planted, "_gcl_au"], frozenset({"necessary"}), config, (), consent.cookie_paths("/a/b/c"), "example.fr"
+    )
+    assert len(lines) <= consent.DELETION_LINES
+    assert sum(len(line) for line in lines) <= consent.DELETION_BYTES
+    assert lines[0].startswith("_gcl_au=")
 
 
 def test_remembered_signatures_still_expire_and_stay_with_their_keys(

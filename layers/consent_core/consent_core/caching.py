@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from . import cloudfront, cookies
+from . import cloudfront
 
 # Directives, each a token with an optional token or quoted value: a comma inside quotes
 # (`no-cache="Set-Cookie, Vary"`) does not end one.
@@ -47,13 +47,15 @@ def no_cache_fields(cache_control: str) -> set[str]:
     }
 
 
-def keep_from_shared_caches(headers: cloudfront.Headers, consent_cookie: str) -> bool:
-    """Make the response private when it sets any cookie but the consent cookie; whether it did.
+def keep_from_shared_caches(headers: cloudfront.Headers) -> bool:
+    """Make the response private when it sets any cookie; whether it did.
 
+    The consent cookie is no exception: only the consent endpoint sets it, behind a
+    behaviour that caches nothing, and origin-response removes any the origin sets.
     `no-cache="Set-Cookie"` already keeps the cookies out of what CloudFront caches: such a
     response stays as the origin made it.
     """
-    if all(cookies.set_cookie_name(line) == consent_cookie for line in cloudfront.set_cookie_lines(headers)):
+    if not headers.get("set-cookie"):
         return False
     current = ", ".join(cloudfront.header_values(headers, "cache-control"))
     if "set-cookie" in no_cache_fields(current):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import cloudfront, cookies, token
-from .config import DROP_UNKNOWN, KEEP, KEEP_UNKNOWN, NECESSARY, STRIP, EdgeConfig
+from .config import DROP_UNKNOWN, KEEP, KEEP_UNKNOWN, NECESSARY, STRIP, CookieEntry, EdgeConfig
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
 if TYPE_CHECKING:
@@ -285,21 +285,24 @@ def shed_cookies(header: str, excess: int, config: EdgeConfig) -> str | None:
     """The Cookie header less at least `excess` bytes: optional cookies go first, the consent cookie last.
 
     For a request CloudFront would refuse as too large once the decision headers are in
-    (a 502 for the visitor): without some of its cookies the page still works.
+    (a 502 for the visitor): without some of its cookies the page still works. The pairs
+    keep the header's separator: `;` alone when it has no "; " (rejoined with spaces, a
+    compact header would grow).
     """
+    separator = "; " if "; " in header or ";" not in header else ";"
     pairs = [f"{name}={value}" for name, value in cookies.parse_cookie_header(header)]
 
     def rank(pair: str) -> int:  # the higher, the longer it stays
         name = pair.partition("=")[0]
         return 2 if name == config.consent_cookie_name else 1 if config.classify(name)[0] == NECESSARY else 0
 
-    shed = 0
+    shed = len(header) - len(separator.join(pairs))  # what reading alone took away
     for victim in sorted(reversed(pairs), key=rank):  # within a rank, the last sent goes first
         if shed >= excess:
             break
         pairs.remove(victim)
-        shed += len(victim) + 2  # and its "; "
-    return "; ".join(pairs) or None
+        shed += len(victim) + len(separator)
+    return separator.join(pairs) or None
 
 
 class ResponseCookies(NamedTuple):
@@ -323,6 +326,9 @@ def filter_set_cookies(
 
     `granted` None keeps every category (the consent-independent pass of origin-response).
     A refused cookie that the origin deletes is deleted: removing a cookie never needs consent.
+    The consent cookie and its state cookie are the consent endpoint's and viewer-response's
+    alone: an origin that echoes them (a "sliding expiry") on a cached page would hand one
+    visitor's consent, and the receipts it opens, to every visitor served that copy.
     """
     lines = list(lines)
     if not lines:
@@ -331,13 +337,14 @@ def filter_set_cookies(
 
     cap = dates.add_calendar_months(now, config.max_cookie_months)
     served_at = expiry.firefox_date(date) if date is not None else None
+    reserved = (config.consent_cookie_name, config.state_cookie_name)
     kept: list[str] = []
     removed: list[str] = []
     capped: list[str] = []
     unknown: list[str] = []
     for line in lines:
         name = cookies.set_cookie_name(line)
-        if not name or cookies.has_forbidden_characters(line):
+        if not name or cookies.has_forbidden_characters(line) or name in reserved:
             removed.append(name)
             continue
         category, catalogued = config.classify(name)
@@ -356,22 +363,105 @@ def filter_set_cookies(
     return ResponseCookies(kept, tuple(removed), tuple(capped), tuple(unknown))
 
 
-def withdrawal_deletions(
-    sent_names: Iterable[str], granted: frozenset[str], config: EdgeConfig, already_set: Iterable[str]
-) -> list[str]:
-    """Deletion Set-Cookie lines for catalogued cookies the visitor still holds but no longer consents to.
+# What the deletions of one response may add: a sibling subdomain can plant hundreds of
+# cookies a glob claims, and a response past Lambda@Edge's size limit is a 502 on every page.
+DELETION_LINES = 96
+DELETION_BYTES = 12_288
 
-    They are written with the catalogue's Path and Domain, which is the only way to
-    reach an HttpOnly cookie the page's scripts cannot see.
+
+def cookie_paths(uri: str) -> list[str]:
+    """Every Path a cookie sent with a request for `uri` can have been stored with, shortest first.
+
+    A browser sends a cookie whose path is the URI, a prefix of it ending in `/`, or a
+    prefix the URI continues with `/` (RFC 6265bis 5.1.4): `/a/b` is reached from `/`,
+    `/a`, `/a/` and `/a/b`. The query is not part of the path.
     """
-    skip = set(already_set)
-    lines = []
-    for name in sent_names:
-        if name in skip or name == config.consent_cookie_name or not cookies.is_token(name):
+    path = uri.split("?", 1)[0]
+    if not path.startswith("/"):
+        return ["/"]
+    paths = ["/"]
+    index = path.find("/", 1)
+    while index != -1:
+        paths += [path[:index], path[: index + 1]]
+        index = path.find("/", index + 1)
+    if path not in paths:
+        paths.append(path)
+    return paths
+
+
+def domain_matches(host: str, domain: str) -> bool:
+    """Whether a response from `host` may set a cookie with this Domain (RFC 6265bis 5.1.3)."""
+    host, domain = host.lower().rstrip("."), domain.lower().lstrip(".")
+    return host == domain or host.endswith("." + domain)
+
+
+def refused_deletions(
+    names: Iterable[str],
+    granted: frozenset[str],
+    config: EdgeConfig,
+    already_set: Iterable[str],
+    paths: Iterable[str] = ("/",),
+    host: str | None = None,
+    exact_unseen: bool = False,
+    unseen_paths: Iterable[str] = (),
+) -> list[str]:
+    """Deletion Set-Cookie lines for the catalogued cookies `granted` refuses.
+
+    A browser keeps a cookie by name, domain, host-only flag and path, and only a deletion
+    with all four the same removes it: the only way to reach an HttpOnly cookie the page's
+    scripts cannot see. Each of `names` (the cookies the request carried) is deleted
+    host-only and with its catalogued Domain (where `host` may set one), at its catalogued
+    Path and each of `paths` (those the request's own path reaches). With `exact_unseen`,
+    so is every exact catalogued name at its catalogued Path and `unseen_paths`, where
+    this request could not see it. Each name's catalogued scope comes first (exact names before
+    globs), then the others, within DELETION_LINES and DELETION_BYTES: what does not fit
+    goes on a later response.
+    """
+    skip = {*already_set, config.consent_cookie_name}
+    paths = list(paths)
+    first: list[str] = []
+    then: list[str] = []
+    refused = sorted(_refused(names, granted, config, skip), key=lambda item: item[0] not in config.exact)
+    for name, entry in refused:
+        domains = _domains(entry, host)
+        first.append(cookies.deletion_line(name, entry.path, domains[0]))
+        then += [cookies.deletion_line(name, path, domain) for path in [entry.path, *paths] for domain in domains]
+    if exact_unseen:
+        for name, entry in _refused(config.exact, granted, config, skip):
+            domains = _domains(entry, host)
+            scopes = [path for path in [entry.path, *unseen_paths] if path not in paths]
+            then += [cookies.deletion_line(name, path, domain) for path in scopes for domain in domains]
+    lines: list[str] = []
+    seen = set()
+    size = 0
+    for line in first + then:
+        if line in seen:
+            continue
+        if len(lines) == DELETION_LINES or size + len(line) > DELETION_BYTES:
+            break
+        seen.add(line)
+        lines.append(line)
+        size += len(line)
+    return lines
+
+
+def _refused(
+    names: Iterable[str], granted: frozenset[str], config: EdgeConfig, skip: set[str]
+) -> list[tuple[str, CookieEntry]]:
+    """The catalogued names, each once, of categories not granted; `skip` gains them."""
+    refused = []
+    for name in names:
+        if name in skip or not cookies.is_token(name):
             continue
         entry = config.entry_for(name)
-        if entry is None or entry.category in granted:
-            continue
-        skip.add(name)
-        lines.append(cookies.deletion_line(name, entry.path, entry.domain))
-    return lines
+        if entry is not None and entry.category not in granted:
+            skip.add(name)
+            refused.append((name, entry))
+    return refused
+
+
+def _domains(entry: CookieEntry, host: str | None) -> list[str | None]:
+    """The catalogued Domain where `host` may set it, then host-only."""
+    if entry.domain and (host is None or domain_matches(host, entry.domain)):
+        return [entry.domain, None]
+    return [None]
