@@ -10,6 +10,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from consent_core.config import RECEIPT_MONTHS
+from consent_core.dates import add_calendar_months
 from consent_core.signing import b64url_encode
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,7 +19,7 @@ Action = Literal["accept_all", "reject_all", "custom", "withdraw"]
 Event = Literal["given", "refused", "updated", "withdrawn"]
 Collection = Literal["banner", "form", "api"]
 
-RECEIPT_SCHEMA_VERSION = "2"  # 2: sealed, and naming the previous receipt's time
+RECEIPT_SCHEMA_VERSION = "2"  # 2: sealed, and naming the previous receipt's time; 1: before seals
 _SEAL_PURPOSE = b"edge-consent/receipt-seal"
 MAX_PAGE_PATH = 100  # enough to tell pages apart; keeps every receipt within one write unit
 _SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
@@ -162,3 +164,40 @@ class Receipt(BaseModel):
         derived = hmac.new(key, _SEAL_PURPOSE, hashlib.sha256).digest()
         digest = hmac.new(derived, unsealed, hashlib.sha256).digest()[:16]  # a 128-bit tag
         return b64url_encode(digest)
+
+
+def seal_problems(history: list[Receipt], keys: dict[str, bytes], sealed_since: str, now: float) -> dict[int, str]:
+    """What is wrong with the seals of a history (oldest first, each receipt as stored under its key), by position.
+
+    A seal that does not hold: the receipt was changed, or copied under another visitor's
+    key or time (the store reads the key into the sealed fields). No seal at all is genuine
+    only for a schema-1 receipt written before its stack began to seal (`sealed_since`,
+    SEALING_BEGAN unless the keys secret says later), after no sealed receipt, and still
+    live by its own time: anything else was downgraded by whoever could write to the table.
+    """
+    problems: dict[int, str] = {}
+    sealed_before = False
+    began = unix_time(sealed_since)
+    for index, receipt in enumerate(history):
+        holds = receipt.seal_holds(keys)
+        if receipt.seal is not None:
+            if holds is False:
+                problems[index] = "its seal does not match it (changed, or moved from another key, since it was sealed)"
+            elif holds is None:
+                problems[index] = "no seal these keys can check"
+            sealed_before = True
+            continue
+        try:
+            written = unix_time(receipt.time)
+        except ValueError:
+            problems[index] = f"no seal, and {receipt.time!r} is not a receipt time"
+            continue
+        if receipt.schema_version != "1":
+            problems[index] = f"no seal, though schema {receipt.schema_version} receipts are sealed"
+        elif sealed_before:
+            problems[index] = "no seal, after a sealed receipt"
+        elif written >= began:
+            problems[index] = f"no seal, though written after sealing began ({sealed_since})"
+        elif add_calendar_months(written, RECEIPT_MONTHS) <= now:
+            problems[index] = "no seal, and older than any receipt lives"
+    return problems

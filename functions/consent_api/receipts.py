@@ -57,9 +57,16 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def receipt_from_item(item: dict[str, Any]) -> Receipt:
+    """The receipt as stored: its visitor, time and id read from the item's key, which the seal covers.
+
+    So a sealed receipt copied under another visitor's key, or another time, no longer
+    matches its seal; an untouched one reads exactly as it was sealed.
+    """
     values = _plain(item)
-    values.pop("pk", None)
-    values.pop("sk", None)
+    if "pk" in values:
+        values["consent_id"] = values.pop("pk")
+    if "sk" in values:
+        values["time"], _, values["receipt_id"] = str(values.pop("sk")).partition("#")
     values["policy_version"] = int(values["policy_version"])
     values["expires_at"] = int(values["expires_at"])
     values["granted"] = tuple(values.get("granted", ()))

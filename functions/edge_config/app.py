@@ -129,6 +129,17 @@ def keys_from_secret(secret: str) -> dict[str, Any]:
     return {**keys, "development": False}
 
 
+def sealed_since_from_secret(secret: str) -> dict[str, str]:
+    """`{"sealed_since": ...}` when the secret names when its stack began to seal receipts (else the code's date)."""
+    document = json.loads(secret)
+    if not isinstance(document, dict) or signing.SEALED_SINCE not in document:
+        return {}
+    try:
+        return {"sealed_since": signing.sealed_since(document, time.time())}
+    except ValueError as exc:
+        raise ConfigurationError(f"the keys secret cannot be used: {exc}") from None
+
+
 def read_secret(secrets: Any, secret_id: str, version: str | None) -> tuple[str, str]:
     """(the secret's text, its version id): `version` when given and still there, else the current one."""
     try:
@@ -328,7 +339,7 @@ def configure(
     pinned = pins.get(digest) if digest in pins and rolling_back(clients, stack_id) else None
     secret, version = read_secret(clients.secrets, properties["SecretId"], pinned)
     keys = keys_from_secret(secret)
-    receipts = receipts_table(properties)
+    receipts = {**receipts_table(properties), **sealed_since_from_secret(secret)}
     deadline.begin(f"finding the receipts table in {receipts['region']}")
     check_table(clients.tables, receipts)
     sources = [read_source(clients.functions, fetch, function, deadline) for function in properties["Functions"]]

@@ -67,6 +67,14 @@ def seal_keys(keys: KeysDocument) -> dict[str, bytes]:
     return {**retired, **active}
 
 
+def sealed_since(keys: KeysDocument, now: float) -> str:
+    """When the stack began to seal receipts: the secret's `sealed_since`, else the day edge-consent began to."""
+    try:
+        return signing.sealed_since(keys.document, now)
+    except ValueError as exc:
+        raise ValueError(f"{keys.source}: {exc}") from None
+
+
 def may_go_from(sealed_until: str) -> date:
     """The first day no receipt the key sealed still lives: 13 months after the end of the last day it sealed."""
     end_of_last_day = datetime.fromisoformat(sealed_until).replace(tzinfo=UTC).timestamp() + 86400
@@ -78,12 +86,14 @@ def check(keys: KeysDocument, today: date) -> list[str]:
     try:
         signing_id, active = signing.read_keys(keys.document)
         retired = signing.retired_keys(keys.document)
+        since = signing.sealed_since(keys.document, datetime.now(tz=UTC).timestamp())
     except ValueError as exc:
         raise ValueError(f"{keys.source}: cannot be used: {exc}") from None
     lines = [
         f"{keys.source}: usable",
         f"  signs new consent cookies and receipts: {signing_id}",
         f"  verifies consent cookies at the edge: {', '.join(sorted(active))}",
+        f"  receipts sealed since {since}: an unsealed receipt written since is a forgery",
     ]
     for key_id, (_, sealed_until) in sorted(retired.items()):
         going = may_go_from(sealed_until)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from consent_api.models import Receipt, unix_time
+from consent_api.models import Receipt, seal_problems, unix_time
 from consent_api.receipts import DynamoReceiptStore, receipt_from_item
 from consent_core import token
 from consent_core.config import NECESSARY, RECEIPT_MONTHS
@@ -57,13 +57,22 @@ class ChainReport:
     broken: int = 0
 
 
-def chain_problems(history: list[Receipt], now: float, keys: dict[str, bytes] | None = None) -> list[str]:
+@dataclass(frozen=True)
+class SealKeys:
+    """What checks the seals: every key that may have sealed a live receipt, and when the stack began to seal."""
+
+    keys: dict[str, bytes]
+    sealed_since: str
+
+
+def chain_problems(history: list[Receipt], now: float, seals: SealKeys | None = None) -> list[str]:
     """What is wrong with a visitor's history (oldest first); empty when nothing shows.
 
     Each receipt names the hash and the time of the one before it: a changed receipt
     breaks the link after it, and a missing first receipt shows while it would still be
-    live. With the keys, each seal is checked too: a receipt changed or written by
-    anyone but the consent endpoint shows, the newest included.
+    live. With the keys, each seal is checked too: a receipt changed, moved from another
+    visitor's history, written by anyone but the consent endpoint or stripped of its seal
+    shows, the newest included.
     """
     problems = []
     first = history[0] if history else None
@@ -74,13 +83,9 @@ def chain_problems(history: list[Receipt], now: float, keys: dict[str, bytes] | 
     for index in range(1, len(history)):
         if history[index].previous_receipt_sha256 != history[index - 1].sha256():
             problems.append(f"{history[index].receipt_id} does not name the receipt before it")
-    if keys is not None:
-        for receipt in history:
-            holds = receipt.seal_holds(keys)
-            if holds is False:
-                problems.append(f"{receipt.receipt_id}: its seal does not match it (changed after it was written)")
-            elif holds is None and receipt.schema_version != "1":
-                problems.append(f"{receipt.receipt_id}: no seal these keys can check")
+    if seals is not None:
+        found = seal_problems(history, seals.keys, seals.sealed_since, now)
+        problems += [f"{history[index].receipt_id}: {problem}" for index, problem in found.items()]
     return problems
 
 
@@ -105,7 +110,7 @@ def cookie_problems(history: list[Receipt], cookie: str, keys: dict[str, bytes])
     return []
 
 
-def verify(dynamodb: Any, table: str, now: float, keys: dict[str, bytes] | None = None) -> ChainReport:
+def verify(dynamodb: Any, table: str, now: float, seals: SealKeys | None = None) -> ChainReport:
     by_visitor: dict[str, list[Receipt]] = {}
     for receipt in all_receipts(dynamodb, table, now):
         by_visitor.setdefault(receipt.consent_id, []).append(receipt)
@@ -113,17 +118,16 @@ def verify(dynamodb: Any, table: str, now: float, keys: dict[str, bytes] | None 
     for history in by_visitor.values():
         history.sort(key=lambda r: r.sort_key)
         report.receipts += len(history)
-        report.broken += len(chain_problems(history, now, keys))
+        report.broken += len(chain_problems(history, now, seals))
     return report
 
 
-def load_seal_keys(path: str | None, secret_id: str | None = None) -> dict[str, bytes] | None:
+def load_seal_keys(path: str | None, secret_id: str | None, now: float) -> SealKeys | None:
     """Every key that may have sealed a live receipt, retired ones included, from a file or the stack's secret."""
-    if path is not None:
-        return keys.seal_keys(keys.from_file(path))
-    if secret_id is not None:
-        return keys.seal_keys(keys.from_secret(secret_id))
-    return None
+    if path is None and secret_id is None:
+        return None
+    document = keys.from_file(path) if path is not None else keys.from_secret(str(secret_id))
+    return SealKeys(keys.seal_keys(document), keys.sealed_since(document, now))
 
 
 def export(
@@ -192,14 +196,14 @@ def run(args: Any) -> int:
         create_table(dynamodb, args.table)
         print(f"created {args.table}")
         return 0
-    seal = load_seal_keys(getattr(args, "keys", None), getattr(args, "keys_secret", None))
+    seal = load_seal_keys(getattr(args, "keys", None), getattr(args, "keys_secret", None), now)
     if args.receipts_command == "show":
         history = DynamoReceiptStore(dynamodb, args.table).history(args.consent_id, now)
         problems = chain_problems(history, now, seal)
         if args.cookie:
             if seal is None:
                 raise ValueError("--cookie needs --keys or --keys-secret, to check the cookie's signature")
-            problems += cookie_problems(history, args.cookie, seal)
+            problems += cookie_problems(history, args.cookie, seal.keys)
         for receipt in history:
             print(json.dumps(receipt.public(), ensure_ascii=False, sort_keys=True))
         checked = ", seals checked" if seal else ", seals not checked (--keys-secret or --keys)"

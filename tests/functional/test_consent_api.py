@@ -8,6 +8,7 @@ import gzip
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,16 @@ from typing import Any
 import boto3
 import pytest
 from consent_api import app, routes, service
-from consent_api.models import Submission
+from consent_api.models import Submission, receipt_time
 from consent_api.receipts import DynamoReceiptStore
 from consent_core import cloudfront, consent, token
+from consent_core.config import forget_loaded_configs
 
 from edge_consent import edge_rules, events
 from edge_consent.table import create_table
 from tests.helpers.dev import DEV_CONFIG, DEV_CONFIG_PATH, ROOT
 from tests.helpers.dev import RECEIPTS_TABLE as TABLE
+from tests.helpers.receipts import append_forged_acceptance, downgrade_newest, graft, stored_receipts
 
 HOST = events.HOST
 API_EVENTS = sorted((ROOT / "events" / "consent-api").glob("*.json"))
@@ -415,6 +418,64 @@ def test_receipts_come_a_page_at_a_time(store: Any) -> None:
     assert [len(page) for page in pages] == [20, 4]
     forged = events._origin_request("GET", "/consent/receipt", {"cookie": cookie}, querystring="after=%22x")
     assert call(forged, store)["status"] == "400"
+
+
+def cookie_of(result: dict[str, Any]) -> str:
+    return (header(result, "set-cookie") or "").split(";", 1)[0]
+
+
+def consent_id_of(cookie: str) -> str:
+    return token.verify(cookie.split("=", 1)[1], DEV_CONFIG.keys).consent_id  # type: ignore[union-attr]
+
+
+def shown_receipts(cookie: str, store: Any) -> dict[str, Any]:
+    result = call(events._origin_request("GET", "/consent/receipt", {"cookie": cookie}), store)
+    assert result["status"] == "200", result["body"]
+    shown: dict[str, Any] = body_json(result)
+    return shown
+
+
+def test_a_visitor_is_never_shown_a_receipt_grafted_from_another_history(store: Any, dynamodb: Any) -> None:
+    a = cookie_of(call(post(choice("accept_all", "graft-a-0001")), store))
+    b = cookie_of(call(post(choice("reject_all", "graft-b-0001")), store))
+    graft(dynamodb, TABLE, stored_receipts(dynamodb, TABLE, consent_id_of(a))[0], consent_id_of(b))
+    shown = shown_receipts(b, store)
+    assert [r["method"] for r in shown["receipts"]] == ["reject_all"] and shown["withheld"] == 1
+
+
+@pytest.mark.parametrize(("tamper", "events_left"), [(downgrade_newest, ["given"]), (append_forged_acceptance, None)])
+def test_a_visitor_is_never_shown_a_downgraded_receipt(
+    store: Any, dynamodb: Any, tamper: Callable[[Any, str, str], None], events_left: list[str] | None
+) -> None:
+    """Unsealed, labelled schema 1: the newest rewritten as an acceptance, or one appended after it."""
+    cookie = cookie_of(call(post(choice("accept_all", "downgrade-0001")), store))
+    call(post(choice("withdraw", "downgrade-0002"), {"cookie": cookie}), store)
+    tamper(dynamodb, TABLE, consent_id_of(cookie))
+    shown = shown_receipts(cookie, store)
+    assert [r["event"] for r in shown["receipts"]] == (events_left or ["given", "withdrawn"])
+    assert shown["withheld"] == 1 and all(r["seal"] for r in shown["receipts"])
+
+
+def test_unsealed_receipts_from_before_the_stack_sealed_are_shown(
+    store: Any, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The config writer copies the keys secret's sealed_since into the config: what came before it is shown."""
+    cookie = cookie_of(call(post(choice("accept_all", "before-seals-01")), store))
+    now = time.time()
+    first = store.history(consent_id_of(cookie))[0]
+    unsealed = first.model_copy(
+        update={"schema_version": "1", "seal": None, "receipt_id": "0" * 32, "time": receipt_time(now - 2 * 86400)}
+    )
+    store.append(unsealed, "before-seals-00", "f")
+    assert shown_receipts(cookie, store)["withheld"] == 1  # by default, edge-consent's own date: after it
+    compiled = json.loads(DEV_CONFIG_PATH.read_text(encoding="utf-8"))
+    compiled["receipts"] = {"table": TABLE, "region": "eu-west-3", "sealed_since": receipt_time(now - 86400)}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(compiled), encoding="utf-8")
+    monkeypatch.setenv("EDGE_CONSENT_CONFIG", str(path))
+    forget_loaded_configs()
+    shown = shown_receipts(cookie, store)
+    assert [r["schema_version"] for r in shown["receipts"]] == ["1", "2"] and shown["withheld"] == 0
 
 
 def test_a_slow_table_gets_a_503_before_lambda_stops_the_function(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -466,6 +466,32 @@ def test_retired_keys_never_reach_the_edge(stack: Stack) -> None:
     assert deployed_keys(stack, answer) == {"signing": "k2", "keys": {"k2": "B" * 64}, "development": False}
 
 
+def test_when_the_stack_began_to_seal_goes_from_the_secret_into_every_config(stack: Stack) -> None:
+    """A stack that wrote unsealed receipts after edge-consent began to seal names its own moment, not a key."""
+    secret = {**KEYS, "sealed_since": "2026-11-30"}
+    stack.secrets.put_secret_value(SecretId="edge-consent-keys", SecretString=json.dumps(secret))
+    answer = stack.run(stack.event())
+    assert answer["Status"] == "SUCCESS", answer
+    config = json.loads(read(stack.deployed(answer, "ConsentApi"), "consent_api/config.json"))
+    assert config["receipts"]["sealed_since"] == "2026-11-30T00:00:00.000Z"
+    assert config["edge"]["keys"]["keys"] == {"k1": KEYS["k1"]}
+    assert config_from_dict(config).receipts["sealed_since"] == "2026-11-30T00:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("sealed_since", "reason"),
+    [("2999-01-01", "keys.sealed_since: '2999-01-01' is in the future"), ("soon", "'soon' is not a day")],
+)
+def test_a_sealed_since_that_would_forgive_unsealed_receipts_is_refused(
+    stack: Stack, sealed_since: str, reason: str
+) -> None:
+    secret = {**KEYS, "sealed_since": sealed_since}
+    stack.secrets.put_secret_value(SecretId="edge-consent-keys", SecretString=json.dumps(secret))
+    answer = stack.run(stack.event())
+    assert answer["Status"] == "FAILED" and reason in answer["Reason"], answer
+    assert stack.functions.uploaded == {}
+
+
 def test_a_bad_retired_key_is_refused_before_it_is_needed(stack: Stack) -> None:
     secret = {"signing": "k2", "k2": "B" * 64, "retired": {"k1": {"key": "A" * 64}}}
     stack.secrets.put_secret_value(SecretId="edge-consent-keys", SecretString=json.dumps(secret))

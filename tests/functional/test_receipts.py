@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from consent_api import receipts as receipts_module
-from consent_api.models import MAX_PAGE_PATH, Receipt, truncate_ip
+from consent_api.models import MAX_PAGE_PATH, Receipt, seal_problems, truncate_ip, unix_time
 from consent_api.receipts import DynamoReceiptStore, StoreUnavailable, SubmissionConflict
 from consent_api.store import DEADLINE_SECONDS
+from consent_core.signing import SEALING_BEGAN
 
 from edge_consent.table import table_properties
 from tests.helpers.dev import RECEIPTS_TABLE as TABLE
@@ -259,3 +260,44 @@ def test_pages_follow_one_another_and_refuse_a_forged_position(dynamodb: Any) ->
     assert seen == made and after is None
     with pytest.raises(ValueError, match="position"):
         store.page("P" * 22, NOW, after='x"; DROP')
+
+
+def test_no_seal_is_genuine_only_for_schema_1_before_sealing_began_and_while_it_lives() -> None:
+    keys = {"k1": b"k" * 32}
+    just_before, began = "2026-11-27T14:23:19.999Z", SEALING_BEGAN
+
+    def problems(*history: Receipt, now: str = "2027-01-01T00:00:00.000Z") -> list[str]:
+        return list(seal_problems(list(history), keys, SEALING_BEGAN, unix_time(now)).values())
+
+    assert problems(receipt(schema_version="1", time=just_before)) == []
+    assert problems(receipt(schema_version="1", time=began)) == [
+        f"no seal, though written after sealing began ({began})"
+    ]
+    # 13 calendar months on, no receipt of before the seals can still live, whatever its TTL says.
+    late = "2027-12-27T14:23:20.000Z"
+    assert problems(receipt(schema_version="1", time=just_before), now=late) == [
+        "no seal, and older than any receipt lives"
+    ]
+    assert problems(receipt(time=just_before)) == ["no seal, though schema 2 receipts are sealed"]
+    sealed = receipt(time=began).sealed("k1", keys)
+    assert problems(receipt(schema_version="1", receipt_id="0" * 32, time=just_before), sealed) == []
+    assert problems(sealed, receipt(schema_version="1", time="2026-11-26T10:00:00.000Z")) == [
+        "no seal, after a sealed receipt"
+    ]
+    assert problems(receipt().sealed("k9", {"k9": b"9" * 32})) == ["no seal these keys can check"]
+    assert problems(sealed.model_copy(update={"consent_id": "B" * 22})) == [
+        "its seal does not match it (changed, or moved from another key, since it was sealed)"
+    ]
+
+
+def test_a_receipt_is_read_as_stored_under_its_key(store: DynamoReceiptStore, dynamodb: Any) -> None:
+    """Its visitor, time and id are the key's, which the seal covers: an untouched receipt reads as sealed."""
+    sealed = receipt().sealed("k1", {"k1": b"k" * 32})
+    store.append(sealed, "sub-as-stored-1", "f")
+    (item,) = [i for i in dynamodb.scan(TableName=TABLE)["Items"] if i["pk"]["S"] == sealed.consent_id]
+    assert receipts_module.receipt_from_item(item) == sealed
+    moved = receipts_module.receipt_from_item(
+        {**item, "pk": {"S": "B" * 22}, "sk": {"S": "2026-12-01T00:00:00.000Z#x"}}
+    )
+    assert (moved.consent_id, moved.time, moved.receipt_id) == ("B" * 22, "2026-12-01T00:00:00.000Z", "x")
+    assert moved.seal_holds({"k1": b"k" * 32}) is False

@@ -5,16 +5,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from consent_api import app
-from consent_api.models import Receipt
+from consent_api.models import Receipt, receipt_time
 from consent_api.receipts import DynamoReceiptStore
 
 from edge_consent import cli, events, policy
 from tests.helpers.dev import RECEIPTS_TABLE as TABLE
-from tests.helpers.receipts import chained_receipt
+from tests.helpers.receipts import (
+    append_forged_acceptance,
+    chained_receipt,
+    downgrade_newest,
+    graft,
+)
 
 NOW = 1_795_702_862
 
@@ -223,3 +230,74 @@ def test_a_deleted_last_receipt_shows_against_the_visitors_cookie(
     assert status == 0  # what is left is a whole, sealed history: only the visitor's cookie knows more
     status, err = show(capsys, newest["pk"]["S"], "--cookie", cookie)
     assert status == 1 and "not the choice the cookie carries" in err
+
+
+def test_an_unsealed_acceptance_labelled_schema_1_shows_after_a_sealed_receipt(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, dynamodb: Any
+) -> None:
+    """The seal downgrade: the newest rewritten, or an acceptance appended naming it, unsealed, as schema 1."""
+    choices(store, "accept_all", "withdraw")
+    consent_id = stored_receipts(dynamodb)[0]["pk"]["S"]
+    downgrade_newest(dynamodb, TABLE, consent_id)
+    status, err = show(capsys, consent_id)
+    assert status == 1 and "no seal, after a sealed receipt" in err
+    append_forged_acceptance(dynamodb, TABLE, consent_id)
+    status, err = show(capsys, consent_id)
+    assert status == 1 and err.count("no seal, after a sealed receipt") == 2
+    assert "2 broken links" in run(capsys, "receipts", "verify", "--keys", DEV_KEYS)[1]
+
+
+def test_an_unsealed_receipt_written_after_sealing_began_shows_alone_too(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, dynamodb: Any
+) -> None:
+    """A one-receipt history rewritten: nothing sealed before it, but it was written when every receipt was sealed."""
+    choices(store, "reject_all")
+    consent_id = stored_receipts(dynamodb)[0]["pk"]["S"]
+    downgrade_newest(dynamodb, TABLE, consent_id)
+    status, err = show(capsys, consent_id)
+    assert status == 1 and "no seal, though written after sealing began (2026-11-27T14:23:20.000Z)" in err
+    assert run(capsys, "receipts", "verify", "--keys", DEV_KEYS)[0] == 1
+
+
+@pytest.mark.parametrize("elsewhere", ["another visitor", "another visitor and time"])
+def test_a_sealed_receipt_copied_under_another_key_shows(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, dynamodb: Any, elsewhere: str
+) -> None:
+    """A's genuine receipt under B's partition is not B's intact history: the key is read into what the seal covers."""
+    choices(store, "accept_all")
+    item = stored_receipts(dynamodb)[0]
+    if elsewhere.endswith("time"):
+        item = {**item, "sk": {"S": "2026-11-30T08:00:00.000Z#" + item["receipt_id"]["S"]}}
+    graft(dynamodb, TABLE, item, "B" * 22)
+    status, err = show(capsys, "B" * 22)
+    assert status == 1 and "its seal does not match it" in err
+    assert "1 broken links" in run(capsys, "receipts", "verify", "--keys", DEV_KEYS)[1]
+
+
+def keys_file(tmp_path: Path, **fields: str) -> str:
+    document = {**json.loads(Path(DEV_KEYS).read_text(encoding="utf-8")), **fields}
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return str(path)
+
+
+def test_unsealed_receipts_from_before_the_stack_sealed_are_genuine(
+    capsys: pytest.CaptureFixture[str], store: DynamoReceiptStore, dynamodb: Any, tmp_path: Path
+) -> None:
+    """A stack that sealed from later than edge-consent did names its moment in the keys secret: sealed_since."""
+    now = time.time()
+    old = chained_receipt("U" * 22, 0, None, int(now) + 86400, "u" * 32)
+    old = old.model_copy(update={"schema_version": "1", "time": receipt_time(now - 2 * 86400)})
+    store.append(old, "unsealed-0001", "f")
+    yesterday = receipt_time(now - 86400)
+    status, _, err = run(capsys, "receipts", "show", "U" * 22, "--keys", keys_file(tmp_path, sealed_since=yesterday))
+    assert status == 0 and "1 receipts, chain intact, seals checked" in err
+    status, err = show(capsys, "U" * 22)  # the development keys name no date: edge-consent's own
+    assert status == 1 and "no seal, though written after sealing began" in err
+
+
+def test_a_sealed_since_in_the_future_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """It would forgive unsealed receipts written today."""
+    path = keys_file(tmp_path, sealed_since="2999-01-01")
+    status, _, err = run(capsys, "receipts", "verify", "--keys", path)
+    assert status != 0 and "keys.sealed_since: '2999-01-01' is in the future" in err

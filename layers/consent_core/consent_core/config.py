@@ -245,6 +245,8 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
                 "table": str(receipts["table"]),
                 "region": str(receipts["region"]),
                 "replicas": tuple(str(region) for region in receipts.get("replicas", ())),
+                # when the stack began to seal receipts, if the keys secret says (signing.sealed_since)
+                **({"sealed_since": str(receipts["sealed_since"])} if "sealed_since" in receipts else {}),
             }
 
         def entry(raw: dict[str, Any]) -> CookieEntry:

@@ -71,6 +71,11 @@ KEYS_SHAPE = (
 # they made (13 months): the config writer never gives them to the edge.
 RETIRED = "retired"
 RETIRED_SHAPE = '{"retired": {"<key id>": {"key": "<base64url key>", "sealed_until": "YYYY-MM-DD"}}}'
+# When this stack's consent endpoint began to seal receipts, for a stack that wrote unsealed
+# ones after SEALING_BEGAN (the code of 26-27 November 2026): an unsealed receipt written
+# since is a forgery. Every other stack leaves it out.
+SEALED_SINCE = "sealed_since"
+SEALING_BEGAN = "2026-11-27T14:23:20.000Z"  # the first receipt any edge-consent sealed (commit 5f9269f)
 
 
 def is_key_id(text: object) -> bool:
@@ -116,6 +121,27 @@ def retired_keys(document: object) -> dict[str, tuple[bytes, str]]:
     return found
 
 
+def sealed_since(document: object, now: float) -> str:
+    """When the stack began to seal receipts, as a receipt's time: the document's `sealed_since`, else SEALING_BEGAN.
+
+    ValueError when it is not a time, or is later than `now` (it would forgive unsealed
+    receipts written today).
+    """
+    from datetime import UTC, datetime  # only the deploy and the command line read it
+
+    text = document.get(SEALED_SINCE, SEALING_BEGAN) if isinstance(document, dict) else SEALING_BEGAN
+    try:
+        moment = datetime.fromisoformat(text) if isinstance(text, str) and text[:1].isdigit() else None
+    except ValueError:
+        moment = None
+    if moment is None or (moment.tzinfo is None and len(text) != 10):
+        raise ValueError(f"keys.{SEALED_SINCE}: {text!r} is not a day (YYYY-MM-DD) or a UTC time (...Z)")
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.timestamp() > now:
+        raise ValueError(f"keys.{SEALED_SINCE}: {text!r} is in the future")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def _key(field: str, key_id: object, text: object) -> bytes:
     if not is_key_id(key_id):
         raise ValueError(f"keys: key id {key_id!r} must be 1 to 16 of A-Z a-z 0-9 _ -")
@@ -145,7 +171,7 @@ def _key_entries(document: object) -> dict[str, object]:
         if isinstance(nested, dict):
             entries = nested
         else:
-            entries = {k: v for k, v in document.items() if k not in ("signing", RETIRED)}
+            entries = {k: v for k, v in document.items() if k not in ("signing", RETIRED, SEALED_SINCE)}
         if entries:
             return entries
     raise ValueError(f"keys: expected {KEYS_SHAPE}")
