@@ -110,6 +110,7 @@ class EdgeConfig:
         self._folded_exact: dict[str, CookieEntry] = {}
         for exact_name, exact_entry in exact.items():
             self._folded_exact.setdefault(exact_name.lower(), exact_entry)
+        self._php_catalogue: tuple[dict[str, CookieEntry], re.Pattern[str] | None] | None = None
 
     def __repr__(self) -> str:
         # Never the keys: a config may end up in a log or a traceback.
@@ -152,21 +153,22 @@ class EdgeConfig:
     def _unknown_category_of(self, name: str) -> str | None:
         """A name missing from the catalogue takes the category of the catalogued name an origin reads it as.
 
-        PHP turns dots into `_` (`.fbp` is `$_COOKIE['_fbp']`); ASP.NET Core reads names in
-        any case (`_FBP` is `_fbp`). A name that is not an RFC 7230 token is denied: after a
-        character a name cannot hold, ASP.NET Core reads on, into the value (`x@y=_fbp=1`
-        is `_fbp`), and PHP reads `_fbp[id]` as the array `_fbp`. So is a name whose readings
-        disagree, or one read as the consent cookie; any other keeps `unknown_cookies`' category.
+        Each origin's reading is applied to both sides. ASP.NET Core reads names in any case
+        (`_FBP` is `_fbp`). PHP turns dots into `_` in every name, the catalogue's too:
+        `_pk_id_1_a1b2` and `.pk.id.1.a1b2` are `$_COOKIE['_pk_id_1_a1b2']`, where Matomo's
+        tracker reads `_pk_id.1.a1b2`. Node's `cookie` and Express read a token name as it is.
+        A name that is not an RFC 7230 token is denied: after a character a name cannot hold,
+        ASP.NET Core reads on, into the value (`x@y=_fbp=1` is `_fbp`), and PHP reads
+        `_fbp[id]` as the array `_fbp`. So is a name whose readings disagree, or one read as
+        the consent cookie; any other keeps `unknown_cookies`' category.
         """
         if self.unknown_category is None or not is_token(name):
             return None
-        categories = set()
-        for alias in (name, php_cookie_name(name)):
-            if alias.lower() == self.consent_cookie_name.lower():
-                return None
-            entry = self.entry_for(alias) or self._folded_entry(alias)
-            if entry is not None:
-                categories.add(entry.category)
+        php_key = php_cookie_name(name)
+        consent = self.consent_cookie_name
+        if name.lower() == consent.lower() or php_key == php_cookie_name(consent):
+            return None
+        categories = {entry.category for entry in (self._folded_entry(name), self._php_entry(php_key)) if entry}
         if not categories:
             return self.unknown_category
         return categories.pop() if len(categories) == 1 else None
@@ -176,6 +178,27 @@ class EdgeConfig:
         entry = self._folded_exact.get(name.lower())
         if entry is None and self._folded_pattern_re is not None:
             match = self._folded_pattern_re.fullmatch(name)
+            if match is not None and match.lastgroup is not None:
+                entry = self.patterns[int(match.lastgroup[1:])][1]
+        return entry
+
+    def _php_entry(self, key: str) -> CookieEntry | None:
+        """The entry of the catalogued name PHP reads under `key` (exact names first, as `entry_for`).
+
+        Made on first use: a policy that denies unknown cookies never needs it.
+        """
+        if self._php_catalogue is None:
+            exact: dict[str, CookieEntry] = {}
+            for exact_name, exact_entry in self.exact.items():
+                exact.setdefault(php_cookie_name(exact_name), exact_entry)
+            alternatives = "|".join(
+                f"(?P<p{i}>{_glob_to_regex(php_cookie_name(glob))})" for i, (glob, _) in enumerate(self.patterns)
+            )
+            self._php_catalogue = (exact, re.compile(alternatives, re.DOTALL) if self.patterns else None)
+        exact, pattern_re = self._php_catalogue
+        entry = exact.get(key)
+        if entry is None and pattern_re is not None:
+            match = pattern_re.fullmatch(key)
             if match is not None and match.lastgroup is not None:
                 entry = self.patterns[int(match.lastgroup[1:])][1]
         return entry
