@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ class Policy(Site):
         ids = [category.id for category in self.categories]
         self._check_categories(ids)
         self._check_cookies(ids)
+        self._check_origin_readings()
         if self.consent_cookie.lifetime_days > MAX_LIFETIME_DAYS * self.max_cookie_lifetime_months // 13:
             raise ValueError("consent_cookie.lifetime_days: over max_cookie_lifetime_months")
         return self
@@ -72,6 +75,121 @@ class Policy(Site):
                 raise ValueError(
                     f"cookies: {cookie.name} lives {cookie.lifetime}, over {self.max_cookie_lifetime_months} months"
                 )
+
+    def _check_origin_readings(self) -> None:
+        """No origin may read a cookie as one of another category, or as the consent cookie.
+
+        The edge classifies each name as it is; PHP reads `_pk_id.1` under the key of
+        `_pk_id_1`, ASP.NET Core `_GA` as `_ga`. Catalogued cookies of two categories that
+        an origin reads alike would let one category's cookie through as the other.
+        """
+        consent = self.consent_cookie.name
+        for origin, classes in _ORIGIN_READINGS:
+            for index, cookie in enumerate(self.cookies):
+                pair = lookalike_pair(cookie.name, consent, classes, second_is_glob=False)
+                if pair:
+                    raise ValueError(
+                        f"cookies: {origin} reads {pair[0]} ({cookie.name}) as the consent cookie {consent}"
+                    )
+                for other in self.cookies[index + 1 :]:
+                    if other.category == cookie.category:
+                        continue  # read alike, they are refused alike
+                    pair = lookalike_pair(cookie.name, other.name, classes)
+                    if pair:
+                        raise ValueError(
+                            f"cookies: {origin} reads {pair[0]} ({_described(cookie)}) and {pair[1]} "
+                            f"({_described(other)}) as one cookie: give them one category, or names it cannot confuse"
+                        )
+
+
+def _described(cookie: Cookie) -> str:
+    return f"{cookie.name}, {cookie.category}" if cookie.is_glob else cookie.category
+
+
+# --- How origins read cookie names -------------------------------------------------
+
+_TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _classes(fold: Callable[[str], str]) -> dict[str, str]:
+    """Each token character, and every token character the origin reads as the same one."""
+    return {char: "".join(c for c in _TOKEN_CHARACTERS if fold(c) == fold(char)) for char in _TOKEN_CHARACTERS}
+
+
+# The characters each origin reads alike (consent_core.config applies the same readings to names
+# missing from the catalogue): PHP turns dots into `_`; ASP.NET Core ignores case.
+_ORIGIN_READINGS = (
+    ("PHP", _classes(lambda char: "_" if char == "." else char)),
+    ("ASP.NET Core", _classes(str.lower)),
+)
+_Element = tuple[bool, str]  # (a wildcard?, `*`, `?` or the literal character)
+
+
+def lookalike_pair(
+    first: str, second: str, classes: dict[str, str], second_is_glob: bool = True
+) -> tuple[str, str] | None:
+    """Two different names, one matching each glob, that an origin reads alike (`classes`); None if none.
+
+    Both globs are walked side by side, breadth first (no reading changes a name's
+    length), remembering whether the names have differed yet: the first pair found is
+    a shortest one, for the error message.
+    """
+    a = [(char in "*?", char) for char in first]
+    b = [(second_is_glob and char in "*?", char) for char in second]
+    start = (0, 0, False)
+    parents: dict[tuple[int, int, bool], tuple[tuple[int, int, bool], str, str] | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        state = queue.popleft()
+        i, j, differed = state
+        if i == len(a) and j == len(b) and differed:
+            return _names_to(state, parents)
+        for following, x, y in _steps(a, b, state, classes):
+            if following not in parents:
+                parents[following] = (state, x, y)
+                queue.append(following)
+    return None
+
+
+def _steps(
+    a: list[_Element], b: list[_Element], state: tuple[int, int, bool], classes: dict[str, str]
+) -> Iterator[tuple[tuple[int, int, bool], str, str]]:
+    """The states one step on: a `*` matching nothing, or one more character on each side."""
+    i, j, differed = state
+    if i < len(a) and a[i] == (True, "*"):
+        yield (i + 1, j, differed), "", ""
+    if j < len(b) and b[j] == (True, "*"):
+        yield (i, j + 1, differed), "", ""
+    if i < len(a) and j < len(b):
+        after = (i if a[i] == (True, "*") else i + 1, j if b[j] == (True, "*") else j + 1)
+        for x, y in _character_pairs(a[i], b[j], classes):
+            yield (*after, differed or x != y), x, y
+
+
+def _character_pairs(a: _Element, b: _Element, classes: dict[str, str]) -> list[tuple[str, str]]:
+    """A pair of characters the two elements match and the origin reads alike: one equal, one not, where any."""
+    same = different = None
+    for x in _TOKEN_CHARACTERS if a[0] else a[1]:
+        for y in classes.get(x, x):
+            if b[0] or y == b[1]:
+                if x == y:
+                    same = same or (x, y)
+                else:
+                    different = different or (x, y)
+    return [pair for pair in (same, different) if pair]
+
+
+def _names_to(
+    state: tuple[int, int, bool], parents: dict[tuple[int, int, bool], tuple[tuple[int, int, bool], str, str] | None]
+) -> tuple[str, str]:
+    firsts, seconds = [], []
+    step = parents[state]
+    while step is not None:
+        state, x, y = step
+        firsts.append(x)
+        seconds.append(y)
+        step = parents[state]
+    return "".join(reversed(firsts)), "".join(reversed(seconds))
 
 
 def _error_location(loc: tuple[int | str, ...], data: Any) -> str:

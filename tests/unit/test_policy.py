@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from copy import deepcopy
@@ -13,6 +14,8 @@ import yaml
 from consent_api import banner
 from consent_api.schema import Site
 from consent_core.config import ConfigError, config_from_dict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_consent import policy
 from tests.helpers.dev import ROOT
@@ -87,6 +90,17 @@ def mutate(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("consent_cookie.name", "__host-consent", "write the prefix as __Host-"),
         ("cookies.0.name", "bad name", "cookies[0] (bad name).name: String should match pattern"),
         ("cookies.1.name", "sessionid", "sessionid is listed twice"),
+        (  # display_prefs renamed: Matomo's `_pk_id.1` reaches PHP as `$_COOKIE['_pk_id_1']`
+            "cookies.5.name",
+            "_pk_id_1",
+            "cookies: PHP reads _pk_id_1 (preferences) and _pk_id.1 (_pk_id.*, analytics) as one cookie",
+        ),
+        ("cookies.5.name", "_GA", "cookies: ASP.NET Core reads _GA (preferences) and _ga (analytics) as one cookie"),
+        (
+            "cookies.5.name",
+            "__HOST-consent",
+            "ASP.NET Core reads __HOST-consent (__HOST-consent) as the consent cookie",
+        ),
         ("site.colour", "blue", "site.colour: Extra inputs are not permitted"),
         ("categories.2.name", {"fr": "Mesure"}, "categories[2] (analytics).name: missing en"),
         ("consent_mode", {"ad_storage": ["marketing"]}, "consent_mode.ad_storage: 'marketing' is not a category"),
@@ -165,3 +179,46 @@ def test_policy_hash_ignores_formatting_and_keys(raw: dict[str, Any]) -> None:
     assert policy.policy_sha256(one) == policy.policy_sha256(two)
     changed = policy.parse_policy(mutate(raw, "cookies.0.lifetime", "15 days"))
     assert policy.policy_sha256(changed) != policy.policy_sha256(one)
+
+
+# --- What origins read alike ---------------------------------------------------------
+
+READINGS = dict(policy._ORIGIN_READINGS)
+small_globs = st.text("a_.A*?", min_size=1, max_size=5)
+
+
+def _matches(glob: str, name: str) -> bool:
+    return (
+        re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob), name) is not None
+    )
+
+
+@settings(max_examples=300)
+@given(small_globs, small_globs, st.sampled_from(sorted(READINGS)))
+def test_lookalike_pairs_are_found_whenever_they_exist(first: str, second: str, origin: str) -> None:
+    """Against every name of up to 5 characters of `a_.A` (the globs' wildcards reach further, never shorter)."""
+    classes = READINGS[origin]
+    pair = policy.lookalike_pair(first, second, classes)
+    if pair is not None:
+        x, y = pair
+        assert _matches(first, x) and _matches(second, y) and x != y
+        assert all(b in classes[a] for a, b in zip(x, y, strict=True))
+        return
+    for length in range(6):
+        for x in map("".join, itertools.product("a_.A", repeat=length)):
+            if not _matches(first, x):
+                continue
+            for y in map("".join, itertools.product(*(classes[c] for c in x))):
+                assert not (y != x and _matches(second, y)), (x, y)
+
+
+def test_a_cookie_php_reads_as_the_consent_cookie_is_refused(raw: dict[str, Any]) -> None:
+    data = mutate(mutate(raw, "consent_cookie.name", "site_consent"), "cookies.5.name", "site.consent")
+    with pytest.raises(policy.PolicyError, match=re.escape("PHP reads site.consent (site.consent) as the consent")):
+        policy.parse_policy(data)
+
+
+def test_an_exact_name_php_reads_as_itself_may_override_a_glob() -> None:
+    # `_ga_*` matches no other name PHP reads as `_ga_special`; ASP.NET Core reads `_GA_SPECIAL` so.
+    assert policy.lookalike_pair("_ga_special", "_ga_*", READINGS["PHP"]) is None
+    assert policy.lookalike_pair("_ga_special", "_ga_*", READINGS["ASP.NET Core"]) is not None
