@@ -301,3 +301,9 @@ def test_a_sealed_since_in_the_future_is_refused(capsys: pytest.CaptureFixture[s
     path = keys_file(tmp_path, sealed_since="2999-01-01")
     status, _, err = run(capsys, "receipts", "verify", "--keys", path)
     assert status != 0 and "keys.sealed_since: '2999-01-01' is in the future" in err
+
+
+def test_keys_check_says_since_when_receipts_are_sealed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert "receipts sealed since 2026-11-27T14:23:20.000Z" in run(capsys, "keys", "check", DEV_KEYS)[1]
+    named = keys_file(tmp_path, sealed_since="2026-11-30")
+    assert "receipts sealed since 2026-11-30T00:00:00.000Z" in run(capsys, "keys", "check", named)[1]
