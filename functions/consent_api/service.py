@@ -140,6 +140,7 @@ def cookies_after(
         host,
         exact_unseen=True,
         unseen_paths=config.static_cookie_paths,
+        budget=(consent.ENDPOINT_DELETION_LINES, consent.ENDPOINT_DELETION_BYTES),
     )
     return [
         consent_cookie_header(config, recorded.cookie_value),

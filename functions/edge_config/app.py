@@ -204,16 +204,27 @@ def check_table(tables: Callable[[str], Any], receipts: dict[str, Any]) -> None:
 # --- The packages --------------------------------------------------------------------------
 
 
-def edge_config(policy: dict[str, Any], keys: dict[str, Any], receipts: dict[str, Any]) -> dict[str, Any]:
-    """The compiled policy with the keys and the receipts table filled in, checked as the edge will load it."""
+def edge_config(
+    policy: dict[str, Any], keys: dict[str, Any], receipts: dict[str, Any], static_paths: Any = ()
+) -> dict[str, Any]:
+    """The compiled policy with the keys, the receipts table and the static paths, checked as the edge loads it."""
     config: dict[str, Any] = json.loads(json.dumps(policy))
     try:
         config["edge"]["keys"] = keys
+        config["edge"]["static_paths"] = static_path_patterns(static_paths)
         config["receipts"] = receipts
         config_from_dict(config)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigurationError(f"the compiled policy cannot be used: {exc}") from None
     return config
+
+
+def static_path_patterns(value: Any) -> list[str]:
+    """The distribution's static path patterns (the StaticPaths property: a list, or one comma-separated string)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ConfigurationError("StaticPaths: a list of CloudFront path patterns")
+    return [item.strip() for item in items if item.strip()]
 
 
 def built_path(path: str) -> str:
@@ -344,7 +355,7 @@ def configure(
     check_table(clients.tables, receipts)
     sources = [read_source(clients.functions, fetch, function, deadline) for function in properties["Functions"]]
     for source in sources:
-        source.config = edge_config(source.policy, keys, receipts)
+        source.config = edge_config(source.policy, keys, receipts, properties.get("StaticPaths", ()))
     data = {f"{source.output}VersionArn": publish_configured(clients.functions, source, deadline) for source in sources}
     return Outcome({**data, "KeysVersion": version}, pinning_id(digest, version, pins))
 

@@ -19,7 +19,7 @@ from consent_api import app, routes, service
 from consent_api.models import Submission, receipt_time
 from consent_api.receipts import DynamoReceiptStore
 from consent_core import cloudfront, consent, token
-from consent_core.config import forget_loaded_configs
+from consent_core.config import forget_loaded_configs, load_config, static_cookie_paths
 
 from edge_consent import edge_rules, events
 from edge_consent.table import create_table
@@ -639,19 +639,51 @@ def test_a_withdrawal_deletes_the_refused_cookies_in_the_same_response(
     assert lines[0].startswith("__Host-consent=") and lines[1].startswith(
         f"__Host-consent-state={DEV_CONFIG.policy_version}.."
     )
-    deleted = {line.split("=", 1)[0]: line for line in lines[2:]}
-    # Catalogued cookies of refused categories, with the catalogue's Domain and Path;
-    # necessary and uncatalogued cookies are left alone.
-    assert set(deleted) == {"_ga", "FPID", "_pk_id.1.a1b2", "display_prefs"}
-    assert all("Max-Age=0" in line for line in deleted.values())
-    assert "Domain=.planete-micro-entreprises.fr" in deleted["FPID"]
-    assert "Domain" not in deleted["_pk_id.1.a1b2"]
+    deleted: dict[str, list[str]] = {}
+    for line in lines[2:]:
+        deleted.setdefault(line.split("=", 1)[0], []).append(line)
+    # Catalogued cookies of refused categories, in the catalogue's Domain and host-only, at
+    # each path the request reached; necessary and uncatalogued cookies are left alone. The
+    # catalogued cookies it cannot see (registration_draft lives under /inscription) too.
+    assert set(deleted) == {"_ga", "FPID", "_pk_id.1.a1b2", "display_prefs", *UNSEEN_REFUSED}
+    assert all("Max-Age=0" in line for lines in deleted.values() for line in lines)
+    scopes = [line.split("GMT; ", 1)[1] for line in deleted["FPID"]]
+    assert scopes == [
+        "Path=/; Domain=.planete-micro-entreprises.fr",
+        "Path=/",
+        "Path=/consent; Domain=.planete-micro-entreprises.fr",
+        "Path=/consent",
+    ]
+    assert not any("Domain" in line for line in deleted["_pk_id.1.a1b2"])
+    assert deleted["registration_draft"][0].endswith("Path=/inscription")
+
+
+# Refused catalogued cookies the endpoint cannot see: they live under paths /consent never reaches.
+UNSEEN_REFUSED = {"registration_draft"}
 
 
 def test_a_choice_deletes_only_what_it_refuses(store: Any) -> None:
     event = post(choice("custom", "custom-deletes-0001", categories=["analytics"]), {"cookie": "_ga=1; _fbp=2"})
     lines = cloudfront.set_cookie_lines(call(event, store)["headers"])
-    assert [line.split("=", 1)[0] for line in lines] == ["__Host-consent", "__Host-consent-state", "_fbp"]
+    names = [line.split("=", 1)[0] for line in lines]
+    assert names[:2] == ["__Host-consent", "__Host-consent-state"]
+    assert set(names[2:]) == {"_fbp", *UNSEEN_REFUSED}
+
+
+def test_a_refusal_deletes_the_catalogued_cookies_under_the_static_paths(store: Any, monkeypatch: Any) -> None:
+    """No function sees a request for /static/ or /assets/: the endpoint's answer deletes refused cookies there."""
+    config = load_config(app.HANDLER_DIR)
+    monkeypatch.setattr(config, "static_cookie_paths", static_cookie_paths(("/static/*", "/assets/*", "*.css")))
+    assert config.static_cookie_paths == ("/static", "/static/", "/assets", "/assets/")
+    lines = cloudfront.set_cookie_lines(call(post(choice("reject_all", "static-deletes-0001")), store)["headers"])
+    scopes = {line.split("GMT; ", 1)[1] for line in lines if line.startswith("ad_slot_freq=")}
+    assert scopes == {f"Path={path}" for path in config.static_cookie_paths}
+    fbp = {line.split("GMT; ", 1)[1] for line in lines if line.startswith("_fbp=")}
+    assert "Path=/static/; Domain=.planete-micro-entreprises.fr" in fbp and "Path=/assets" in fbp
+    assert not any(line.startswith(("sessionid=", "lang=")) for line in lines)  # necessary: never
+    # Granting everything deletes nothing.
+    lines = cloudfront.set_cookie_lines(call(post(choice("accept_all", "static-deletes-0002")), store)["headers"])
+    assert len(lines) == 2
 
 
 def test_a_choice_sets_the_state_cookie_the_banner_reads(store: Any) -> None:

@@ -534,6 +534,20 @@ def test_a_table_in_another_region_goes_into_every_config(stack: Stack) -> None:
     assert config["receipts"] == {"table": TABLE, "region": "eu-west-3", "replicas": []}
 
 
+def test_the_static_path_patterns_go_into_every_config(stack: Stack) -> None:
+    """The consent endpoint deletes refused cookies under the distribution's static paths, where nothing else can."""
+    event = stack.event()
+    event["ResourceProperties"]["StaticPaths"] = ["/static/*", "/assets/*", "*.css", ""]
+    answer = stack.run(event)
+    assert answer["Status"] == "SUCCESS", answer
+    config = json.loads(read(stack.deployed(answer, "ConsentApi"), "consent_api/config.json"))
+    assert config["edge"]["static_paths"] == ["/static/*", "/assets/*", "*.css"]
+    assert config_from_dict(config).static_cookie_paths == ("/static", "/static/", "/assets", "/assets/")
+    event["ResourceProperties"]["StaticPaths"] = [{"Ref": "x"}]
+    answer = stack.run(event)
+    assert answer["Status"] == "FAILED" and "StaticPaths: a list of CloudFront path patterns" in answer["Reason"]
+
+
 LOG_GROUPS = [
     *(f"/aws/lambda/us-east-1.edge-consent-{name}-ABC" for name in ("ViewerRequest", "ConsentApi")),
     "/aws/cloudfront/LambdaEdge/E2EDGECONSENT1",

@@ -22,6 +22,7 @@ from functions.static_response import app as static_response
 from functions.viewer_request import app as viewer_request
 from functions.viewer_response import app as viewer_response
 from tests import rfc6265
+from tests.helpers.cookie_jar import CookieJar
 from tests.helpers.dev import DEV_CONFIG, ROOT
 
 EVENTS_DIR = ROOT / "events"
@@ -212,6 +213,43 @@ def test_withdrawal_deletes_httponly_and_domain_cookies(fresh: dict[str, dict[st
         "FPID=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/",
     ]
     assert "Path=/inscription" in deleted["registration_draft"][0]
+
+
+def test_a_refusal_deletes_every_twin_a_browser_keeps_apart(fresh: dict[str, dict[str, Any]]) -> None:
+    """Host-only and Domain twins, and a cookie on a sub-path (Matomo's setCookiePath), in an RFC 6265bis store."""
+    host = events.HOST
+    jar = CookieJar()
+    now = time.time()
+    for line, path in (
+        ("_ga=GA1.a; Max-Age=3600; Path=/; Domain=.planete-micro-entreprises.fr", "/"),
+        ("_ga=GA1.b; Max-Age=3600; Path=/", "/"),  # its host-only twin
+        ("FPID=x; Max-Age=3600; Path=/; HttpOnly", "/"),  # host-only where the catalogue says Domain
+        ("_pk_id.1.a1b2=abc; Max-Age=3600; Path=/actualites", "/actualites/2026"),
+        ("_pk_ses.1.a1b2=1; Max-Age=3600", "/actualites/2026/edge"),  # default path /actualites/2026
+        ("lang=fr; Max-Age=3600; Path=/", "/"),
+    ):
+        jar.receive(line, host, path, now)
+    assert len(jar.cookies) == 6
+    event = copy.deepcopy(fresh["viewer-response/withdrawal.json"])
+    request = event["Records"][0]["cf"]["request"]
+    request["uri"] = "/actualites/2026/edge"
+    request["headers"]["cookie"] = [
+        {"key": "Cookie", "value": "_ga=GA1.a; _ga=GA1.b; FPID=x; _pk_id.1.a1b2=abc; _pk_ses.1.a1b2=1; lang=fr"}
+    ]
+    for line in set_cookies(viewer_response.lambda_handler(event, None)):
+        jar.receive(line, host, request["uri"], now)
+    assert jar.names() == {"lang", "sessionid"}, jar.cookies  # the session is the origin's, set by this response
+
+
+def test_one_deletion_scope_is_not_enough_in_the_store_model() -> None:
+    """The model tells the twins apart: a Domain deletion leaves the host-only cookie, and the reverse."""
+    jar = CookieJar()
+    jar.receive("_ga=a; Path=/; Domain=example.fr", "www.example.fr", "/", 0)
+    jar.receive("_ga=b; Path=/", "www.example.fr", "/", 0)
+    jar.receive("_ga=; Max-Age=0; Path=/; Domain=example.fr", "www.example.fr", "/", 0)
+    assert list(jar.cookies.values()) == ["b"]
+    jar.receive("_ga=; Max-Age=0; Path=/actualites", "www.example.fr", "/", 0)
+    assert list(jar.cookies.values()) == ["b"]
 
 
 def test_a_flood_of_planted_cookies_never_makes_the_response_too_large(fresh: dict[str, dict[str, Any]]) -> None:

@@ -287,3 +287,18 @@ def test_no_lifetime_escapes_the_cap_and_nothing_raises(config: EdgeConfig, line
             if attr == "expires":
                 assert (dates.parse_cookie_date(value) or 0) <= cap
     assert consent.filter_set_cookies([line], frozenset({"necessary"}), config, NOW).removed == ("_ga",)
+
+
+@pytest.mark.parametrize(
+    ("host", "domain", "matches"),
+    [
+        ("www.planete-micro-entreprises.fr", ".planete-micro-entreprises.fr", True),
+        ("planete-micro-entreprises.fr", "planete-micro-entreprises.fr", True),
+        ("localhost:8080", "localhost", True),  # a Host header with its port
+        ("WWW.Example.FR.", "example.fr", True),
+        ("notexample.fr", "example.fr", False),
+        ("www.planete-micro-entreprises.fr", ".doubleclick.net", False),
+    ],
+)
+def test_a_host_sets_a_domain_it_belongs_to(host: str, domain: str, matches: bool) -> None:
+    assert consent.domain_matches(host, domain) is matches

@@ -74,6 +74,7 @@ class EdgeConfig:
         site: dict[str, Any] | None = None,
         receipts: dict[str, Any] | None = None,
         banner_path: str = STABLE_BANNER_PATH,
+        static_paths: tuple[str, ...] = (),
     ) -> None:
         self.policy_version = policy_version
         self.reconsent_version = reconsent_version
@@ -97,6 +98,11 @@ class EdgeConfig:
         # table, region, and the regions of its other replicas (a global table)
         self.receipts = receipts or {"table": DEFAULT_TABLE, "region": DEFAULT_REGION, "replicas": ()}
         self.banner_path = banner_path  # the banner script this policy's pages load (x-consent-banner)
+        # The distribution's static behaviours (template StaticPathPatterns), which no function
+        # but origin-response sees: the paths a cookie scoped to them has, for the consent
+        # endpoint to delete refused cookies there.
+        self.static_paths = static_paths
+        self.static_cookie_paths = static_cookie_paths(static_paths)
         self._cache: dict[str, CookieEntry | None] = {}
         self._class_cache: dict[str, tuple[str | None, bool]] = {}
         self._actions: dict[frozenset[str], dict[str, int]] = {}
@@ -223,6 +229,22 @@ class EdgeConfig:
         return action
 
 
+def static_cookie_paths(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """The cookie paths under CloudFront path patterns: `/static/*` gives `/static` and `/static/`.
+
+    A cookie set from `/static/app.js` without a Path has `/static`; with `Path=/static/`,
+    `/static/`. A pattern that starts with no directory (`*.css`) gives none.
+    """
+    paths: list[str] = []
+    for pattern in patterns:
+        head = pattern.split("*", 1)[0].split("?", 1)[0]
+        directory = head[: head.rfind("/")] if head.startswith("/") else ""
+        for path in (directory, directory + "/"):
+            if directory and path not in paths:
+                paths.append(path)
+    return tuple(paths)
+
+
 def state_cookie_name(consent_cookie_name: str) -> str:
     """The readable companion of the signed consent cookie, which the banner reads."""
     return consent_cookie_name + "-state"
@@ -293,6 +315,7 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
             site=data.get("site", {}),
             receipts=receipts,
             banner_path=_banner_path(edge.get("banner", STABLE_BANNER_PATH)),
+            static_paths=tuple(str(pattern) for pattern in edge.get("static_paths", ())),
         )
     except ConfigError:
         raise

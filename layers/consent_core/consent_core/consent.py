@@ -364,9 +364,12 @@ def filter_set_cookies(
 
 
 # What the deletions of one response may add: a sibling subdomain can plant hundreds of
-# cookies a glob claims, and a response past Lambda@Edge's size limit is a 502 on every page.
+# cookies a glob claims, and a viewer-response past Lambda@Edge's 40 KB is a 502 on every
+# page. The consent endpoint answers from origin-request (1 MB) and deletes more at once.
 DELETION_LINES = 96
 DELETION_BYTES = 12_288
+ENDPOINT_DELETION_LINES = 256
+ENDPOINT_DELETION_BYTES = 32_768
 
 
 def cookie_paths(uri: str) -> list[str]:
@@ -390,7 +393,9 @@ def cookie_paths(uri: str) -> list[str]:
 
 
 def domain_matches(host: str, domain: str) -> bool:
-    """Whether a response from `host` may set a cookie with this Domain (RFC 6265bis 5.1.3)."""
+    """Whether a response to `host` (a Host header) may set a cookie with this Domain (RFC 6265bis 5.1.3)."""
+    name, _, port = host.rpartition(":")
+    host = name if name and port.isdigit() else host  # the Host header may carry a port
     host, domain = host.lower().rstrip("."), domain.lower().lstrip(".")
     return host == domain or host.endswith("." + domain)
 
@@ -404,6 +409,7 @@ def refused_deletions(
     host: str | None = None,
     exact_unseen: bool = False,
     unseen_paths: Iterable[str] = (),
+    budget: tuple[int, int] = (DELETION_LINES, DELETION_BYTES),
 ) -> list[str]:
     """Deletion Set-Cookie lines for the catalogued cookies `granted` refuses.
 
@@ -414,14 +420,14 @@ def refused_deletions(
     Path and each of `paths` (those the request's own path reaches). With `exact_unseen`,
     so is every exact catalogued name at its catalogued Path and `unseen_paths`, where
     this request could not see it. Each name's catalogued scope comes first (exact names before
-    globs), then the others, within DELETION_LINES and DELETION_BYTES: what does not fit
-    goes on a later response.
+    globs), then the others, within `budget` (lines, bytes): what does not fit goes on a
+    later response.
     """
     skip = {*already_set, config.consent_cookie_name}
     paths = list(paths)
     first: list[str] = []
     then: list[str] = []
-    refused = sorted(_refused(names, granted, config, skip), key=lambda item: item[0] not in config.exact)
+    refused = sorted(_refused(names, granted, config, set(skip)), key=lambda item: item[0] not in config.exact)
     for name, entry in refused:
         domains = _domains(entry, host)
         first.append(cookies.deletion_line(name, entry.path, domains[0]))
@@ -431,13 +437,14 @@ def refused_deletions(
             domains = _domains(entry, host)
             scopes = [path for path in [entry.path, *unseen_paths] if path not in paths]
             then += [cookies.deletion_line(name, path, domain) for path in scopes for domain in domains]
+    most_lines, most_bytes = budget
     lines: list[str] = []
     seen = set()
     size = 0
     for line in first + then:
         if line in seen:
             continue
-        if len(lines) == DELETION_LINES or size + len(line) > DELETION_BYTES:
+        if len(lines) == most_lines or size + len(line) > most_bytes:
             break
         seen.add(line)
         lines.append(line)

@@ -28,6 +28,7 @@ from consent_core.config import CONFIG_ENV, forget_loaded_configs
 
 from .. import policy, project
 from ..table import create_table
+from ..template import load_template, parameter_values
 from .cache import Cache
 from .demo_site import DemoSiteServer
 from .distribution import load_distribution, load_handler
@@ -50,7 +51,11 @@ class Options:
 
 
 def local_config(
-    policy_path: Path, cookie_domain: str, table: str, region: str = policy.DEFAULT_REGION
+    policy_path: Path,
+    cookie_domain: str,
+    table: str,
+    region: str = policy.DEFAULT_REGION,
+    static_paths: list[str] | None = None,
 ) -> dict[str, Any]:
     """The policy compiled with the development key, the site's own cookies on the local host.
 
@@ -69,7 +74,10 @@ def local_config(
             ]
         }
     )
-    return policy.compile_policy(local, policy.load_keys(None), table=table, region=region)
+    config = policy.compile_policy(local, policy.load_keys(None), table=table, region=region)
+    # What the config writer adds on deploy from the template's StaticPathPatterns.
+    config["edge"]["static_paths"] = [pattern for pattern in static_paths or () if pattern]
+    return config
 
 
 class OriginClient:
@@ -236,7 +244,8 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
     except OSError as exc:
         raise ValueError(f"cannot listen on port {options.port} ({exc.strerror}): try PORT=9000") from None
     stoppers.append(server.server_close)
-    config = local_config(options.policy_path, options.host, options.table, options.region)
+    static_paths = parameter_values(load_template(project.template()), options.parameters)["StaticPathPatterns"]
+    config = local_config(options.policy_path, options.host, options.table, options.region, static_paths)
     workdir = Path(tempfile.mkdtemp(prefix="edge-consent-run-"))
     stoppers.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
     saved_env = {name: os.environ.get(name) for name in RUN_ENV}
