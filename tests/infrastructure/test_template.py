@@ -748,3 +748,16 @@ def test_the_deny_policy_in_the_runbook_covers_what_the_template_grants_the_writ
     for statement in policy["Statement"]:
         excepted = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
         assert any("EdgeConfigFunctionRole" in principal for principal in excepted)
+
+
+def test_a_condition_named_with_the_short_form_tag_is_read_as_cloudformation_reads_it(tmp_path: Any) -> None:
+    """`!Condition X` is `{"Condition": X}` (not a function): the local edge reads `!And [!Condition A, ...]`."""
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "Parameters:\n  P: {Type: String, Default: a}\n"
+        "Conditions:\n  IsA: !Equals [!Ref P, a]\n  Both: !And [!Condition IsA, !Not [!Equals [!Ref P, b]]]\n",
+        encoding="utf-8",
+    )
+    template = load_template(path)
+    assert template["Conditions"]["Both"]["Fn::And"][0] == {"Condition": "IsA"}
+    assert conditions(template, parameter_values(template, {})) == {"IsA": True, "Both": True}
