@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 from consent_core import consent
 from consent_core.config import EdgeConfig, config_from_dict
 from hypothesis import strategies as st
@@ -48,17 +50,17 @@ LOOKALIKES = [
 ]
 
 
-def _swap(char: str) -> str:
-    """The character an origin may read as this one: `.` and `_` in PHP, the other case in ASP.NET Core."""
-    return {".": "_", "_": "."}.get(char, char.swapcase())
+def _variants(swap: dict[str, str]) -> st.SearchStrategy[str]:
+    """A catalogued name with some of its characters swapped as `swap` says."""
+    return st.builds(
+        lambda name, flips: "".join(swap.get(char, char) if flips >> i & 1 else char for i, char in enumerate(name)),
+        st.sampled_from(CATALOGUE_NAMES),
+        st.integers(0, 2**16 - 1),  # which characters to swap
+    )
 
 
-# A catalogued name with some of its dots, underscores and letters swapped: `_pk.id_1.A1b2`.
-variants = st.builds(
-    lambda name, flips: "".join(_swap(char) if flips >> i & 1 else char for i, char in enumerate(name)),
-    st.sampled_from(CATALOGUE_NAMES),
-    st.integers(0, 2**16 - 1),  # which characters to swap
-)
+# What PHP reads alike (`_pk.id_1.a1b2`), and what ASP.NET Core does (`_pK_iD.1.A1b2`).
+variants = _variants({".": "_", "_": "."}) | _variants({c: c.swapcase() for c in string.ascii_letters})
 names = st.one_of(st.sampled_from(CATALOGUE_NAMES + LOOKALIKES), variants, st.text(max_size=12))
 value_parts = st.one_of(
     st.text(max_size=20),
