@@ -71,7 +71,8 @@ run: $(STAMP)
 # puppeteer-core drive them; no browser is ever downloaded), Debian's php-cli, and the pinned Node
 # packages of tests/node (npm ci, from its package-lock.json). Installed here when missing.
 browser-deps:
-	@missing=; for tool in chromium:chromium firefox-esr:firefox-esr php:php-cli node:nodejs npm:npm; do \
+	@missing=; [ -x "$${CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || missing=" chromium"; \
+	for tool in firefox-esr:firefox-esr php:php-cli node:nodejs npm:npm; do \
 		command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; done; \
 	[ -z "$$missing" ] || { echo "Installing Debian's$$missing for the tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \

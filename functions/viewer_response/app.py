@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from consent_core import cloudfront, consent, cookies, edge, log
+from consent_core import cloudfront, consent, edge, log
 from consent_core.config import EdgeConfig
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
@@ -33,12 +33,13 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
         cloudfront.set_cookie_lines(headers), granted, config, now, cloudfront.first_value(headers, "date")
     )
     sent = visitor.cookie_names + _stripped_by_viewer_request(request_headers)
-    already_set = (cookies.set_cookie_name(line) for line in result.kept)
+    kept = set(result.kept)
     # The browser sent these cookies because their path matched this URI: each is deleted
     # at every path it can have been stored with.
     paths = consent.cookie_paths(request.get("uri", "/"))
     host = cloudfront.first_value(request_headers, "host")
-    deletions = consent.refused_deletions(sent, granted, config, already_set, paths, host)
+    # A refused cookie's line the origin sent is a deletion in one scope: the others still go.
+    deletions = [line for line in consent.refused_deletions(sent, granted, config, (), paths, host) if line not in kept]
     cloudfront.replace_set_cookies(headers, result.kept + deletions + _state_cookie(visitor, config, now))
     log.unknown_cookies(result.unknown, "set-cookie")
     return response

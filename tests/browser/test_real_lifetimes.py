@@ -241,8 +241,12 @@ def test_the_models_read_every_line_as_the_real_browsers_do(observed: Observed) 
                 model = _predicted(f"c{index}=v{line}", load.loaded_at, batch.served_at, name)
                 if isinstance(real, float):
                     real = min(real, CLAMP)
-                same = real == model or (
-                    isinstance(real, float) and isinstance(model, float) and abs(real - model) <= SLACK
+                same = (
+                    real == model
+                    or (isinstance(real, float) and isinstance(model, float) and abs(real - model) <= SLACK)
+                    # Firefox keeps a Max-Age=0 cookie expiring at its own "now", which a busy
+                    # machine reads a little after the load: expired within the slack is deleted.
+                    or (isinstance(real, float) and real <= SLACK and model == DELETED)
                 )
                 if not same:
                     failures.append((name, line, "real", real, "model", model))

@@ -580,3 +580,15 @@ def test_the_last_resort_lets_no_cookie_through(fresh: dict[str, dict[str, Any]]
     response_event = copy.deepcopy(fresh["viewer-response/mixed-set-cookie-all-granted.json"])
     response_event["Records"][0]["cf"]["response"]["headers"]["set-cookie"].append(None)
     assert "set-cookie" not in viewer_response.lambda_handler(response_event, None)["headers"]
+
+
+def test_an_origin_deleting_a_refused_cookie_in_one_scope_leaves_the_others_to_the_edge(
+    fresh: dict[str, dict[str, Any]],
+) -> None:
+    """A "cookie cleaner" deleting `_ga` host-only at `/` on every response must not keep its Domain twin alive."""
+    event = copy.deepcopy(fresh["viewer-response/withdrawal.json"])
+    response = event["Records"][0]["cf"]["response"]
+    response["headers"]["set-cookie"] = [{"key": "Set-Cookie", "value": "_ga=; Max-Age=0; Path=/"}]
+    lines = [line for line in set_cookies(viewer_response.lambda_handler(event, None)) if line.startswith("_ga=")]
+    assert any("Domain=.planete-micro-entreprises.fr" in line for line in lines), lines
+    assert len(lines) == len(set(lines))

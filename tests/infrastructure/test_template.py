@@ -308,7 +308,7 @@ def test_the_cache_keys_hold_authorization_and_the_host_the_origin_gets(forward_
     """
     distribution = load_distribution(parameters={"ForwardHostHeader": forward_host})
     *static, default = distribution.behaviours[3:]
-    assert default.cache_policy.headers.names == {"x-consent-categories", "authorization"} | host
+    assert default.cache_policy.headers.names == {"x-consent-categories", "x-consent-state", "authorization"} | host
     for behaviour in static:
         assert behaviour.cache_policy.headers.names == host and behaviour.forwarding.header("host") == bool(host)
         assert not behaviour.forwarding.header("user-agent") and not behaviour.forwarding.cookie("sessionid")

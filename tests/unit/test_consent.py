@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from consent_core import consent, cookies, dates
-from consent_core.config import EdgeConfig
+from consent_core.config import EdgeConfig, static_cookie_paths
 
 from tests.helpers.dev import NOW, Issue
 
@@ -302,3 +302,35 @@ def test_no_lifetime_escapes_the_cap_and_nothing_raises(config: EdgeConfig, line
 )
 def test_a_host_sets_a_domain_it_belongs_to(host: str, domain: str, matches: bool) -> None:
     assert consent.domain_matches(host, domain) is matches
+
+
+def test_a_crafted_deep_uri_costs_a_bounded_number_of_paths(
+    config: EdgeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An 8 KB path of 4,000 segments: viewer-response has 128 MB and must not build every prefix."""
+    paths = consent.cookie_paths("/" + "a/" * 4000)
+    assert len(paths) <= 34 and paths[:3] == ["/", "/a", "/a/"]
+    built: list[str] = []
+    deletion_line = cookies.deletion_line
+    monkeypatch.setattr(cookies, "deletion_line", lambda *args: built.append(deletion_line(*args)) or built[-1])
+    planted = [f"_ga_{number:04d}" for number in range(1000)]
+    lines = consent.refused_deletions(planted, frozenset({"necessary"}), config, (), paths)
+    assert len(lines) == consent.DELETION_LINES
+    assert len(built) < 2 * consent.DELETION_LINES  # lines are made until the budget is full, not for every scope
+
+
+@pytest.mark.parametrize("uri", ["/a;Domain=evil.example/b", "/a b/c", "/a\x00/b"])
+def test_a_path_no_set_cookie_can_carry_gives_only_the_root(uri: str) -> None:
+    assert consent.cookie_paths(uri) == ["/"]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "paths"),
+    [
+        (("/static/*", "/assets/*"), ("/static", "/static/", "/assets", "/assets/")),
+        (("static/*", "images/*.jpg"), ("/static", "/static/", "/images", "/images/")),  # CloudFront adds the `/`
+        (("*.css", "/*.js", ""), ()),
+    ],
+)
+def test_static_patterns_give_the_paths_of_their_directories(patterns: tuple[str, ...], paths: tuple[str, ...]) -> None:
+    assert static_cookie_paths(patterns) == paths

@@ -233,12 +233,13 @@ def static_cookie_paths(patterns: tuple[str, ...]) -> tuple[str, ...]:
     """The cookie paths under CloudFront path patterns: `/static/*` gives `/static` and `/static/`.
 
     A cookie set from `/static/app.js` without a Path has `/static`; with `Path=/static/`,
-    `/static/`. A pattern that starts with no directory (`*.css`) gives none.
+    `/static/`. CloudFront reads `static/*` as `/static/*`; a pattern that starts with no
+    directory (`*.css`) gives none.
     """
     paths: list[str] = []
     for pattern in patterns:
-        head = pattern.split("*", 1)[0].split("?", 1)[0]
-        directory = head[: head.rfind("/")] if head.startswith("/") else ""
+        head = "/" + pattern.split("*", 1)[0].split("?", 1)[0].lstrip("/")
+        directory = head[: head.rfind("/")]
         for path in (directory, directory + "/"):
             if directory and path not in paths:
                 paths.append(path)

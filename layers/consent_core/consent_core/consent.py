@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from . import cloudfront, cookies, token
 from .config import DROP_UNKNOWN, KEEP, KEEP_UNKNOWN, NECESSARY, STRIP, CookieEntry, EdgeConfig
@@ -372,22 +372,29 @@ ENDPOINT_DELETION_LINES = 256
 ENDPOINT_DELETION_BYTES = 32_768
 
 
+# The deepest cookie path tried: a cookie path is a site's section, and a crafted URI of
+# thousands of segments must not cost viewer-response its 128 MB.
+_COOKIE_PATH_SEGMENTS = 16
+_COOKIE_PATH_BYTES = frozenset(range(0x21, 0x7F)) - {0x3B}  # RFC 6265's path-value, without `;`
+
+
 def cookie_paths(uri: str) -> list[str]:
     """Every Path a cookie sent with a request for `uri` can have been stored with, shortest first.
 
     A browser sends a cookie whose path is the URI, a prefix of it ending in `/`, or a
     prefix the URI continues with `/` (RFC 6265bis 5.1.4): `/a/b` is reached from `/`,
-    `/a`, `/a/` and `/a/b`. The query is not part of the path.
+    `/a`, `/a/` and `/a/b`. The query is not part of the path. Only `/` for a path a
+    Set-Cookie could not carry (`;`, spaces, controls), and at most 16 segments deep.
     """
     path = uri.split("?", 1)[0]
-    if not path.startswith("/"):
+    if not path.startswith("/") or not _COOKIE_PATH_BYTES.issuperset(path.encode("utf-8", "replace")):
         return ["/"]
     paths = ["/"]
     index = path.find("/", 1)
-    while index != -1:
+    while index != -1 and len(paths) <= 2 * _COOKIE_PATH_SEGMENTS:
         paths += [path[:index], path[: index + 1]]
         index = path.find("/", index + 1)
-    if path not in paths:
+    if index == -1 and path not in paths:
         paths.append(path)
     return paths
 
@@ -425,23 +432,28 @@ def refused_deletions(
     """
     skip = {*already_set, config.consent_cookie_name}
     paths = list(paths)
-    first: list[str] = []
-    then: list[str] = []
     refused = sorted(_refused(names, granted, config, set(skip)), key=lambda item: item[0] not in config.exact)
-    for name, entry in refused:
-        domains = _domains(entry, host)
-        first.append(cookies.deletion_line(name, entry.path, domains[0]))
-        then += [cookies.deletion_line(name, path, domain) for path in [entry.path, *paths] for domain in domains]
-    if exact_unseen:
-        for name, entry in _refused(config.exact, granted, config, skip):
-            domains = _domains(entry, host)
-            scopes = [path for path in [entry.path, *unseen_paths] if path not in paths]
-            then += [cookies.deletion_line(name, path, domain) for path in scopes for domain in domains]
+    unseen = _refused(config.exact, granted, config, set(skip)) if exact_unseen else []
+
+    def candidates() -> Iterator[str]:
+        # Made one at a time: the budget, not the number of names and paths, bounds the work.
+        for name, entry in refused:
+            yield cookies.deletion_line(name, entry.path, _domains(entry, host)[0])
+        for name, entry in refused:
+            for path in [entry.path, *paths]:
+                for domain in _domains(entry, host):
+                    yield cookies.deletion_line(name, path, domain)
+        for name, entry in unseen:
+            for path in [entry.path, *unseen_paths]:
+                if path not in paths:
+                    for domain in _domains(entry, host):
+                        yield cookies.deletion_line(name, path, domain)
+
     most_lines, most_bytes = budget
     lines: list[str] = []
     seen = set()
     size = 0
-    for line in first + then:
+    for line in candidates():
         if line in seen:
             continue
         if len(lines) == most_lines or size + len(line) > most_bytes:
