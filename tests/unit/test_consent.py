@@ -312,7 +312,12 @@ def test_a_crafted_deep_uri_costs_a_bounded_number_of_paths(
     assert len(paths) <= 34 and paths[:3] == ["/", "/a", "/a/"]
     built: list[str] = []
     deletion_line = cookies.deletion_line
-    monkeypatch.setattr(cookies, "deletion_line", lambda *args: built.append(deletion_line(*args)) or built[-1])
+
+    def counted(name: str, path: str | None, domain: str | None) -> str:
+        built.append(deletion_line(name, path, domain))
+        return built[-1]
+
+    monkeypatch.setattr(cookies, "deletion_line", counted)
     planted = [f"_ga_{number:04d}" for number in range(1000)]
     lines = consent.refused_deletions(planted, frozenset({"necessary"}), config, (), paths)
     assert len(lines) == consent.DELETION_LINES
