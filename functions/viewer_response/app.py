@@ -38,9 +38,18 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
     # at every path it can have been stored with.
     paths = consent.cookie_paths(request.get("uri", "/"))
     host = cloudfront.first_value(request_headers, "host")
+    state = _state_cookie(visitor, config, now)
+    cloudfront.replace_set_cookies(headers, result.kept + state)
+    # Within what is left of the 40 KB CloudFront accepts (a 502 would carry no deletion).
+    room = cloudfront.VIEWER_RESPONSE_LIMIT - cloudfront.response_size(response)
+    budget = (consent.DELETION_LINES, min(consent.DELETION_BYTES, room))
     # A refused cookie's line the origin sent is a deletion in one scope: the others still go.
-    deletions = [line for line in consent.refused_deletions(sent, granted, config, (), paths, host) if line not in kept]
-    cloudfront.replace_set_cookies(headers, result.kept + deletions + _state_cookie(visitor, config, now))
+    deletions = [
+        line
+        for line in consent.refused_deletions(sent, granted, config, (), paths, host, budget=budget)
+        if line not in kept
+    ]
+    cloudfront.replace_set_cookies(headers, result.kept + deletions + state)
     log.unknown_cookies(result.unknown, "set-cookie")
     return response
 

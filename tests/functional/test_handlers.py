@@ -592,3 +592,15 @@ def test_an_origin_deleting_a_refused_cookie_in_one_scope_leaves_the_others_to_t
     lines = [line for line in set_cookies(viewer_response.lambda_handler(event, None)) if line.startswith("_ga=")]
     assert any("Domain=.planete-micro-entreprises.fr" in line for line in lines), lines
     assert len(lines) == len(set(lines))
+
+
+def test_deletions_fit_in_what_the_origins_own_headers_leave(fresh: dict[str, dict[str, Any]]) -> None:
+    """An origin already sending 39.8 KB of headers: the deletions take the room left, never a 502."""
+    event = copy.deepcopy(fresh["viewer-response/withdrawal.json"])
+    response = event["Records"][0]["cf"]["response"]
+    response["headers"]["x-page-data"] = [{"key": "X-Page-Data", "value": "d" * 39_800}]
+    before = copy.deepcopy(event)
+    result = viewer_response.lambda_handler(event, None)
+    assert edge_rules.check_result("viewer-response", before, result) == []
+    deletions = [line for line in set_cookies(result) if "Max-Age=0" in line]
+    assert 0 < len(deletions) < len(set_cookies(run(fresh, "viewer-response/withdrawal.json")))

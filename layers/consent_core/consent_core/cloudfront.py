@@ -10,6 +10,8 @@ Headers = dict[str, list[dict[str, str]]]
 
 # What CloudFront accepts from a viewer-request function: request headers plus query string.
 REQUEST_HEADERS_LIMIT = 20_480
+# What a viewer trigger may return as a response, headers and body (Quotas on Lambda@Edge).
+VIEWER_RESPONSE_LIMIT = 40_960
 
 
 def cf_record(event: dict[str, Any]) -> dict[str, Any]:
@@ -73,4 +75,13 @@ def request_size(request: dict[str, Any]) -> int:
     for name, items in request["headers"].items():
         for item in items:
             size += len(name) + len(item["value"]) + 4
+    return size
+
+
+def response_size(response: dict[str, Any]) -> int:
+    """The bytes of a response result against VIEWER_RESPONSE_LIMIT: each header as `Key: value\r\n`, the body."""
+    size = len(str(response.get("body", "")).encode("utf-8"))
+    for name, items in response.get("headers", {}).items():
+        for item in items:
+            size += len(str(item.get("key", name)).encode("utf-8")) + len(item["value"].encode("utf-8")) + 4
     return size

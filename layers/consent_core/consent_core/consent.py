@@ -370,6 +370,7 @@ DELETION_LINES = 96
 DELETION_BYTES = 12_288
 ENDPOINT_DELETION_LINES = 256
 ENDPOINT_DELETION_BYTES = 32_768
+_SET_COOKIE_ITEM = len("Set-Cookie: \r\n")  # what each line costs a response besides its text
 
 
 # The deepest cookie path tried: a cookie path is a site's section, and a crafted URI of
@@ -456,11 +457,11 @@ def refused_deletions(
     for line in candidates():
         if line in seen:
             continue
-        if len(lines) == most_lines or size + len(line) > most_bytes:
+        if len(lines) == most_lines or size + len(line) + _SET_COOKIE_ITEM > most_bytes:
             break
         seen.add(line)
         lines.append(line)
-        size += len(line)
+        size += len(line) + _SET_COOKIE_ITEM
     return lines
 
 
