@@ -161,6 +161,7 @@ class Stack:
             "ReceiptsTableName": TABLE,
             "ReceiptsTableRegion": TABLE_REGION,
             "ReceiptsReplicaRegions": [""],  # an empty CommaDelimitedList
+            "StaticPathPatterns": self.built["Parameters"]["StaticPathPatterns"]["Default"].split(","),
             "EdgeConfigFunction.Version": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:edge-consent-writer:1",
             **{f"{logical_id}.Version": source for logical_id, source in template.sources.items()},
         }

@@ -120,6 +120,12 @@ def test_a_settings_only_deploy_runs_with_its_new_settings(deployed: dict[str, A
     assert consent_state(deployed, python, "settings") == "200"
 
 
+def test_the_deployed_endpoint_knows_the_distributions_static_paths(deployed: dict[str, Any]) -> None:
+    """It deletes refused cookies there, where no function sees a request: the template's patterns, by the writer."""
+    config = config_from_dict(deployed_config(deployed, "code", "ConsentApi"))
+    assert config.static_cookie_paths[:4] == ("/static", "/static/", "/assets", "/assets/")
+
+
 def test_an_upgrade_of_sam_that_renames_every_version_deploys(deployed: dict[str, Any]) -> None:
     """CloudFormation publishes every function again, unchanged: Lambda must have something new to publish."""
     upgrade = step(deployed, "sam-upgrade")
