@@ -439,16 +439,16 @@ def refused_deletions(
     def candidates() -> Iterator[str]:
         # Made one at a time: the budget, not the number of names and paths, bounds the work.
         for name, entry in refused:
-            yield cookies.deletion_line(name, entry.path, _domains(entry, host)[0])
+            yield _deletion_line(name, entry.path, _domains(entry, host)[0])
         for name, entry in refused:
             for path in [entry.path, *paths]:
                 for domain in _domains(entry, host):
-                    yield cookies.deletion_line(name, path, domain)
+                    yield _deletion_line(name, path, domain)
         for name, entry in unseen:
             for path in [entry.path, *unseen_paths]:
                 if path not in paths:
                     for domain in _domains(entry, host):
-                        yield cookies.deletion_line(name, path, domain)
+                        yield _deletion_line(name, path, domain)
 
     most_lines, most_bytes = budget
     lines: list[str] = []
@@ -480,8 +480,30 @@ def _refused(
     return refused
 
 
+# A visitor who still holds refused cookies sends them on every request until they are gone:
+# the same few lines and Host each time, made once per container (and started over when full).
+_LINES: dict[tuple[str, str | None, str | None], str] = {}
+_SCOPES: dict[tuple[str | None, str | None], list[str | None]] = {}
+_MEMO_LIMIT = 4096
+
+
+def _deletion_line(name: str, path: str | None, domain: str | None) -> str:
+    key = (name, path, domain)
+    line = _LINES.get(key)
+    if line is None:
+        if len(_LINES) >= _MEMO_LIMIT:
+            _LINES.clear()
+        line = _LINES[key] = cookies.deletion_line(name, path, domain)
+    return line
+
+
 def _domains(entry: CookieEntry, host: str | None) -> list[str | None]:
     """The catalogued Domain where `host` may set it, then host-only."""
-    if entry.domain and (host is None or domain_matches(host, entry.domain)):
-        return [entry.domain, None]
-    return [None]
+    key = (entry.domain, host)
+    domains = _SCOPES.get(key)
+    if domains is None:
+        if len(_SCOPES) >= _MEMO_LIMIT:
+            _SCOPES.clear()
+        matches = entry.domain and (host is None or domain_matches(host, entry.domain))
+        domains = _SCOPES[key] = [entry.domain, None] if matches else [None]
+    return domains
