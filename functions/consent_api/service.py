@@ -130,13 +130,11 @@ def cookies_after(
     """
     granted = frozenset(recorded.receipt.granted)
     state_value = consent.state_cookie_value([recorded.cookie_value], visitor.gpc, config, now)
-    paths = consent.cookie_paths(request_path)
     deletions = consent.refused_deletions(
         visitor.cookie_names,
         granted,
         config,
-        (),
-        paths,
+        request_path,
         host,
         exact_unseen=True,
         unseen_paths=config.static_cookie_paths,

@@ -220,11 +220,10 @@ def edge_config(
 
 
 def static_path_patterns(value: Any) -> list[str]:
-    """The distribution's static path patterns (the StaticPaths property: a list, or one comma-separated string)."""
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+    """The distribution's static path patterns (the StaticPaths property, a CommaDelimitedList)."""
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         raise ConfigurationError("StaticPaths: a list of CloudFront path patterns")
-    return [item.strip() for item in items if item.strip()]
+    return [item.strip() for item in value if item.strip()]
 
 
 def built_path(path: str) -> str:

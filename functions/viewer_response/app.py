@@ -33,25 +33,29 @@ def handle(event: dict[str, Any], config: EdgeConfig, now: float) -> dict[str, A
         cloudfront.set_cookie_lines(headers), granted, config, now, cloudfront.first_value(headers, "date")
     )
     sent = visitor.cookie_names + _stripped_by_viewer_request(request_headers)
-    kept = set(result.kept)
-    # The browser sent these cookies because their path matched this URI: each is deleted
-    # at every path it can have been stored with.
-    paths = consent.cookie_paths(request.get("uri", "/"))
+    # Each sent because its path matched this URI, and deleted at every path it can have. A
+    # refused cookie's line the origin sent deletes it in one scope only: the others still go.
     host = cloudfront.first_value(request_headers, "host")
+    deletions = consent.refused_deletions(sent, granted, config, request.get("uri", "/"), host)
+    deletions = [line for line in deletions if line not in result.kept]
     state = _state_cookie(visitor, config, now)
     cloudfront.replace_set_cookies(headers, result.kept + state)
-    # Within what is left of the 40 KB CloudFront accepts (a 502 would carry no deletion).
-    room = cloudfront.VIEWER_RESPONSE_LIMIT - cloudfront.response_size(response)
-    budget = (consent.DELETION_LINES, min(consent.DELETION_BYTES, room))
-    # A refused cookie's line the origin sent is a deletion in one scope: the others still go.
-    deletions = [
-        line
-        for line in consent.refused_deletions(sent, granted, config, (), paths, host, budget=budget)
-        if line not in kept
-    ]
-    cloudfront.replace_set_cookies(headers, result.kept + deletions + state)
+    if deletions:
+        cloudfront.replace_set_cookies(headers, result.kept + _within_limit(response, deletions) + state)
     log.unknown_cookies(result.unknown, "set-cookie")
     return response
+
+
+def _within_limit(response: dict[str, Any], deletions: list[str]) -> list[str]:
+    """The deletions the 40 KB CloudFront accepts leaves room for (a 502 would carry none of them)."""
+    room = cloudfront.VIEWER_RESPONSE_LIMIT - cloudfront.response_size(response)
+    fitting = []
+    for line in deletions:
+        room -= len(line) + consent.SET_COOKIE_ITEM
+        if room < 0:
+            break
+        fitting.append(line)
+    return fitting
 
 
 def _state_cookie(visitor: consent.Visitor, config: EdgeConfig, now: float) -> list[str]:

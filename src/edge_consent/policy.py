@@ -16,6 +16,7 @@ from consent_core import signing, token
 from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
 from consent_core.config import DEFAULT_REGION as DEFAULT_REGION  # the compiler's defaults are the reader's
 from consent_core.config import DEFAULT_TABLE as DEFAULT_TABLE
+from consent_core.cookies import TOKEN_CHARACTERS
 from pydantic import Field, ValidationError, model_validator
 
 
@@ -108,12 +109,10 @@ def _described(cookie: Cookie) -> str:
 
 # --- How origins read cookie names -------------------------------------------------
 
-_TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
 
 def _classes(fold: Callable[[str], str]) -> dict[str, str]:
     """Each token character, and every token character the origin reads as the same one."""
-    return {char: "".join(c for c in _TOKEN_CHARACTERS if fold(c) == fold(char)) for char in _TOKEN_CHARACTERS}
+    return {char: "".join(c for c in TOKEN_CHARACTERS if fold(c) == fold(char)) for char in TOKEN_CHARACTERS}
 
 
 # The characters each origin reads alike (consent_core.config applies the same readings to names
@@ -169,7 +168,7 @@ def _steps(
 def _character_pairs(a: _Element, b: _Element, classes: dict[str, str]) -> list[tuple[str, str]]:
     """A pair of characters the two elements match and the origin reads alike: one equal, one not, where any."""
     same = different = None
-    for x in _TOKEN_CHARACTERS if a[0] else a[1]:
+    for x in TOKEN_CHARACTERS if a[0] else a[1]:
         for y in classes.get(x, x):
             if b[0] or y == b[1]:
                 if x == y:

@@ -154,10 +154,9 @@ SITE = "Domain=.planete-micro-entreprises.fr"
 
 def test_refusal_deletes_held_cookies_of_refused_categories_where_they_were_set(config: EdgeConfig) -> None:
     lines = consent.refused_deletions(
-        ["sessionid", "_ga", "_ga_ABC", "registration_draft", "mystery", NAME, "_ga"],
+        ["sessionid", "_ga", "registration_draft", "mystery", NAME, "_ga"],
         frozenset({"necessary"}),
         config,
-        already_set=["_ga_ABC"],
     )
     assert lines == [
         f"_ga{DELETED}; Path=/; {SITE}",
@@ -173,8 +172,7 @@ def test_refusal_deletes_at_every_path_and_in_both_domain_scopes(config: EdgeCon
         ["_pk_id.1.a1b2", "_ga"],
         frozenset({"necessary"}),
         config,
-        already_set=(),
-        paths=consent.cookie_paths("/actualites/2026/edge?page=2"),
+        uri="/actualites/2026/edge?page=2",
         host="www.planete-micro-entreprises.fr",
     )
     pk = {line for line in lines if line.startswith("_pk_id")}
@@ -195,7 +193,7 @@ def test_refusal_deletes_at_every_path_and_in_both_domain_scopes(config: EdgeCon
 
 
 def test_a_domain_the_host_cannot_set_is_deleted_host_only(config: EdgeConfig) -> None:
-    lines = consent.refused_deletions(["IDE"], frozenset({"necessary"}), config, (), ["/"], host="example.org")
+    lines = consent.refused_deletions(["IDE"], frozenset({"necessary"}), config, "/", host="example.org")
     assert lines == [f"IDE{DELETED}; Path=/"]
 
 
@@ -217,9 +215,7 @@ def test_cookie_paths_are_those_a_browser_sends_a_cookie_to(uri: str, paths: lis
 def test_a_flood_of_planted_cookies_gets_bounded_deletions(config: EdgeConfig) -> None:
     """400 `_ga_*` names planted from a sibling subdomain: the exact names go first, and the total stays bounded."""
     planted = [f"_ga_{index:04d}" for index in range(400)]
-    lines = consent.refused_deletions(
-        [*planted, "_gcl_au"], frozenset({"necessary"}), config, (), consent.cookie_paths("/a/b/c"), "example.fr"
-    )
+    lines = consent.refused_deletions([*planted, "_gcl_au"], frozenset({"necessary"}), config, "/a/b/c", "example.fr")
     assert len(lines) <= consent.DELETION_LINES
     assert sum(len(line) for line in lines) <= consent.DELETION_BYTES
     assert lines[0].startswith("_gcl_au=")
@@ -308,7 +304,8 @@ def test_a_crafted_deep_uri_costs_a_bounded_number_of_paths(
     config: EdgeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An 8 KB path of 4,000 segments: viewer-response has 128 MB and must not build every prefix."""
-    paths = consent.cookie_paths("/" + "a/" * 4000)
+    uri = "/" + "a/" * 4000
+    paths = consent.cookie_paths(uri)
     assert len(paths) <= 34 and paths[:3] == ["/", "/a", "/a/"]
     built: list[str] = []
     deletion_line = cookies.deletion_line
@@ -319,7 +316,7 @@ def test_a_crafted_deep_uri_costs_a_bounded_number_of_paths(
 
     monkeypatch.setattr(cookies, "deletion_line", counted)
     planted = [f"_ga_{number:04d}" for number in range(1000)]
-    lines = consent.refused_deletions(planted, frozenset({"necessary"}), config, (), paths)
+    lines = consent.refused_deletions(planted, frozenset({"necessary"}), config, uri)
     assert len(lines) == consent.DELETION_LINES
     assert len(built) < 2 * consent.DELETION_LINES  # lines are made until the budget is full, not for every scope
 

@@ -101,7 +101,6 @@ class EdgeConfig:
         # The distribution's static behaviours (template StaticPathPatterns), which no function
         # but origin-response sees: the paths a cookie scoped to them has, for the consent
         # endpoint to delete refused cookies there.
-        self.static_paths = static_paths
         self.static_cookie_paths = static_cookie_paths(static_paths)
         self._cache: dict[str, CookieEntry | None] = {}
         self._class_cache: dict[str, tuple[str | None, bool]] = {}
@@ -128,11 +127,7 @@ class EdgeConfig:
         entry = cache.get(name, _MISSING)
         if entry is not _MISSING:
             return entry  # type: ignore[return-value]
-        entry = self.exact.get(name)
-        if entry is None and self._pattern_re is not None:
-            match = self._pattern_re.fullmatch(name)
-            if match is not None and match.lastgroup is not None:
-                entry = self.patterns[int(match.lastgroup[1:])][1]
+        entry = self._lookup(self.exact, self._pattern_re, name)
         if len(cache) < _CLASSIFY_CACHE_LIMIT:
             cache[name] = entry
         return entry
@@ -181,12 +176,7 @@ class EdgeConfig:
 
     def _folded_entry(self, name: str) -> CookieEntry | None:
         """The catalogue entry of `name` in any case (ASP.NET Core's reading)."""
-        entry = self._folded_exact.get(name.lower())
-        if entry is None and self._folded_pattern_re is not None:
-            match = self._folded_pattern_re.fullmatch(name)
-            if match is not None and match.lastgroup is not None:
-                entry = self.patterns[int(match.lastgroup[1:])][1]
-        return entry
+        return self._lookup(self._folded_exact, self._folded_pattern_re, name.lower())
 
     def _php_entry(self, key: str) -> CookieEntry | None:
         """The entry of the catalogued name PHP reads under `key` (exact names first, as `entry_for`).
@@ -201,10 +191,15 @@ class EdgeConfig:
                 f"(?P<p{i}>{_glob_to_regex(php_cookie_name(glob))})" for i, (glob, _) in enumerate(self.patterns)
             )
             self._php_catalogue = (exact, re.compile(alternatives, re.DOTALL) if self.patterns else None)
-        exact, pattern_re = self._php_catalogue
-        entry = exact.get(key)
+        return self._lookup(*self._php_catalogue, key)
+
+    def _lookup(
+        self, exact: dict[str, CookieEntry], pattern_re: re.Pattern[str] | None, name: str
+    ) -> CookieEntry | None:
+        """An exact name's entry, else that of the first glob (in file order) the name matches."""
+        entry = exact.get(name)
         if entry is None and pattern_re is not None:
-            match = pattern_re.fullmatch(key)
+            match = pattern_re.fullmatch(name)
             if match is not None and match.lastgroup is not None:
                 entry = self.patterns[int(match.lastgroup[1:])][1]
         return entry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from . import cloudfront, cookies, token
-from .config import DROP_UNKNOWN, KEEP, KEEP_UNKNOWN, NECESSARY, STRIP, CookieEntry, EdgeConfig
+from .config import DROP_UNKNOWN, KEEP, KEEP_UNKNOWN, NECESSARY, STRIP, EdgeConfig
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
 if TYPE_CHECKING:
@@ -370,7 +370,7 @@ DELETION_LINES = 96
 DELETION_BYTES = 12_288
 ENDPOINT_DELETION_LINES = 256
 ENDPOINT_DELETION_BYTES = 32_768
-_SET_COOKIE_ITEM = len("Set-Cookie: \r\n")  # what each line costs a response besides its text
+SET_COOKIE_ITEM = len("Set-Cookie: \r\n")  # what each line costs a response besides its text
 
 
 # The deepest cookie path tried: a cookie path is a site's section, and a crafted URI of
@@ -412,8 +412,7 @@ def refused_deletions(
     names: Iterable[str],
     granted: frozenset[str],
     config: EdgeConfig,
-    already_set: Iterable[str],
-    paths: Iterable[str] = ("/",),
+    uri: str = "/",
     host: str | None = None,
     exact_unseen: bool = False,
     unseen_paths: Iterable[str] = (),
@@ -423,32 +422,32 @@ def refused_deletions(
 
     A browser keeps a cookie by name, domain, host-only flag and path, and only a deletion
     with all four the same removes it: the only way to reach an HttpOnly cookie the page's
-    scripts cannot see. Each of `names` (the cookies the request carried) is deleted
+    scripts cannot see. Each of `names` (the cookies a request for `uri` carried) is deleted
     host-only and with its catalogued Domain (where `host` may set one), at its catalogued
-    Path and each of `paths` (those the request's own path reaches). With `exact_unseen`,
-    so is every exact catalogued name at its catalogued Path and `unseen_paths`, where
-    this request could not see it. Each name's catalogued scope comes first (exact names before
-    globs), then the others, within `budget` (lines, bytes): what does not fit goes on a
-    later response.
+    Path and each path `uri` is reached from. With `exact_unseen`, so is every exact
+    catalogued name at its catalogued Path and `unseen_paths`, where this request could not
+    see it. Each name's catalogued scope comes first (exact names before globs), then the
+    others, within `budget` (lines, bytes): what does not fit goes on a later response.
     """
-    skip = {*already_set, config.consent_cookie_name}
-    paths = list(paths)
-    refused = sorted(_refused(names, granted, config, set(skip)), key=lambda item: item[0] not in config.exact)
-    unseen = _refused(config.exact, granted, config, set(skip)) if exact_unseen else []
+    refused = sorted(_refused(names, granted, config, host), key=lambda item: item[0] not in config.exact)
+    unseen = _refused(config.exact, granted, config, host) if exact_unseen else []
+    if not refused and not unseen:
+        return []  # the page views of a visitor holding nothing refused: nothing more to do
+    paths = cookie_paths(uri)
 
     def candidates() -> Iterator[str]:
         # Made one at a time: the budget, not the number of names and paths, bounds the work.
-        for name, entry in refused:
-            yield _deletion_line(name, entry.path, _domains(entry, host)[0])
-        for name, entry in refused:
-            for path in [entry.path, *paths]:
-                for domain in _domains(entry, host):
-                    yield _deletion_line(name, path, domain)
-        for name, entry in unseen:
-            for path in [entry.path, *unseen_paths]:
+        for name, catalogued, domains in refused:
+            yield cookies.deletion_line(name, catalogued, domains[0])
+        for name, catalogued, domains in refused:
+            for path in [catalogued, *paths]:
+                for domain in domains:
+                    yield cookies.deletion_line(name, path, domain)
+        for name, catalogued, domains in unseen:
+            for path in [catalogued, *unseen_paths]:
                 if path not in paths:
-                    for domain in _domains(entry, host):
-                        yield _deletion_line(name, path, domain)
+                    for domain in domains:
+                        yield cookies.deletion_line(name, path, domain)
 
     most_lines, most_bytes = budget
     lines: list[str] = []
@@ -457,53 +456,30 @@ def refused_deletions(
     for line in candidates():
         if line in seen:
             continue
-        if len(lines) == most_lines or size + len(line) + _SET_COOKIE_ITEM > most_bytes:
+        if len(lines) == most_lines or size + len(line) + SET_COOKIE_ITEM > most_bytes:
             break
         seen.add(line)
         lines.append(line)
-        size += len(line) + _SET_COOKIE_ITEM
+        size += len(line) + SET_COOKIE_ITEM
     return lines
 
 
 def _refused(
-    names: Iterable[str], granted: frozenset[str], config: EdgeConfig, skip: set[str]
-) -> list[tuple[str, CookieEntry]]:
-    """The catalogued names, each once, of categories not granted; `skip` gains them."""
-    refused = []
+    names: Iterable[str], granted: frozenset[str], config: EdgeConfig, host: str | None
+) -> list[tuple[str, str, list[str | None]]]:
+    """(name, catalogued path, domains to delete it in) of each catalogued name, once, that `granted` refuses.
+
+    Never the consent cookie. The domains: the catalogued Domain where `host` may set it (a
+    browser ignores the whole line otherwise), then host-only.
+    """
+    refused: list[tuple[str, str, list[str | None]]] = []
+    seen = {config.consent_cookie_name}
     for name in names:
-        if name in skip or not cookies.is_token(name):
+        if name in seen or not cookies.is_token(name):
             continue
+        seen.add(name)
         entry = config.entry_for(name)
         if entry is not None and entry.category not in granted:
-            skip.add(name)
-            refused.append((name, entry))
+            matches = entry.domain and (host is None or domain_matches(host, entry.domain))
+            refused.append((name, entry.path, [entry.domain, None] if matches else [None]))
     return refused
-
-
-# A visitor who still holds refused cookies sends them on every request until they are gone:
-# the same few lines and Host each time, made once per container (and started over when full).
-_LINES: dict[tuple[str, str | None, str | None], str] = {}
-_SCOPES: dict[tuple[str | None, str | None], list[str | None]] = {}
-_MEMO_LIMIT = 4096
-
-
-def _deletion_line(name: str, path: str | None, domain: str | None) -> str:
-    key = (name, path, domain)
-    line = _LINES.get(key)
-    if line is None:
-        if len(_LINES) >= _MEMO_LIMIT:
-            _LINES.clear()
-        line = _LINES[key] = cookies.deletion_line(name, path, domain)
-    return line
-
-
-def _domains(entry: CookieEntry, host: str | None) -> list[str | None]:
-    """The catalogued Domain where `host` may set it, then host-only."""
-    key = (entry.domain, host)
-    domains = _SCOPES.get(key)
-    if domains is None:
-        if len(_SCOPES) >= _MEMO_LIMIT:
-            _SCOPES.clear()
-        matches = entry.domain and (host is None or domain_matches(host, entry.domain))
-        domains = _SCOPES[key] = [entry.domain, None] if matches else [None]
-    return domains

@@ -80,12 +80,12 @@ def is_forwardable(name: str, value: str, plain: bool) -> bool:
 # --- Set-Cookie -----------------------------------------------------------------
 
 
-_TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def is_token(name: str) -> bool:
     """An RFC 7230 token: what a cookie name should be, and safe to write back in a header."""
-    return bool(name) and not name.strip(_TOKEN_CHARACTERS)  # nothing left once every token character is gone
+    return bool(name) and not name.strip(TOKEN_CHARACTERS)  # nothing left once every token character is gone
 
 
 def set_cookie_name(line: str) -> str:

@@ -403,7 +403,7 @@ def _replaced_body(result: dict[str, Any], body: bytes) -> bytes:
 
 def _body_record(body: bytes, side: str) -> dict[str, Any]:
     """The body as a request trigger sees it: truncated past what Lambda@Edge exposes to that side."""
-    limit = edge_rules.GENERATED_BODY_LIMIT[side]  # the same 40 KB (viewer) and 1 MB (origin)
+    limit = edge_rules.RESPONSE_LIMIT[side]  # include-body truncates at the same 40 KB (viewer) and 1 MB (origin)
     return {
         "action": "read-only",
         "encoding": "base64",
