@@ -140,14 +140,16 @@ clean:
 	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_SAM) .venv-build .venv-build.lock .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR. Lambda@Edge refuses
-# layers, so each edge package carries the standard-library core beside its handler, and
-# the policy compiled without keys as its config (EdgeConfig adds the keys at deploy time).
+# layers, so each edge package carries the standard-library core and its CloudFront adapter
+# (consent_core, consent_edge) beside its handler, and the policy compiled without keys as
+# its config (EdgeConfig adds the keys at deploy time).
 # tools/sam_build.py compiles it in a small environment of its own (.venv-build), on any
 # PYTHON of 3.11 or newer, and says so when PYTHON is older.
 SAM_BUILD = PYTHON_LAMBDA="$(PYTHON_LAMBDA)" $(PYTHON) tools/sam_build.py
 define core_and_config
-	mkdir -p "$(ARTIFACTS_DIR)/consent_core"
+	mkdir -p "$(ARTIFACTS_DIR)/consent_core" "$(ARTIFACTS_DIR)/consent_edge"
 	cp layers/consent_core/consent_core/*.py "$(ARTIFACTS_DIR)/consent_core/"
+	cp layers/consent_core/consent_edge/*.py "$(ARTIFACTS_DIR)/consent_edge/"
 	$(SAM_BUILD) config "$(ARTIFACTS_DIR)/$(1)"
 endef
 
@@ -187,7 +189,7 @@ build-ConsentApiFunction:
 # The deploy-time config writer: its handler alone; its layer brings the core.
 build-EdgeConfigFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
-	cp functions/edge_config/app.py "$(ARTIFACTS_DIR)/"
+	cp deploy/edge_config/app.py "$(ARTIFACTS_DIR)/"
 
 # The config writer's layer: the core, standard library only.
 build-SharedLayer:

@@ -24,8 +24,8 @@ os.environ.setdefault("EDGE_CONSENT_CONFIG", str(ROOT / "policy" / "config.dev.j
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EdgeConsent")
 
 from consent_api import app  # noqa: E402
+from consent_api.dynamodb_store import _item  # noqa: E402
 from consent_api.models import MAX_PAGE_PATH, Receipt  # noqa: E402
-from consent_api.receipts import _item  # noqa: E402
 from consent_core.config import config_from_dict  # noqa: E402
 
 from edge_consent import events  # noqa: E402

@@ -9,7 +9,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-from consent_core import cloudfront
+from consent_edge import cloudfront
 
 HSTS = "max-age=31536000"  # a year; subdomains are the site's business, not the consent endpoint's
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

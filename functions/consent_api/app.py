@@ -15,7 +15,8 @@ from consent_core.config import EdgeConfig, load_config
 
 from .adapter import json_response, parse_request
 from .models import Receipt
-from .routes import logger, metrics, route
+from .observability import handler_error, metrics
+from .routes import route
 from .store import DEADLINE_SECONDS, ReceiptStore
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -53,7 +54,7 @@ class LazyStore:
 
     @functools.cached_property
     def _store(self) -> ReceiptStore:
-        from .receipts import DynamoReceiptStore
+        from .dynamodb_store import DynamoReceiptStore
 
         receipts = self._config.receipts
         region = receipts_region(receipts, os.environ.get("AWS_REGION"))
@@ -86,6 +87,6 @@ def lambda_handler(event: dict[str, Any], context: Any = None, store: ReceiptSto
         store = store or LazyStore(config, request_deadline(context))
         response = route(parse_request(event), config, store, time.time())
     except Exception as exc:  # noqa: BLE001 - answer, never crash the endpoint
-        logger.error("handler_error", extra={"error": type(exc).__name__})
+        handler_error(type(exc).__name__)
         response = json_response(500, {"error": "internal error"})
     return response.to_cloudfront()

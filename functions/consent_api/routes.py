@@ -15,22 +15,18 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from consent_core import consent, signing
 from consent_core.config import EdgeConfig
+from consent_edge import cloudfront
 from pydantic import ValidationError
 
-from . import banner, pages, service, texts
+from . import banner, observability, pages, service, texts
 from .adapter import Request, Response, html_response, json_response
 from .models import MAX_PAGE_PATH, Collection, Submission, safe_return_to, seal_problems, viewer_country
 from .schema import Site
 from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
 
 MAX_BODY_BYTES = 8 * 1024
-
-logger = Logger(service="edge-consent")
-metrics = Metrics(namespace="EdgeConsent", service="consent-api")
 
 
 class Refused(Exception):
@@ -96,7 +92,7 @@ def read_submission(request: Request) -> tuple[Submission, Collection]:
 
 def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
     submission, collection = read_submission(request)
-    visitor = consent.consent_from_headers(request.headers, config, now)
+    visitor = cloudfront.read_visitor(request.headers, config, now)
     context = service.Context(
         current=visitor.consent,
         gpc=visitor.gpc,
@@ -110,26 +106,17 @@ def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now:
     try:
         recorded = service.record_choice(submission, context, config, store, now)
     except StoreUnavailable as exc:
-        metrics.add_metric(name="ReceiptWriteFailures", unit=MetricUnit.Count, value=1)
-        logger.warning("receipt_write_failed", extra={"reason": str(exc)})
+        observability.receipt_write_failed(str(exc))
         raise
-    _count(recorded, submission, time.perf_counter() - started)
+    receipt = recorded.receipt
+    observability.choice_recorded(
+        receipt.receipt_id, receipt.event, submission.action, receipt.granted, time.perf_counter() - started
+    )
     set_cookies = service.cookies_after(recorded, visitor, config, now, request.path, request.header("host"))
     if collection == "form":
         return Response(303, "", "text/plain", headers={"Location": submission.return_to}, set_cookies=set_cookies)
     state = service.state_after(recorded, context.gpc, config, now)
     return json_response(200, {"state": state, "receipt_id": recorded.receipt.receipt_id}, set_cookies=set_cookies)
-
-
-def _count(recorded: service.Recorded, submission: Submission, seconds: float) -> None:
-    metrics.add_metric(name="ReceiptWriteLatency", unit=MetricUnit.Milliseconds, value=seconds * 1000)
-    metrics.add_metric(name=f"Choice_{submission.action}", unit=MetricUnit.Count, value=1)
-    for category in recorded.receipt.granted:
-        metrics.add_metric(name=f"Granted_{category}", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "choice_recorded",
-        extra={"receipt_id": recorded.receipt.receipt_id, "event": recorded.receipt.event, "method": submission.action},
-    )
 
 
 # --- Reading ------------------------------------------------------------------------
@@ -141,7 +128,7 @@ def language(request: Request, config: EdgeConfig) -> str:
 
 def get_state(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
     """The state and the texts, for a page that asks (the banner reads the state cookie): no receipt is read."""
-    visitor = consent.consent_from_headers(request.headers, config, now)
+    visitor = cloudfront.read_visitor(request.headers, config, now)
     payload = service.state_payload(visitor.consent, visitor.valid_token(config, now), config)
     lang, site = language(request, config), Site.of(config)
     payload.update(
@@ -155,7 +142,7 @@ def get_state(request: Request, config: EdgeConfig, store: ReceiptStore, now: fl
 
 
 def get_preferences(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
-    current = consent.consent_from_headers(request.headers, config, now).consent
+    current = cloudfront.read_visitor(request.headers, config, now).consent
     query = parse_qs(request.query)
     lang = language(request, config)
     html = pages.render_preferences(
@@ -193,7 +180,7 @@ def get_banner(request: Request, config: EdgeConfig, store: ReceiptStore, now: f
             lifetime = "public, max-age=31536000, immutable"
         elif request.path == config.banner_path:
             # viewer-request names a script this function does not make: a build out of step.
-            logger.warning("banner_version_mismatch", extra={"configured": config.banner_path, "made": script.path})
+            observability.banner_version_mismatch(config.banner_path, script.path)
     headers = {"Cache-Control": lifetime, "Vary": "Accept-Encoding"}
     if request.accepts_gzip():
         headers["Content-Encoding"] = "gzip"
@@ -203,7 +190,7 @@ def get_banner(request: Request, config: EdgeConfig, store: ReceiptStore, now: f
 
 def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
     """The visitor's receipts, oldest first, a page at a time (`next` is the `after` of the next page)."""
-    current = consent.consent_from_headers(request.headers, config, now).consent
+    current = cloudfront.read_visitor(request.headers, config, now).consent
     if current.state != consent.VALID or not current.consent_id:
         raise Refused(404, "no valid consent cookie: no receipts to show")
     after = parse_qs(request.query).get("after", [None])[0]
@@ -216,7 +203,7 @@ def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now:
     withheld = seal_problems(page, config.keys, sealed_since, now)
     if withheld:
         problems = [f"{page[index].receipt_id}: {problem}" for index, problem in withheld.items()]
-        logger.warning("receipts_withheld", extra={"problems": problems})
+        observability.receipts_withheld(problems)
     receipts = [r.public() for index, r in enumerate(page) if index not in withheld]
     answer = {"consent_id": current.consent_id, "receipts": receipts, "withheld": len(withheld), "next": following}
     return json_response(200, answer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from consent_core import cloudfront
+from consent_edge import cloudfront
 
 TRIGGERS = ("viewer-request", "origin-request", "origin-response", "viewer-response")
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from consent_api.dynamodb_store import DynamoReceiptStore, receipt_from_item
 from consent_api.models import Receipt, seal_problems, unix_time
-from consent_api.receipts import DynamoReceiptStore, receipt_from_item
 from consent_core import token
 from consent_core.config import NECESSARY, RECEIPT_MONTHS
 from consent_core.dates import add_calendar_months

@@ -16,10 +16,11 @@ from typing import Any
 import boto3
 import pytest
 from consent_api import app, routes, service
+from consent_api.dynamodb_store import DynamoReceiptStore
 from consent_api.models import Submission, receipt_time
-from consent_api.receipts import DynamoReceiptStore
-from consent_core import cloudfront, consent, token
+from consent_core import consent, token
 from consent_core.config import forget_loaded_configs, load_config, static_cookie_paths
+from consent_edge import cloudfront
 
 from edge_consent import edge_rules, events
 from edge_consent.table import create_table

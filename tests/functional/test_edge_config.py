@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 from consent_core.config import config_from_dict
 from moto import mock_aws
 
+from deploy.edge_config import app as edge_config
 from edge_consent.table import create_table
-from functions.edge_config import app as edge_config
 from tests.helpers.aws import CodeKeepingLambda
 from tests.helpers.dev import load_dev_config_dict
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from consent_api import banner
-from consent_core import cloudfront, consent, cookies, dates, expiry
+from consent_core import consent, cookies, dates, expiry
 from consent_core.config import forget_loaded_configs
+from consent_edge import cloudfront
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -103,7 +103,7 @@ def test_receipts_sealed_by_a_retired_key_still_check_out_from_the_secret(
     capsys: pytest.CaptureFixture[str], dynamodb: Any
 ) -> None:
     """After the rotation, receipts sealed with k1 live 13 months more: the retired k1 in the secret checks them."""
-    from consent_api.receipts import DynamoReceiptStore
+    from consent_api.dynamodb_store import DynamoReceiptStore
     from consent_core import signing
 
     store = DynamoReceiptStore(dynamodb, TABLE)

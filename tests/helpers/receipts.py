@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from consent_api.dynamodb_store import receipt_from_item
 from consent_api.models import Receipt, receipt_time
-from consent_api.receipts import receipt_from_item
 
 
 def chained_receipt(consent_id: str, index: int, previous: Receipt | None, expires_at: int, receipt_id: str) -> Receipt:

@@ -54,7 +54,7 @@ def bytecode_problems(package: Path) -> list[str]:
 def test_package_size_and_content(function: str, tmp_path: Path) -> None:
     package = build(function, tmp_path)
     files = [str(p.relative_to(package)) for p in package.rglob("*") if p.is_file()]
-    assert "app.py" in files and "consent_core/token.py" in files and "config.json" in files
+    assert {"app.py", "consent_core/token.py", "consent_edge/runtime.py", "config.json"} <= set(files)
     assert not [f for f in files if f.split("/")[0] in HEAVY or f.endswith(".so")]
     assert bytecode_problems(package) == []
     limit = VIEWER_ZIP_LIMIT if function in VIEWER else ORIGIN_ZIP_LIMIT
@@ -106,7 +106,14 @@ def test_consent_endpoint_package(tmp_path: Path) -> None:
     package = build("ConsentApiFunction", tmp_path)
     shutil.move(package / "config.json", package / "consent_api" / "config.json")  # beside its handler
     names = {p.name for p in package.iterdir()}
-    assert {"consent_api", "consent_core", "pydantic", "pydantic_core", "aws_lambda_powertools"} <= names
+    assert {
+        "consent_api",
+        "consent_core",
+        "consent_edge",
+        "pydantic",
+        "pydantic_core",
+        "aws_lambda_powertools",
+    } <= names
     assert not names & {"boto3", "botocore"}
     assert list((package / "pydantic_core").glob("*cpython-313-x86_64-linux-gnu.so"))
     assert (package / "consent_api" / "static" / "banner.js").is_file()

@@ -426,7 +426,7 @@ def test_replica_regions_the_table_cannot_have_are_refused_before_anything_is_cr
 
 
 def test_the_writer_takes_every_retention_the_template_offers(template: dict[str, Any]) -> None:
-    from functions.edge_config import app as writer
+    from deploy.edge_config import app as writer
 
     assert set(template["Parameters"]["LogRetentionDays"]["AllowedValues"]) == writer.RETENTION_DAYS
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from consent_core import caching, cloudfront
+from consent_core import caching
+from consent_edge import cloudfront
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,14 +46,14 @@ def headers(*set_cookies: str, cache_control: str | None = None) -> cloudfront.H
 
 def test_a_response_setting_a_session_cookie_becomes_private() -> None:
     response = headers("sessionid=abc; Path=/; HttpOnly", cache_control="public, max-age=600")
-    assert caching.keep_from_shared_caches(response)
+    assert cloudfront.keep_from_shared_caches(response)
     assert cloudfront.header_values(response, "cache-control") == ["private, max-age=600"]
 
 
 def test_several_cache_control_headers_are_read_as_one() -> None:
     response = headers("sessionid=abc", cache_control="public")
     response["cache-control"].append({"key": "Cache-Control", "value": "s-maxage=600, max-age=60"})
-    caching.keep_from_shared_caches(response)
+    cloudfront.keep_from_shared_caches(response)
     assert response["cache-control"] == [{"key": "Cache-Control", "value": "private, max-age=60"}]
 
 
@@ -69,18 +70,18 @@ def test_without_a_visitor_cookie_in_the_cached_object_the_origin_decides(
     set_cookies: tuple[str, ...], cache_control: str
 ) -> None:
     response = headers(*set_cookies, cache_control=cache_control)
-    assert not caching.keep_from_shared_caches(response)
+    assert not cloudfront.keep_from_shared_caches(response)
     assert cloudfront.header_values(response, "cache-control") == [cache_control]
 
 
 def test_a_response_setting_the_consent_cookie_is_private_too() -> None:
     """Only the consent endpoint sets it, and caches nothing: one from anywhere else is never shared."""
     response = headers("__Host-consent=1.k1.x; Path=/; Secure", cache_control="public, max-age=600")
-    assert caching.keep_from_shared_caches(response)
+    assert cloudfront.keep_from_shared_caches(response)
     assert cloudfront.header_values(response, "cache-control") == ["private, max-age=600"]
 
 
 def test_a_bare_no_cache_names_no_field() -> None:
     assert caching.no_cache_fields("no-cache, max-age=0") == set()
     response = headers("sessionid=abc", cache_control="no-cache")
-    assert caching.keep_from_shared_caches(response)
+    assert cloudfront.keep_from_shared_caches(response)

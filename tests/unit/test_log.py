@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from consent_core import log
+from consent_edge import log
 
 
 @pytest.fixture(autouse=True)

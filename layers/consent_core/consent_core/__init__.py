@@ -1,1 +1,5 @@
-"""The consent core: standard library only, so that it fits a viewer function's package of a few kilobytes."""
+"""The consent rules, sans-io: strings in, strings out, standard library only.
+
+Nothing here knows CloudFront's event shape or Lambda's runtime (`consent_edge` does), so that
+the rules fit a viewer function's package of a few kilobytes and test without an event.
+"""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from . import cloudfront
-
 # Directives, each a token with an optional token or quoted value: a comma inside quotes
 # (`no-cache="Set-Cookie, Vary"`) does not end one.
 _DIRECTIVE_RE = re.compile(r'(?:[^,"]|"[^"]*"?)+')
@@ -45,20 +43,3 @@ def no_cache_fields(cache_control: str) -> set[str]:
     return {
         field.strip().lower() for argument in arguments for field in argument.strip('"').split(",") if field.strip()
     }
-
-
-def keep_from_shared_caches(headers: cloudfront.Headers) -> bool:
-    """Make the response private when it sets any cookie; whether it did.
-
-    The consent cookie is no exception: only the consent endpoint sets it, behind a
-    behaviour that caches nothing, and origin-response removes any the origin sets.
-    `no-cache="Set-Cookie"` already keeps the cookies out of what CloudFront caches: such a
-    response stays as the origin made it.
-    """
-    if not headers.get("set-cookie"):
-        return False
-    current = ", ".join(cloudfront.header_values(headers, "cache-control"))
-    if "set-cookie" in no_cache_fields(current):
-        return False
-    cloudfront.set_header(headers, "Cache-Control", private(current))
-    return True

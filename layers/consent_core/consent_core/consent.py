@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from . import cloudfront, cookies, token
+from . import cookies, token
 from .config import DROP_UNKNOWN, KEEP, KEEP_UNKNOWN, NECESSARY, STRIP, EdgeConfig
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
@@ -134,14 +134,13 @@ class Visitor:
         return None
 
 
-def consent_from_headers(headers: cloudfront.Headers, config: EdgeConfig, now: float) -> Visitor:
-    """The visitor's cookies and consent, from a request's Cookie and Sec-GPC headers.
+def read_cookie_header(header: str, gpc: bool, config: EdgeConfig, now: float) -> Visitor:
+    """The visitor's cookies and consent, from a Cookie header and the Global Privacy Control signal.
 
     For every reader but viewer-request, whose hot path reads the header its own way
     (`read_request_cookies`).
     """
-    pairs = cookies.parse_cookie_header(cloudfront.cookie_header(headers))
-    gpc = cloudfront.gpc_enabled(headers)
+    pairs = cookies.parse_cookie_header(header)
     values = tuple(value for name, value in pairs if name == config.consent_cookie_name)
     return Visitor(pairs, gpc, values, decide(values, gpc, config, now))
 
@@ -483,3 +482,29 @@ def _refused(
             matches = entry.domain and (host is None or domain_matches(host, entry.domain))
             refused.append((name, entry.path, [entry.domain, None] if matches else [None]))
     return refused
+
+
+def necessary_cookie_header(header: str, config: EdgeConfig | None) -> str | None:
+    """Only the necessary cookies of a Cookie header; none at all without a config to tell which."""
+    if config is None:
+        return None
+    plain = cookies.header_is_plain(header)
+    kept = [
+        f"{name}={value}"
+        for name, value in cookies.parse_cookie_header(header)
+        if name != config.consent_cookie_name
+        and config.classify(name)[0] == NECESSARY
+        and cookies.is_forwardable(name, value, plain)
+    ]
+    return "; ".join(kept) or None
+
+
+def necessary_set_cookies(lines: list[str], config: EdgeConfig | None) -> list[str]:
+    """Only the well-formed Set-Cookie of necessary cookies (the consent cookie among them)."""
+    if config is None:
+        return []
+    return [
+        line
+        for line in lines
+        if not cookies.is_malformed_set_cookie(line) and config.classify(cookies.set_cookie_name(line))[0] == NECESSARY
+    ]

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from consent_core import caching, cloudfront, dates
+from consent_core import caching, dates
+from consent_edge import cloudfront
 
 # Cached whatever the origin says, for at least the error caching minimum TTL.
 ERRORS_ALWAYS_CACHED = frozenset({404, 414, 500, 501, 502, 503, 504})

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent_core import cloudfront, cookies, expiry
+from consent_core import cookies, expiry
+from consent_edge import cloudfront
 
 from .. import edge_rules
 from . import cache

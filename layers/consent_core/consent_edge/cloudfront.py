@@ -1,10 +1,15 @@
-"""Reading and writing the CloudFront event shape: lower-case keys, lists of {key, value}."""
+"""The CloudFront adapter: its event shape (lower-case keys, lists of {key, value}) to the core's strings and back."""
 
 from __future__ import annotations
+
+from consent_core import caching
+from consent_core.consent import Visitor, read_cookie_header
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
 if TYPE_CHECKING:
     from typing import Any
+
+    from consent_core.config import EdgeConfig
 
 Headers = dict[str, list[dict[str, str]]]
 
@@ -86,3 +91,25 @@ def request_size(request: dict[str, Any]) -> int:
 def response_size(response: dict[str, Any]) -> int:
     """The bytes a response result counts against VIEWER_RESPONSE_LIMIT: the headers and the body."""
     return len(str(response.get("body", "")).encode("utf-8")) + headers_size(response.get("headers", {}))
+
+
+def read_visitor(headers: Headers, config: EdgeConfig, now: float) -> Visitor:
+    """The visitor's cookies and consent, from a request's Cookie and Sec-GPC headers."""
+    return read_cookie_header(cookie_header(headers), gpc_enabled(headers), config, now)
+
+
+def keep_from_shared_caches(headers: Headers) -> bool:
+    """Make the response private when it sets any cookie; whether it did.
+
+    The consent cookie is no exception: only the consent endpoint sets it, behind a
+    behaviour that caches nothing, and origin-response removes any the origin sets.
+    `no-cache="Set-Cookie"` already keeps the cookies out of what CloudFront caches: such a
+    response stays as the origin made it.
+    """
+    if not headers.get("set-cookie"):
+        return False
+    current = ", ".join(header_values(headers, "cache-control"))
+    if "set-cookie" in caching.no_cache_fields(current):
+        return False
+    set_header(headers, "Cache-Control", caching.private(current))
+    return True

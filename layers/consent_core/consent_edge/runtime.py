@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
-from . import cloudfront, cookies, log
-from .config import NECESSARY, EdgeConfig, load_config
+from consent_core.config import EdgeConfig, load_config
+from consent_core.consent import necessary_set_cookies
+
+from . import cloudfront, log
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
 if TYPE_CHECKING:
@@ -53,32 +55,6 @@ def _bare_passthrough(event: Any) -> Any:
     except Exception:  # noqa: BLE001
         message.pop("headers", None)
     return message
-
-
-def necessary_cookie_header(header: str, config: EdgeConfig | None) -> str | None:
-    """Only the necessary cookies of a Cookie header; none at all without a config to tell which."""
-    if config is None:
-        return None
-    plain = cookies.header_is_plain(header)
-    kept = [
-        f"{name}={value}"
-        for name, value in cookies.parse_cookie_header(header)
-        if name != config.consent_cookie_name
-        and config.classify(name)[0] == NECESSARY
-        and cookies.is_forwardable(name, value, plain)
-    ]
-    return "; ".join(kept) or None
-
-
-def necessary_set_cookies(lines: list[str], config: EdgeConfig | None) -> list[str]:
-    """Only the well-formed Set-Cookie of necessary cookies (the consent cookie among them)."""
-    if config is None:
-        return []
-    return [
-        line
-        for line in lines
-        if not cookies.is_malformed_set_cookie(line) and config.classify(cookies.set_cookie_name(line))[0] == NECESSARY
-    ]
 
 
 def fail_closed_response(event: dict[str, Any], config: EdgeConfig | None) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from consent_api import receipts as receipts_module
+from consent_api import dynamodb_store
+from consent_api.dynamodb_store import DynamoReceiptStore, StoreUnavailable, SubmissionConflict
 from consent_api.models import MAX_PAGE_PATH, Receipt, seal_problems, truncate_ip, unix_time
-from consent_api.receipts import DynamoReceiptStore, StoreUnavailable, SubmissionConflict
 from consent_api.store import DEADLINE_SECONDS
 from consent_core.signing import SEALING_BEGAN
 
@@ -121,7 +121,7 @@ def test_throttling_before_success_gives_exactly_one_receipt(
 def test_throttling_past_the_retries_records_nothing(
     store: DynamoReceiptStore, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(DynamoReceiptStore, "_call", throttled(receipts_module.MAX_ATTEMPTS))
+    monkeypatch.setattr(DynamoReceiptStore, "_call", throttled(dynamodb_store.MAX_ATTEMPTS))
     with pytest.raises(StoreUnavailable):
         store.append(receipt(), "sub-throttle-02", "f")
     monkeypatch.undo()
@@ -295,8 +295,8 @@ def test_a_receipt_is_read_as_stored_under_its_key(store: DynamoReceiptStore, dy
     sealed = receipt().sealed("k1", {"k1": b"k" * 32})
     store.append(sealed, "sub-as-stored-1", "f")
     (item,) = [i for i in dynamodb.scan(TableName=TABLE)["Items"] if i["pk"]["S"] == sealed.consent_id]
-    assert receipts_module.receipt_from_item(item) == sealed
-    moved = receipts_module.receipt_from_item(
+    assert dynamodb_store.receipt_from_item(item) == sealed
+    moved = dynamodb_store.receipt_from_item(
         {**item, "pk": {"S": "B" * 22}, "sk": {"S": "2026-12-01T00:00:00.000Z#x"}}
     )
     assert (moved.consent_id, moved.time, moved.receipt_id) == ("B" * 22, "2026-12-01T00:00:00.000Z", "x")

@@ -1,0 +1,1 @@
+"""The Lambda@Edge adapter: CloudFront's event shape, the handlers' runtime and their logs."""
