@@ -93,6 +93,8 @@ def test_the_deployed_packages_run_from_their_bytecode(
     assert [path for path in run["compiled"] if "/task/" in path] == []
     assert "typing" not in run["modules"] or output == "ConsentApi", "typing costs a viewer's cold start 3 to 4 ms"
     assert not {"secrets", "random"} & set(run["modules"]) or output == "ConsentApi"
+    # The Cache-Control rules are origin-response's alone: a viewer never compiles their patterns.
+    assert "consent_core.caching" not in run["modules"] or output in ("ConsentApi", "OriginResponse")
     if output == "ViewerRequest":  # a signed cookie checked without OpenSSL, nor the date readers
         assert not {"hashlib", "_hashlib", "hmac", "datetime", "consent_core.dates"} & set(run["modules"])
 

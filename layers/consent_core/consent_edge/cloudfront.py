@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from consent_core import caching
 from consent_core.consent import Visitor, read_cookie_header
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
@@ -108,6 +107,8 @@ def keep_from_shared_caches(headers: Headers) -> bool:
     """
     if not headers.get("set-cookie"):
         return False
+    from consent_core import caching  # origin-response's alone: the viewers never compile its patterns
+
     current = ", ".join(header_values(headers, "cache-control"))
     if "set-cookie" in caching.no_cache_fields(current):
         return False
