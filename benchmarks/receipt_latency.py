@@ -41,6 +41,7 @@ import urllib3.connection  # noqa: E402
 import urllib3.connectionpool  # noqa: E402
 from consent_api import app  # noqa: E402
 from consent_core.config import config_from_dict  # noqa: E402
+from consent_edge import cloudfront  # noqa: E402
 
 from edge_consent import events  # noqa: E402
 from edge_consent.table import create_table  # noqa: E402
@@ -154,7 +155,7 @@ def round_trips() -> dict[str, dict[str, int]]:
         again = copy.deepcopy(built["consent-api/post-json-custom.json"])
         name = config.consent_cookie_name
         cookie = next(h["value"] for h in result["headers"]["set-cookie"] if h["value"].startswith(name))
-        again["Records"][0]["cf"]["request"]["headers"]["cookie"] = [{"key": "Cookie", "value": cookie.split(";")[0]}]
+        cloudfront.set_header(again["Records"][0]["cf"]["request"]["headers"], "Cookie", cookie.split(";")[0])
         found["changed choice, warm container"] = dict(choice(again)[1])
         other = copy.deepcopy(first)
         carried = other["Records"][0]["cf"]["request"]["body"]

@@ -1,14 +1,24 @@
-"""Shared fixtures: the development config, a fixed clock and a token factory."""
+"""Shared fixtures: the development config, a fixed clock and a token factory; Hypothesis's budgets."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 from consent_core import token
 from consent_core.config import NECESSARY, EdgeConfig, config_from_dict
+from hypothesis import settings
 
 from tests.helpers.dev import NOW, Issue, load_dev_config_dict
+
+# How many examples each property draws, in one place: `quick` for the edit-and-run loop
+# (`make unit`), `thorough` for `make test` and CI, and for a plain `pytest`. Set
+# HYPOTHESIS_PROFILE to choose. Neither has a deadline: a shared machine's load would
+# fail an example for its time alone (a budget that must hold is a test of its own).
+settings.register_profile("quick", max_examples=20, deadline=None)
+settings.register_profile("thorough", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "thorough"))
 
 
 @pytest.fixture

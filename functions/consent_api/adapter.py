@@ -87,18 +87,19 @@ class Response:
     set_cookies: list[str] = field(default_factory=list)
 
     def to_cloudfront(self) -> dict[str, Any]:
-        headers: cloudfront.Headers = {
-            "content-type": [{"key": "Content-Type", "value": f"{self.content_type}; charset=utf-8"}],
-            "cache-control": [{"key": "Cache-Control", "value": "no-store"}],
-            "x-content-type-options": [{"key": "X-Content-Type-Options", "value": "nosniff"}],
+        headers: cloudfront.Headers = {}
+        for key, value in {
+            "Content-Type": f"{self.content_type}; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
             # HTTPS only from now on, and no page of ours inside another site's frame, where a
             # click on "Accept all" could be stolen.
-            "strict-transport-security": [{"key": "Strict-Transport-Security", "value": HSTS}],
-            "content-security-policy": [{"key": "Content-Security-Policy", "value": "frame-ancestors 'none'"}],
-            "x-frame-options": [{"key": "X-Frame-Options", "value": "DENY"}],
-        }
-        for key, value in self.headers.items():
-            headers[key.lower()] = [{"key": key, "value": value}]
+            "Strict-Transport-Security": HSTS,
+            "Content-Security-Policy": "frame-ancestors 'none'",
+            "X-Frame-Options": "DENY",
+            **self.headers,
+        }.items():
+            cloudfront.set_header(headers, key, value)
         cloudfront.replace_set_cookies(headers, self.set_cookies)
         if isinstance(self.body, bytes):
             body = {"body": base64.b64encode(self.body).decode("ascii"), "bodyEncoding": "base64"}

@@ -23,16 +23,14 @@ import zlib
 from typing import Any, NamedTuple
 
 import rjsmin  # type: ignore[import-untyped]  # no stubs; jsmin(str) -> str
-from consent_core.config import STABLE_BANNER_PATH
+from consent_core.config import BANNER_PATH_PREFIX, BANNER_VERSION_DIGITS, CONSENT_PATHS, STABLE_BANNER_PATH
 
 from . import texts
 from .schema import Site
 
-PREFERENCES_PATH = "/consent/preferences"
-COOKIES_PATH = "/consent/cookies"
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "banner.js")
 STABLE_PATH = STABLE_BANNER_PATH  # for pages that cannot read x-consent-banner: kept 5 minutes
-VERSIONED_PATH_RE = re.compile(r"/consent/banner\.([0-9a-f]{16})\.js")
+VERSIONED_PATH_RE = re.compile(re.escape(BANNER_PATH_PREFIX) + f"([0-9a-f]{{{BANNER_VERSION_DIGITS}}})\\.js")
 _PLACEHOLDER = "/*BOOT*/ null"
 _MARKER = "__EDGE_CONSENT_BOOT__"  # an identifier, which minifying keeps as it is
 
@@ -59,11 +57,11 @@ TEXTS = (
 class Banner(NamedTuple):
     script: bytes  # UTF-8 JavaScript, as served to a browser that does not accept gzip
     gzipped: bytes
-    version: str  # the first 16 hex digits of the script's SHA-256
+    version: str  # the first BANNER_VERSION_DIGITS hex digits of the script's SHA-256
 
     @property
     def path(self) -> str:
-        return f"/consent/banner.{self.version}.js"
+        return f"{BANNER_PATH_PREFIX}{self.version}.js"
 
 
 def categories(site: Site, lang: str) -> list[dict[str, Any]]:
@@ -73,7 +71,11 @@ def categories(site: Site, lang: str) -> list[dict[str, Any]]:
 
 
 def links(site: Site) -> dict[str, str]:
-    return {"preferences": PREFERENCES_PATH, "cookies": COOKIES_PATH, "privacy": site.site.privacy_policy_url}
+    return {
+        "preferences": CONSENT_PATHS["preferences"],
+        "cookies": CONSENT_PATHS["cookies"],
+        "privacy": site.site.privacy_policy_url,
+    }
 
 
 @functools.cache
@@ -108,7 +110,7 @@ def render(site: Site, state_cookie: str, reconsent_version: int) -> Banner:
     data = data.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     before, after = _minified_source()
     script = (before + data + after).encode("utf-8")
-    return Banner(script, gzipped(script), hashlib.sha256(script).hexdigest()[:16])
+    return Banner(script, gzipped(script), hashlib.sha256(script).hexdigest()[:BANNER_VERSION_DIGITS])
 
 
 def gzipped(data: bytes) -> bytes:

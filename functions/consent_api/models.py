@@ -13,6 +13,7 @@ from typing import Any, Literal
 from consent_core.config import RECEIPT_MONTHS
 from consent_core.dates import add_calendar_months
 from consent_core.signing import b64url_encode
+from consent_core.token import is_category_id
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Action = Literal["accept_all", "reject_all", "custom", "withdraw"]
@@ -49,7 +50,7 @@ class Submission(BaseModel):
     @field_validator("categories")
     @classmethod
     def distinct_category_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if len(value) > 32 or any(not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", c) for c in value):
+        if len(value) > 32 or not all(map(is_category_id, value)):
             raise ValueError("categories must be category ids")
         return tuple(sorted(set(value)))
 

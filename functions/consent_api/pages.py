@@ -17,6 +17,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from consent_core.config import CONSENT_PATHS
+
 from .schema import LANGUAGES, Site
 from .texts import BROWSER_HELP, CNIL_URL, UI, duration_in_days_text, lifetime_text
 
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
     import jinja2
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
-PATHS = {"consent": "/consent", "preferences": "/consent/preferences", "cookies": "/consent/cookies"}
 
 _EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 _FORBIDDEN_IN_HREF = re.compile(r"[\x00-\x20\x7f\\]")
@@ -116,7 +117,7 @@ def _render(template: str, site: Site, lang: str, **context: Any) -> str:
     return (
         _environment()
         .get_template(template)
-        .render(site=site, lang=lang, ui=UI[lang], paths=PATHS, rows=cookie_rows(site, lang), **context)
+        .render(site=site, lang=lang, ui=UI[lang], paths=CONSENT_PATHS, rows=cookie_rows(site, lang), **context)
     )
 
 

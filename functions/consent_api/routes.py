@@ -16,7 +16,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from consent_core import consent, signing
-from consent_core.config import EdgeConfig
+from consent_core.config import BANNER_PATH_PREFIX, CONSENT_PATHS, EdgeConfig
 from consent_edge import cloudfront
 from pydantic import ValidationError
 
@@ -151,7 +151,7 @@ def get_preferences(request: Request, config: EdgeConfig, store: ReceiptStore, n
         current.granted if current.state == consent.VALID else None,
         current.state,
         submission_id=uuid.uuid4().hex,
-        return_to=safe_return_to(query.get("return_to", ["/consent/preferences?saved=1"])[0]),
+        return_to=safe_return_to(query.get("return_to", [CONSENT_PATHS["preferences"] + "?saved=1"])[0]),
         message=texts.UI[lang]["choice_saved"] if query.get("saved") == ["1"] else None,
     )
     return html_response(html, lang)
@@ -213,11 +213,11 @@ def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now:
 
 Route = Callable[[Request, EdgeConfig, ReceiptStore, float], Response]
 ROUTES: dict[tuple[str, str], Route] = {
-    ("POST", "/consent"): post_consent,
-    ("GET", "/consent"): get_state,
-    ("GET", "/consent/preferences"): get_preferences,
-    ("GET", "/consent/cookies"): get_cookie_page,
-    ("GET", "/consent/receipt"): get_receipts,
+    ("POST", CONSENT_PATHS["consent"]): post_consent,
+    ("GET", CONSENT_PATHS["consent"]): get_state,
+    ("GET", CONSENT_PATHS["preferences"]): get_preferences,
+    ("GET", CONSENT_PATHS["cookies"]): get_cookie_page,
+    ("GET", CONSENT_PATHS["receipt"]): get_receipts,
 }
 
 
@@ -225,7 +225,7 @@ def route(request: Request, config: EdgeConfig, store: ReceiptStore, now: float)
     """The answer to a request; a failure the visitor caused is answered from `ERRORS`, anything else raises."""
     method = "GET" if request.method == "HEAD" else request.method
     handler = ROUTES.get((method, request.path))
-    if handler is None and method == "GET" and request.path.startswith("/consent/banner."):
+    if handler is None and method == "GET" and request.path.startswith(BANNER_PATH_PREFIX):
         handler = get_banner
     try:
         if handler is None:

@@ -13,6 +13,8 @@ import re
 from typing import Annotated, Any, Literal, get_args
 
 from consent_core.config import NECESSARY, STABLE_BANNER_PATH
+from consent_core.cookies import DOMAIN_PATTERN, HOST_PATTERN, PATH_PATTERN, TOKEN_CHARACTERS
+from consent_core.token import CATEGORY_ID_PATTERN
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 Language = Literal["fr", "en"]
@@ -21,11 +23,33 @@ MAX_LIFETIME_MONTHS = 13
 # The shortest span 13 calendar months can be (Jan 31 to Feb 28 of the next year but one).
 MAX_LIFETIME_DAYS = 393
 
-CategoryId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-# RFC 6265 token characters, plus `*` and `?` for globs.
-CookieName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z?-]{1,128}$")]
 
-LIFETIME_RE = re.compile(r"^(session|([1-9][0-9]*) (minutes|hours|days|months))$")
+def _character_class(characters: str) -> str:
+    """A regex class of exactly these characters, letters and digits in ranges (`0-9A-Z`): readable in errors."""
+    runs: list[list[int]] = []
+    for code in sorted(set(map(ord, characters))):
+        if runs and code == runs[-1][-1] + 1 and chr(code).isalnum() and chr(runs[-1][-1]).isalnum():
+            runs[-1].append(code)
+        else:
+            runs.append([code])
+    parts = [
+        f"{re.escape(chr(run[0]))}-{re.escape(chr(run[-1]))}"
+        if len(run) > 2
+        else "".join(re.escape(chr(c)) for c in run)
+        for run in runs
+    ]
+    return "[" + "".join(parts) + "]"
+
+
+# The consent cookie's category field (consent_core.token) decides what an id may be.
+CategoryId = Annotated[str, Field(pattern=f"^{CATEGORY_ID_PATTERN}$")]
+# A cookie name of the catalogue: token characters (consent_core.cookies), and `?` for globs (`*` is one).
+CookieName = Annotated[str, Field(pattern=f"^{_character_class(TOKEN_CHARACTERS + '?')}{{1,128}}$")]
+
+# `session`, or a whole number of units from 1: a cookie that lives no time at all is a deletion,
+# not a cookie of the catalogue, and one that lives as long as the browser is `session`.
+# Read whole (`fullmatch`): `$` would let a trailing newline through.
+LIFETIME_RE = re.compile(r"session|([1-9][0-9]*) (minutes|hours|days|months)")
 _DAYS_PER_UNIT = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1}
 
 
@@ -57,7 +81,7 @@ class SiteInfo(Strict):
     default_language: Language = "fr"
     # The site's registrable domain: catalogued cookies with a Domain under it are the
     # site's own (a local run moves them to its own host, where deletions can reach them).
-    domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+    domain: str | None = Field(default=None, pattern=f"^{HOST_PATTERN}$")
 
     def owns(self, cookie_domain: str) -> bool:
         if self.domain is None:
@@ -67,7 +91,7 @@ class SiteInfo(Strict):
 
 
 class ConsentCookie(Strict):
-    name: str = Field(default="__Host-consent", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+    name: str = Field(default="__Host-consent", pattern=f"^{_character_class(TOKEN_CHARACTERS)}{{1,64}}$")
     lifetime_days: int = Field(default=182, ge=1, le=MAX_LIFETIME_DAYS)
 
     @field_validator("name")
@@ -98,13 +122,14 @@ class Cookie(Strict):
     privacy_policy: str | None = None
     purpose: Texts
     lifetime: str
-    path: str = Field(default="/", pattern=r"^/[^;\s]*$")
-    domain: str | None = Field(default=None, pattern=r"^\.?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+    # What the edge can write back in a deletion's Path and Domain (consent_core.cookies).
+    path: str = Field(default="/", pattern=f"^{PATH_PATTERN}$")
+    domain: str | None = Field(default=None, pattern=f"^{DOMAIN_PATTERN}$")
 
     @field_validator("lifetime")
     @classmethod
     def readable_lifetime(cls, value: str) -> str:
-        if not LIFETIME_RE.match(value):
+        if not LIFETIME_RE.fullmatch(value):
             raise ValueError("write `session` or a number and a unit: `30 minutes`, `24 hours`, `7 days`, `13 months`")
         return value
 
@@ -119,10 +144,10 @@ class Cookie(Strict):
         return "*" in self.name or "?" in self.name
 
     def lives_longer_than(self, months: int) -> bool:
-        match = LIFETIME_RE.match(self.lifetime)
-        if match is None or match.group(1) == "session":
+        match = LIFETIME_RE.fullmatch(self.lifetime)
+        if match is None or match.group(1) is None:  # `session`
             return False
-        count, unit = int(match.group(2)), match.group(3)
+        count, unit = int(match.group(1)), match.group(2)
         if unit == "months":
             return count > months
         return count * _DAYS_PER_UNIT[unit] > MAX_LIFETIME_DAYS * months / MAX_LIFETIME_MONTHS
@@ -177,9 +202,11 @@ class Site(Strict):
 
 
 class CookieLocation(Strict):
+    """Where a catalogued cookie lives; the compiled config writes a path and a domain only when it has them."""
+
     category: CategoryId
-    path: str = "/"
-    domain: str | None = None
+    path: str = Field(default="/", pattern=f"^{PATH_PATTERN}$", exclude_if=lambda path: path == "/")
+    domain: str | None = Field(default=None, pattern=f"^{DOMAIN_PATTERN}$", exclude_if=lambda domain: domain is None)
 
 
 class CookieCatalogue(Strict):
@@ -209,14 +236,16 @@ class EdgeSection(Strict):
     unknown_cookies: CategoryId | None  # None: cookies missing from the catalogue are denied
     gpc_denies: list[CategoryId]
     cookies: CookieCatalogue
-    keys: Keys | None = None  # None in a built package: the deploy adds them from the stack's secret
+    # None in a built package, which has no `keys`: the deploy adds them from the stack's secret.
+    keys: Keys | None = Field(default=None, exclude_if=lambda keys: keys is None)
     banner: str = STABLE_BANNER_PATH
 
 
 class Receipts(Strict):
     table: str
     region: str
-    replicas: list[str] = []  # the regions of the table's other replicas, when it is a global table
+    # The regions of the table's other replicas, when it is a global table; written only then.
+    replicas: list[str] = Field(default=[], exclude_if=lambda replicas: not replicas)
 
 
 class CompiledConfig(Strict):

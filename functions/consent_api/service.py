@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consent_core import consent, dates, token
-from consent_core.config import NECESSARY, RECEIPT_MONTHS, EdgeConfig
+from consent_core.config import CONSENT_PATHS, NECESSARY, RECEIPT_MONTHS, EdgeConfig
 
 from .models import Collection, Event, Receipt, Submission, receipt_time, truncate_ip
 from .store import ReceiptStore
@@ -117,7 +117,7 @@ def cookies_after(
     visitor: consent.Visitor,
     config: EdgeConfig,
     now: float,
-    request_path: str = "/consent",
+    request_path: str = CONSENT_PATHS["consent"],
     host: str | None = None,
 ) -> list[str]:
     """The Set-Cookie lines of a recorded choice.

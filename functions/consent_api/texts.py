@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .schema import LANGUAGES
+from .schema import LANGUAGES, LIFETIME_RE
 
 _MAX_HEADER_LENGTH = 4096
 _QVALUE_RE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
@@ -78,22 +78,19 @@ _UNITS: dict[str, dict[str, tuple[str, str]]] = {
         "months": ("month", "months"),
     },
 }
-_LIFETIME_RE = re.compile(r"^([0-9]+) (minute|hour|day|month)s?$")
 
 
 def lifetime_text(lifetime: str, lang: str) -> str:
-    """A catalogue lifetime (`13 months`, `1 days`, `session`) as a reader would write it.
+    """A catalogue lifetime (`schema.LIFETIME_RE`: `13 months`, `1 days`, `session`) as a reader would write it.
 
     An unexpected value is returned unchanged: showing it is better than failing the page.
     """
     words = _UNITS.get(lang, _UNITS["en"])
-    if lifetime == "session":
-        return "session"
-    match = _LIFETIME_RE.match(lifetime)
-    if match is None:
+    match = LIFETIME_RE.fullmatch(lifetime)
+    if match is None or match.group(1) is None:  # unexpected, or `session`
         return lifetime
     count = int(match.group(1))
-    singular, plural = words[match.group(2) + "s"]
+    singular, plural = words[match.group(2)]
     return f"{count} {singular if count == 1 else plural}"
 
 

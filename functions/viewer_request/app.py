@@ -71,13 +71,13 @@ def _forward(
     if cookie_header is None:
         headers.pop("cookie", None)
     else:
-        headers["cookie"] = [{"key": "Cookie", "value": cookie_header}]
-    headers["x-consent-state"] = [{"key": "X-Consent-State", "value": decision.state}]
-    headers["x-consent-categories"] = [{"key": "X-Consent-Categories", "value": decision.header_value}]
+        cloudfront.set_header(headers, "Cookie", cookie_header)
+    cloudfront.set_header(headers, "X-Consent-State", decision.state)
+    cloudfront.set_header(headers, "X-Consent-Categories", decision.header_value)
     if config is None:
         headers.pop("x-consent-banner", None)  # never the viewer's own
     else:
-        headers["x-consent-banner"] = [{"key": "X-Consent-Banner", "value": config.banner_path}]
+        cloudfront.set_header(headers, "X-Consent-Banner", config.banner_path)
 
 
 def _bounded_list(names: tuple[str, ...]) -> str:

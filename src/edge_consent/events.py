@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from consent_core import token
-from consent_core.config import NECESSARY, EdgeConfig
+from consent_core.config import CONSENT_PATHS, NECESSARY, STABLE_BANNER_PATH, EdgeConfig
+from consent_edge import cloudfront
 
 DISTRIBUTION = {"distributionDomainName": "d111111abcdef8.cloudfront.net", "distributionId": "EDFDVBD6EXAMPLE"}
 HOST = "www.planete-micro-entreprises.fr"
@@ -68,12 +69,11 @@ MIXED_SET_COOKIES = [
 ]
 
 
-def _headers(**named: str) -> dict[str, list[dict[str, str]]]:
+def _headers(**named: str) -> cloudfront.Headers:
     """`user_agent="x"` becomes the `user-agent` entry with key `User-Agent`."""
-    headers: dict[str, list[dict[str, str]]] = {}
+    headers: cloudfront.Headers = {}
     for attr, value in named.items():
-        key = "-".join(part.capitalize() for part in attr.split("_"))
-        headers[key.lower()] = [{"key": key, "value": value}]
+        cloudfront.set_header(headers, "-".join(part.capitalize() for part in attr.split("_")), value)
     return headers
 
 
@@ -87,7 +87,7 @@ def _request(cookie_headers: list[str], extra: dict[str, str] | None = None) -> 
     }
     headers = _headers(**named)
     if cookie_headers:
-        headers["cookie"] = [{"key": "Cookie", "value": value} for value in cookie_headers]
+        headers["cookie"] = cloudfront.header_items("Cookie", cookie_headers)
     return {"clientIp": "203.0.113.178", "headers": headers, "method": "GET", "querystring": "", "uri": "/"}
 
 
@@ -103,7 +103,7 @@ def _event(trigger: str, request: dict[str, Any], response: dict[str, Any] | Non
 
 def _response(status: str, description: str, set_cookies: list[str]) -> dict[str, Any]:
     headers = _headers(content_type="text/html; charset=utf-8", cache_control="no-cache")
-    headers["set-cookie"] = [{"key": "Set-Cookie", "value": line} for line in set_cookies]
+    headers["set-cookie"] = cloudfront.header_items("Set-Cookie", set_cookies)
     return {"status": status, "statusDescription": description, "headers": headers}
 
 
@@ -231,39 +231,40 @@ def build_consent_api_events(config: EdgeConfig, now: int) -> dict[str, dict[str
             fields["categories"] = categories  # type: ignore[assignment]
         return json.dumps(fields).encode()
 
+    endpoint = CONSENT_PATHS["consent"]
     requests = {
         "post-form-reject-all": _origin_request(
-            "POST", "/consent", form, b"action=reject_all&return_to=%2Finscription&submission_id=form-reject-0001"
+            "POST", endpoint, form, b"action=reject_all&return_to=%2Finscription&submission_id=form-reject-0001"
         ),
         "post-form-custom": _origin_request(
             "POST",
-            "/consent",
+            endpoint,
             form,
             b"action=custom&categories=analytics&categories=preferences&return_to=%2F&submission_id=form-custom-0001",
         ),
-        "post-json-accept-all": _origin_request("POST", "/consent", as_json, choice("accept_all", "json-accept-0001")),
+        "post-json-accept-all": _origin_request("POST", endpoint, as_json, choice("accept_all", "json-accept-0001")),
         "post-json-custom": _origin_request(
-            "POST", "/consent", as_json, choice("custom", "json-custom-0001", ["analytics"])
+            "POST", endpoint, as_json, choice("custom", "json-custom-0001", ["analytics"])
         ),
         "post-json-withdraw": _origin_request(
-            "POST", "/consent", {**as_json, "cookie": cookie}, choice("withdraw", "json-withdraw-0001")
+            "POST", endpoint, {**as_json, "cookie": cookie}, choice("withdraw", "json-withdraw-0001")
         ),
         "post-cross-site": _origin_request(
             "POST",
-            "/consent",
+            endpoint,
             {"content_type": "application/json", "origin": "https://evil.example", "sec_fetch_site": "cross-site"},
             choice("accept_all", "cross-site-0001"),
         ),
-        "post-bad-action": _origin_request("POST", "/consent", as_json, choice("accept_some", "bad-action-0001")),
-        "post-oversize": _origin_request("POST", "/consent", form, b"action=reject_all&pad=" + b"x" * 9000),
-        "get-state": _origin_request("GET", "/consent", {}),
-        "get-state-with-cookie": _origin_request("GET", "/consent", {"cookie": cookie}),
-        "get-preferences": _origin_request("GET", "/consent/preferences", {"cookie": cookie}),
-        "get-cookies-en": _origin_request("GET", "/consent/cookies", {"accept_language": "en-GB,en;q=0.9"}),
-        "get-banner-js": _banner_request("/consent/banner.js"),
+        "post-bad-action": _origin_request("POST", endpoint, as_json, choice("accept_some", "bad-action-0001")),
+        "post-oversize": _origin_request("POST", endpoint, form, b"action=reject_all&pad=" + b"x" * 9000),
+        "get-state": _origin_request("GET", endpoint, {}),
+        "get-state-with-cookie": _origin_request("GET", endpoint, {"cookie": cookie}),
+        "get-preferences": _origin_request("GET", CONSENT_PATHS["preferences"], {"cookie": cookie}),
+        "get-cookies-en": _origin_request("GET", CONSENT_PATHS["cookies"], {"accept_language": "en-GB,en;q=0.9"}),
+        "get-banner-js": _banner_request(STABLE_BANNER_PATH),
         "get-banner-versioned": _banner_request(config.banner_path),
-        "get-receipt": _origin_request("GET", "/consent/receipt", {"cookie": cookie}),
-        "get-unknown": _origin_request("GET", "/consent/admin", {}),
+        "get-receipt": _origin_request("GET", CONSENT_PATHS["receipt"], {"cookie": cookie}),
+        "get-unknown": _origin_request("GET", endpoint + "/admin", {}),
     }
     return {f"consent-api/{scenario}.json": event for scenario, event in requests.items()}
 

@@ -76,7 +76,7 @@ def sealed_since(keys: KeysDocument, now: float) -> str:
 
 
 def may_go_from(sealed_until: str) -> date:
-    """The first day no receipt the key sealed still lives: 13 months after the end of the last day it sealed."""
+    """The first day no receipt the key sealed still lives: RECEIPT_MONTHS after the end of the last day it sealed."""
     end_of_last_day = datetime.fromisoformat(sealed_until).replace(tzinfo=UTC).timestamp() + 86400
     return datetime.fromtimestamp(add_calendar_months(end_of_last_day, RECEIPT_MONTHS), tz=UTC).date()
 

@@ -11,7 +11,20 @@ from typing import Any
 
 import yaml
 from consent_api import banner
-from consent_api.schema import MAX_LIFETIME_DAYS, CategoryId, CompiledConfig, Cookie, Site
+from consent_api.schema import (
+    MAX_LIFETIME_DAYS,
+    MAX_LIFETIME_MONTHS,
+    CategoryId,
+    CompiledConfig,
+    ConsentCookieLimits,
+    Cookie,
+    CookieCatalogue,
+    CookieLocation,
+    EdgeSection,
+    Keys,
+    Receipts,
+    Site,
+)
 from consent_core import signing, token
 from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
 from consent_core.config import DEFAULT_REGION as DEFAULT_REGION  # the compiler's defaults are the reader's
@@ -38,7 +51,10 @@ class Policy(Site):
         self._check_categories(ids)
         self._check_cookies(ids)
         self._check_origin_readings()
-        if self.consent_cookie.lifetime_days > MAX_LIFETIME_DAYS * self.max_cookie_lifetime_months // 13:
+        if (
+            self.consent_cookie.lifetime_days
+            > MAX_LIFETIME_DAYS * self.max_cookie_lifetime_months // MAX_LIFETIME_MONTHS
+        ):
             raise ValueError("consent_cookie.lifetime_days: over max_cookie_lifetime_months")
         return self
 
@@ -271,54 +287,45 @@ def policy_sha256(policy: Policy) -> str:
 def compile_policy(
     policy: Policy, keys: dict[str, Any] | None, table: str = DEFAULT_TABLE, region: str = DEFAULT_REGION
 ) -> dict[str, Any]:
-    """The compact configuration the edge handlers load with the standard library.
+    """The compact configuration the edge handlers load with the standard library, as JSON data.
 
+    Built as a `schema.CompiledConfig`, so that it has the one shape every function loads.
     `site` carries what the consent endpoint shows (texts, catalogue, Consent Mode
     mapping); `receipts` where it keeps the receipts. Without `keys` (a package `sam build`
-    makes), the deploy adds them. The result is checked against `schema.CompiledConfig`.
+    makes), the deploy adds them.
     """
 
-    def location(cookie: Cookie) -> dict[str, Any]:
-        entry: dict[str, Any] = {"category": cookie.category}
-        if cookie.path != "/":
-            entry["path"] = cookie.path
-        if cookie.domain:
-            entry["domain"] = cookie.domain
-        return entry
+    def location(cookie: Cookie) -> CookieLocation:
+        return CookieLocation(category=cookie.category, path=cookie.path, domain=cookie.domain)
 
-    site = Site.section(policy)
-    # Rendered from the section as the endpoint will read it back: the same bytes, the same path.
-    script = banner.render(
-        Site.model_validate(site), state_cookie_name(policy.consent_cookie.name), policy.reconsent_version
+    # The section as the endpoint will read it back: the banner rendered from it has the same
+    # bytes, and so the same path, as the one the endpoint serves.
+    site = Site.model_validate(Site.section(policy))
+    script = banner.render(site, state_cookie_name(policy.consent_cookie.name), policy.reconsent_version)
+    compiled = CompiledConfig(
+        format=CONFIG_FORMAT,
+        policy_sha256=policy_sha256(policy),
+        edge=EdgeSection(
+            policy_version=policy.version,
+            reconsent_version=policy.reconsent_version,
+            categories=[category.id for category in policy.categories],
+            consent_cookie=ConsentCookieLimits(
+                name=policy.consent_cookie.name, max_age=policy.consent_cookie.lifetime_days * 86400
+            ),
+            max_cookie_months=policy.max_cookie_lifetime_months,
+            unknown_cookies=None if policy.unknown_cookies == "deny" else policy.unknown_cookies,
+            gpc_denies=sorted(policy.gpc_denies),
+            cookies=CookieCatalogue(
+                exact={c.name: location(c) for c in policy.cookies if not c.is_glob},
+                patterns=[(c.name, location(c)) for c in policy.cookies if c.is_glob],
+            ),
+            keys=None if keys is None else Keys.model_validate(keys),
+            banner=script.path,  # what viewer-request tells the origin to load (x-consent-banner)
+        ),
+        site=site,
+        receipts=Receipts(table=table, region=region),
     )
-    compiled: dict[str, Any] = {
-        "format": CONFIG_FORMAT,
-        "policy_sha256": policy_sha256(policy),
-        "edge": {
-            "policy_version": policy.version,
-            "reconsent_version": policy.reconsent_version,
-            "categories": [category.id for category in policy.categories],
-            "consent_cookie": {
-                "name": policy.consent_cookie.name,
-                "max_age": policy.consent_cookie.lifetime_days * 86400,
-            },
-            "max_cookie_months": policy.max_cookie_lifetime_months,
-            "unknown_cookies": None if policy.unknown_cookies == "deny" else policy.unknown_cookies,
-            "gpc_denies": sorted(policy.gpc_denies),
-            "cookies": {
-                "exact": {c.name: location(c) for c in policy.cookies if not c.is_glob},
-                "patterns": [[c.name, location(c)] for c in policy.cookies if c.is_glob],
-            },
-            "keys": keys,
-            "banner": script.path,  # what viewer-request tells the origin to load (x-consent-banner)
-        },
-        "site": site,
-        "receipts": {"table": table, "region": region},
-    }
-    if keys is None:
-        del compiled["edge"]["keys"]
-    CompiledConfig.model_validate(compiled)  # what every function will load: never written otherwise
-    return compiled
+    return compiled.model_dump(mode="json")
 
 
 def write_json_atomically(path: str | Path, data: dict[str, Any]) -> None:

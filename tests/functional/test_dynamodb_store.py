@@ -6,7 +6,6 @@ import ipaddress
 import json
 import re
 import threading
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -145,20 +144,27 @@ def test_one_request_ends_within_ten_seconds(dynamodb: Any) -> None:
 
 
 def test_a_trickling_table_cannot_hold_a_request_past_its_deadline(dynamodb: Any) -> None:
-    """A table answering a byte every 0.4 s never trips botocore's per-read timeout: the wall clock does."""
-    answered = threading.Event()
+    """A table answering a byte every 0.4 s never trips botocore's per-read timeout: the deadline does.
+
+    The store's clock stands still a quarter of a second before the deadline: it waits that
+    long for the call, then answers without it, and starts no other.
+    """
+    calls: list[dict[str, Any]] = []
+    release, returned = threading.Event(), threading.Event()
 
     def trickling(**kwargs: Any) -> Any:
-        answered.wait(5)
+        calls.append(kwargs)
+        release.wait(30)
+        returned.set()
         return {"Items": []}
 
     slow = SimpleNamespace(query=trickling)
-    store = DynamoReceiptStore(slow, TABLE, deadline=time.monotonic() + 0.5)
-    started = time.monotonic()
+    store = DynamoReceiptStore(slow, TABLE, sleep=lambda _: None, clock=lambda: 100.0, deadline=100.25)
     with pytest.raises(StoreUnavailable, match="deadline"):
         store.latest("consent-id")
-    assert time.monotonic() - started < 1.0
-    answered.set()
+    gave_up_while_the_table_hung = not returned.is_set()
+    release.set()
+    assert len(calls) == 1 and gave_up_while_the_table_hung
 
 
 @pytest.mark.parametrize(
@@ -296,8 +302,6 @@ def test_a_receipt_is_read_as_stored_under_its_key(store: DynamoReceiptStore, dy
     store.append(sealed, "sub-as-stored-1", "f")
     (item,) = [i for i in dynamodb.scan(TableName=TABLE)["Items"] if i["pk"]["S"] == sealed.consent_id]
     assert dynamodb_store.receipt_from_item(item) == sealed
-    moved = dynamodb_store.receipt_from_item(
-        {**item, "pk": {"S": "B" * 22}, "sk": {"S": "2026-12-01T00:00:00.000Z#x"}}
-    )
+    moved = dynamodb_store.receipt_from_item({**item, "pk": {"S": "B" * 22}, "sk": {"S": "2026-12-01T00:00:00.000Z#x"}})
     assert (moved.consent_id, moved.time, moved.receipt_id) == ("B" * 22, "2026-12-01T00:00:00.000Z", "x")
     assert moved.seal_holds({"k1": b"k" * 32}) is False

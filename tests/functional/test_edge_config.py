@@ -55,13 +55,14 @@ def read(code: bytes, name: str) -> bytes:
 
 
 class Context:
-    """Lambda's context: the time left before the function is stopped."""
+    """Lambda's context: the time left before the function is stopped, on `clock`."""
 
-    def __init__(self, seconds: float) -> None:
-        self.until = time.monotonic() + seconds
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.until = clock() + seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        return int((self.until - time.monotonic()) * 1000)
+        return int((self.until - self.clock()) * 1000)
 
 
 class Stack:
@@ -297,29 +298,55 @@ def test_unexpected_errors_still_answer(stack: Stack) -> None:
     assert answer["Status"] == "FAILED" and "the resource needs Functions" in answer["Reason"]
 
 
-def test_a_hung_step_is_answered_before_lambda_stops_the_function(stack: Stack) -> None:
-    """A download that never ends: CloudFormation hears FAILED, with the step, before the function's timeout."""
-    release = threading.Event()
+def test_a_hung_step_is_answered_before_lambda_stops_the_function(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download that never ends: CloudFormation hears FAILED, with the step, when the deadline comes.
+
+    The deadline's clock stands still, so each wait the run arms is exactly the time its
+    deadline leaves: the context's time less the margin kept to answer.
+    """
+    now = 1000.0
+    monkeypatch.setattr(edge_config, "monotonic", lambda: now)
+    watchdogs: list[threading.Timer] = []
+
+    class Watchdog(threading.Timer):  # a Timer that says what it was armed with
+        def start(self) -> None:
+            watchdogs.append(self)
+            super().start()
+
+    monkeypatch.setattr(threading, "Timer", Watchdog)  # the watchdog the config writer arms
+    fetching, release, fetched = threading.Event(), threading.Event(), threading.Event()
+    allowed: list[float] = []
 
     def hanging(url: str, seconds: float) -> bytes:
-        release.wait(10)
+        allowed.append(seconds)
+        fetching.set()
+        release.wait(30)
+        fetched.set()
         return stack.functions.fetch(url, seconds)
 
-    context = Context(edge_config.MARGIN_SECONDS + 0.5)
-    started = time.monotonic()
-    answers: list[tuple[float, str, str]] = []
+    answered = threading.Event()
+    answers: list[tuple[str, str, bool]] = []
+
+    def answer(event: dict[str, Any], status: str, reason: str, data: dict[str, str], physical_id: str) -> None:
+        answers.append((status, reason, fetched.is_set()))
+        answered.set()
+
+    context = Context(edge_config.MARGIN_SECONDS + 0.25, lambda: now)
     worker = threading.Thread(
         target=edge_config.lambda_handler,
         args=(stack.event(), context, stack.clients(), hanging),
-        kwargs={"answer": lambda e, status, reason, data, _: answers.append((time.monotonic(), status, reason))},
+        kwargs={"answer": answer},
     )
     worker.start()
-    time.sleep(1.5)
+    assert fetching.wait(30) and answered.wait(60)
     release.set()
-    worker.join(10)
-    ((at, status, reason),) = answers  # the late end of the work does not answer twice
-    assert status == "FAILED" and "timed out reading viewer-request:1" in reason
-    assert at - started < 1.2
+    worker.join(30)
+    assert not worker.is_alive()
+    ((status, reason, after_the_download),) = answers  # the late end of the work does not answer twice
+    assert status == "FAILED" and "timed out reading viewer-request:1" in reason and not after_the_download
+    assert [watchdog.interval for watchdog in watchdogs] == [0.25] and allowed[0] == 0.25
 
 
 def test_a_version_that_does_not_become_active_fails_the_deploy(stack: Stack) -> None:

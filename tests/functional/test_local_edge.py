@@ -556,17 +556,22 @@ def test_a_run_that_fails_late_undoes_everything(run_env: None, monkeypatch: pyt
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ValueError("template unreadable")
 
+    listeners: list[server.EdgeServer] = []
+
+    class Listening(server.EdgeServer):  # the edge's listener, kept to be looked at after the run
+        def server_bind(self) -> None:
+            super().server_bind()
+            listeners.append(self)
+
     monkeypatch.setattr(server, "load_handler", broken)
+    monkeypatch.setattr(server, "EdgeServer", Listening)
     stdout, threads = sys.stdout, set(threading.enumerate())
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with pytest.raises(ValueError, match="template unreadable"):
-        server.start(server.Options(port=port), io.StringIO())
+        server.start(server.Options(port=0), io.StringIO())
     assert sys.stdout is stdout
     assert set(threading.enumerate()) - threads == set()
-    with socket.socket() as again:
-        again.bind(("127.0.0.1", port))  # the port is free again
+    (listener,) = listeners
+    assert listener.server_address[1] != 0 and listener.socket.fileno() == -1  # its port is let go
 
 
 def test_a_given_dynamodb_without_the_table_is_refused(run_env: None) -> None:

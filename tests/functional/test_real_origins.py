@@ -56,7 +56,7 @@ def test_a_matomo_lookalike_never_reaches_php_when_analytics_is_refused(origins:
     assert origins.php_keys(forwarded) == {"sessionid"}
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(header="sessionid=1; _pk_id_1_a1b2=x", granted={"preferences"}, config=ALLOWS_UNKNOWN)
 @given(header=http_cookie_headers, granted=grants, config=st.sampled_from([DEV_CONFIG, ALLOWS_UNKNOWN]))
 def test_no_real_origin_reads_a_refused_name(
@@ -77,7 +77,7 @@ def test_no_real_origin_reads_a_refused_name(
         assert read <= {name for name, _ in cookies.parse_cookie_header(forwarded)}, (parser, forwarded, read)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(http_cookie_headers)
 def test_the_php_model_reads_headers_as_php_does(origins: RealOrigins, header: str) -> None:
     """The unit tests' model of `$_COOKIE`, against PHP itself on what visitors send."""

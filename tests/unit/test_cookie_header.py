@@ -90,7 +90,7 @@ def visible_names(header: str) -> set[str]:
     )
 
 
-@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @example(header="sessionid=; _ga_Q8ZR2P4K7L)_GCL_AU=0; ", granted={"analytics"}, config=DEV_CONFIG)
 @example(header="sessionid=1; _pk_id_1_a1b2=x", granted={"preferences"}, config=ALLOWS_UNKNOWN)
 @given(header=cookie_headers(), granted=grants, config=st.sampled_from([DEV_CONFIG, ALLOWS_UNKNOWN]))
@@ -123,7 +123,6 @@ def test_a_name_read_as_the_consent_cookie_is_never_forwarded() -> None:
     assert forwarded.header == "sessionid=1"
 
 
-@settings(max_examples=3000)
 @given(st.text(max_size=300) | cookie_headers())
 def test_random_headers_never_raise(header: str) -> None:
     result = consent.read_request_cookies(header, True, DEV_CONFIG, NOW)
@@ -135,7 +134,6 @@ def _over_8kb(chunk: str) -> str:
     return chunk * (8192 // len(chunk) + 1)
 
 
-@settings(max_examples=1000)
 @given((st.text(max_size=64) | cookie_headers()).map(_over_8kb))
 def test_headers_over_8kb_never_raise(header: str) -> None:
     assert len(header) > 8192
@@ -143,7 +141,6 @@ def test_headers_over_8kb_never_raise(header: str) -> None:
     assert result.header is None or len(result.header) <= len(header)
 
 
-@settings(max_examples=3000)
 @given(cookie_headers() | st.text(max_size=200), st.sampled_from(["__Host-consent", "consent", "a"]))
 def test_consent_scan_reads_pairs_as_the_parser_does(header: str, name: str) -> None:
     expected = [value for n, value in cookies.parse_cookie_header(header) if n == name]
@@ -157,7 +154,6 @@ compact_pairs = st.tuples(
 ).map("".join)
 
 
-@settings(max_examples=3000)
 @given(
     st.lists(compact_pairs, max_size=30).map("; ".join),
     grants,
@@ -174,7 +170,6 @@ def test_fast_path_agrees_with_the_careful_path(header: str, granted: set[str]) 
     assert fast == careful
 
 
-@settings(max_examples=3000)
 @given(st.lists(compact_pairs | st.just("__Host-consent=1.a"), max_size=12).map(";".join))
 def test_compact_consent_scan_agrees_with_the_general_scan(header: str) -> None:
     assert consent._compact_values(header, "__Host-consent") == consent.consent_values(header, "__Host-consent")

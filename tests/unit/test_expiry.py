@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from consent_core import dates, expiry
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import lifetime_corpus
@@ -148,7 +148,6 @@ LINES = st.builds(
 )
 
 
-@settings(max_examples=3000)
 @given(LINES, st.integers(0, 60 * 86400))
 def test_no_browser_keeps_a_cookie_past_the_cap_nor_revives_a_deletion(line: str, age: int) -> None:
     served_at = NOW - age
@@ -268,7 +267,6 @@ def test_firefox_reads_five_digit_years_and_gives_up_after_1000_tokens() -> None
     assert expiry.firefox_date("Jan 1 2099 " + "+" * 1000) is None
 
 
-@settings(max_examples=300)
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
 def test_the_date_readers_take_any_text(text: str) -> None:
     """No reader raises: a raising reader sends a necessary cookie out uncapped (the handler's error path)."""
@@ -288,7 +286,6 @@ LIFETIMES = st.lists(
 )
 
 
-@settings(max_examples=400)
 @given(LIFETIMES, st.sampled_from([None, 0, 30 * 86400]))
 def test_no_line_of_the_hostile_pieces_is_made_to_live_longer(parts: list[str], age: int | None) -> None:
     assert_never_longer("sid=1; " + "; ".join(parts), None if age is None else NOW - age)

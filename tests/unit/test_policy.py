@@ -14,7 +14,7 @@ import yaml
 from consent_api import banner
 from consent_api.schema import Site
 from consent_core.config import ConfigError, config_from_dict
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_consent import policy
@@ -193,7 +193,6 @@ def _matches(glob: str, name: str) -> bool:
     )
 
 
-@settings(max_examples=300)
 @given(small_globs, small_globs, st.sampled_from(sorted(READINGS)))
 def test_lookalike_pairs_are_found_whenever_they_exist(first: str, second: str, origin: str) -> None:
     """Against every name of up to 5 characters of `a_.A` (the globs' wildcards reach further, never shorter)."""

@@ -10,7 +10,7 @@ import secrets
 
 import pytest
 from consent_core import signing, token
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 KEYS = {"k1": secrets.token_bytes(32), "k2": secrets.token_bytes(32)}
@@ -86,7 +86,6 @@ def test_issue_refuses_what_verify_would_refuse() -> None:
 VALID = make(frozenset({"analytics"}))
 
 
-@settings(max_examples=3000)
 @given(st.data())
 def test_every_single_byte_mutation_is_refused(data: st.DataObject) -> None:
     position = data.draw(st.integers(0, len(VALID) - 1))
@@ -104,19 +103,16 @@ def test_every_position_and_every_alphabet_character() -> None:
                 assert token.verify(mutated, KEYS) is None, (position, replacement)
 
 
-@settings(max_examples=1000)
 @given(st.integers(0, len(VALID) - 1))
 def test_every_truncation_is_refused(length: int) -> None:
     assert token.verify(VALID[:length], KEYS) is None
 
 
-@settings(max_examples=2000)
 @given(st.text(min_size=1, max_size=40), st.booleans())
 def test_every_extension_is_refused(extra: str, before: bool) -> None:
     assert token.verify(extra + VALID if before else VALID + extra, KEYS) is None
 
 
-@settings(max_examples=2000)
 @given(st.text(max_size=250))
 def test_arbitrary_text_never_verifies_and_never_raises(text: str) -> None:
     assert token.verify(text, KEYS) is None
@@ -148,7 +144,6 @@ def test_a_key_id_cannot_borrow_another_keys_signature() -> None:
     assert token.verify(swapped, KEYS) is None
 
 
-@settings(max_examples=2000)
 @given(
     st.one_of(
         st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=20),
@@ -158,4 +153,4 @@ def test_a_key_id_cannot_borrow_another_keys_signature() -> None:
 )
 def test_key_and_category_ids_are_read_as_their_grammar_says(text: str) -> None:
     assert signing.is_key_id(text) == bool(re.fullmatch(r"[A-Za-z0-9_-]{1,16}", text))
-    assert token.is_category_id(text) == bool(re.fullmatch(r"[a-z][a-z0-9_]*", text))
+    assert token.is_category_id(text) == bool(re.fullmatch(r"[a-z][a-z0-9_]{0,31}", text))

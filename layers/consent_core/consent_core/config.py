@@ -16,15 +16,26 @@ from .signing import read_keys
 
 TYPE_CHECKING = False  # `typing` costs a cold start 3 to 4 ms: mypy alone reads it
 if TYPE_CHECKING:
-    from typing import Any, NamedTuple
+    from typing import Any, Final, NamedTuple
 else:
     from .records import NamedTuple
 
 CONFIG_ENV = "EDGE_CONSENT_CONFIG"
 CONFIG_FILENAME = "config.json"
-CONFIG_FORMAT = 1
+CONFIG_FORMAT: Final = 1
 NECESSARY = "necessary"
-STABLE_BANNER_PATH = "/consent/banner.js"
+# The consent endpoint's paths (the template sends it /consent and /consent/*): its routes, the
+# links of its pages and of the banner, which it serves under BANNER_PATH_PREFIX, as `js` (the
+# stable path) or `<BANNER_VERSION_DIGITS hex digits>.js` (the policy's, named in the config).
+CONSENT_PATHS = {
+    "consent": "/consent",  # POST: record a choice; GET: the state
+    "preferences": "/consent/preferences",
+    "cookies": "/consent/cookies",
+    "receipt": "/consent/receipt",
+}
+BANNER_PATH_PREFIX = CONSENT_PATHS["consent"] + "/banner."
+BANNER_VERSION_DIGITS = 16
+STABLE_BANNER_PATH = BANNER_PATH_PREFIX + "js"
 DEFAULT_TABLE = "edge-consent-receipts"  # receipts.yaml's table and region, unless told otherwise
 DEFAULT_REGION = "eu-west-3"
 RECEIPT_MONTHS = 13  # how long a receipt lives (its TTL), and so a key that sealed it
@@ -321,9 +332,13 @@ def config_from_dict(data: dict[str, Any]) -> EdgeConfig:
 
 def _banner_path(path: Any) -> str:
     """`/consent/banner.js` or `/consent/banner.<16 lowercase hex digits>.js` (no regex: one less to compile)."""
-    version = path[16:-3] if isinstance(path, str) and path[:16] == "/consent/banner." and path[-3:] == ".js" else ""
-    if path != STABLE_BANNER_PATH and not (len(version) == 16 and not version.strip("0123456789abcdef")):
-        raise ConfigError(f"banner: {path!r} is not /consent/banner[.<16 hex digits>].js")
+    start = len(BANNER_PATH_PREFIX)
+    versioned = isinstance(path, str) and path[:start] == BANNER_PATH_PREFIX and path[-3:] == ".js"
+    version = path[start:-3] if versioned else ""
+    if path != STABLE_BANNER_PATH and not (
+        len(version) == BANNER_VERSION_DIGITS and not version.strip("0123456789abcdef")
+    ):
+        raise ConfigError(f"banner: {path!r} is not {BANNER_PATH_PREFIX}[<{BANNER_VERSION_DIGITS} hex digits>.]js")
     return str(path)
 
 

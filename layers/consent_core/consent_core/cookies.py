@@ -80,7 +80,14 @@ def is_forwardable(name: str, value: str, plain: bool) -> bool:
 # --- Set-Cookie -----------------------------------------------------------------
 
 
+# RFC 7230 tchar: what a cookie name may hold, here and in the policy (which adds `?` for globs).
 TOKEN_CHARACTERS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# A Domain and a Path the edge writes back into a deletion (and the policy's catalogue may name):
+# a host name, which a cookie's Domain may begin with a dot, and visible ASCII but `;` after a `/`.
+# Strings, not compiled: the response triggers compile them with their first Set-Cookie.
+HOST_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+DOMAIN_PATTERN = r"\.?" + HOST_PATTERN
+PATH_PATTERN = r"/[\x21-\x3a\x3c-\x7e]*"
 
 
 def is_token(name: str) -> bool:

@@ -72,16 +72,20 @@ def _valid_date(year: int, month: int, day: int, hour: int, minute: int, second:
 
 
 def epoch_seconds(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
-    """Unix time of a UTC date of the proleptic Gregorian calendar (H. Hinnant's days_from_civil).
+    """Unix time of a UTC date of the proleptic Gregorian calendar.
 
     `datetime` is not imported for it: the viewer functions' cold start pays for every import.
     """
+    return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 in the proleptic Gregorian calendar, any year (H. Hinnant's days_from_civil)."""
     year -= month <= 2
-    era_year = year % 400
+    era_year = year % 400  # Python's floor modulo: right for years before 0 too
     day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
     day_of_era = era_year * 365 + era_year // 4 - era_year // 100 + day_of_year
-    days = (year - era_year) // 400 * 146097 + day_of_era - 719468
-    return days * 86400 + hour * 3600 + minute * 60 + second
+    return (year - era_year) // 400 * 146097 + day_of_era - 719468
 
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -27,8 +27,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .cookies import _attributes, deletion_line, set_cookie_name
-from .dates import IMF_FIXDATE_RE, MONTHS, days_in_month, format_http_date, full_year, parse_cookie_date
+from .cookies import DOMAIN_PATTERN, PATH_PATTERN, _attributes, deletion_line, set_cookie_name
+from .dates import (
+    IMF_FIXDATE_RE,
+    MONTHS,
+    days_from_civil,
+    days_in_month,
+    format_http_date,
+    full_year,
+    parse_cookie_date,
+)
 
 NEVER = float("inf")
 EXPIRED = float("-inf")
@@ -37,8 +45,8 @@ SESSION = None  # no expiry: the cookie lives as long as the browser session
 ATTRIBUTE_LIMIT = 1024
 NAME_VALUE_LIMIT = 4096  # both refuse a longer name and value
 
-_DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
+_DOMAIN_RE = re.compile(DOMAIN_PATTERN)
+_PATH_RE = re.compile(PATH_PATTERN)
 
 
 def deletion_for(line: str) -> str:
@@ -58,15 +66,6 @@ _LEADING_DIGITS = re.compile(r"[0-9]*")
 _RFC_MAX_AGE = re.compile(r"-?[0-9]+")
 _SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
 _LEADING_SIGNED_DIGITS = re.compile(r"([+-]?)([0-9]+)")
-
-
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 in the proleptic Gregorian calendar (any year, month 1-12)."""
-    year -= month <= 2
-    era = (year if year >= 0 else year - 399) // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    return era * 146097 + year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year - 719468
 
 
 # --- Chromium -------------------------------------------------------------------------
@@ -103,7 +102,7 @@ def chromium_date(text: str) -> float | None:
         return EXPIRED  # saturated to the earliest time: already expired
     if day > days_in_month(year, month):
         return None  # FromUTCExploded's round trip refuses 31 Feb
-    return float(_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second)
+    return float(days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second)
 
 
 def _seconds(digits: str) -> float:
@@ -303,7 +302,7 @@ def firefox_date(text: str) -> float | None:  # noqa: C901 - PR_ParseTimeString,
         return None
     zone = offset if offset is not None else found.get("zone", 0)
     month = found["month"]
-    days = _days_from_civil(year + (month - 1) // 12, (month - 1) % 12 + 1, 1) + date - 1
+    days = days_from_civil(year + (month - 1) // 12, (month - 1) % 12 + 1, 1) + date - 1
     clock = (hour if hour != -1 else 0) * 3600 + (minute if minute != -1 else 0) * 60
     clock += second if second != -1 else 0
     seconds = days * 86400 + clock

@@ -68,7 +68,7 @@ KEYS_SHAPE = (
     'or {"signing": "<key id>", "<key id>": "<base64url key>"}'
 )
 # Keys that sign and verify nothing any more, kept only to check the seals of the receipts
-# they made (13 months): the config writer never gives them to the edge.
+# they made (for config.RECEIPT_MONTHS): the config writer never gives them to the edge.
 RETIRED = "retired"
 RETIRED_SHAPE = '{"retired": {"<key id>": {"key": "<base64url key>", "sealed_until": "YYYY-MM-DD"}}}'
 # When this stack's consent endpoint began to seal receipts, for a stack that wrote unsealed

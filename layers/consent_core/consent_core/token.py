@@ -31,16 +31,21 @@ MAX_TOKEN_BYTES = 200
 FUTURE_SKEW_SECONDS = 300
 _PURPOSE = b"edge-consent/consent-cookie\x00"
 
+# A category id: a lower-case letter, then lower-case letters, digits and underscores, at most
+# 32 in all. Never a `-` nor a `.`, which join the ids and end the field in the cookie. The
+# policy's ids are held to the same pattern (consent_api.schema.CategoryId).
+MAX_CATEGORY_ID_LENGTH = 32
+CATEGORY_ID_PATTERN = f"[a-z][a-z0-9_]{{0,{MAX_CATEGORY_ID_LENGTH - 1}}}"
+
 _TOKEN_RE = re.compile(
     r"1\.([A-Za-z0-9_-]{1,16})\.([A-Za-z0-9_-]{22})\.([1-9][0-9]{0,8})\."
-    r"((?:[a-z][a-z0-9_]*(?:-[a-z][a-z0-9_]*)*)?)\.([1-9][0-9]{0,11})\.([01])\.([A-Za-z0-9_-]{43})"
+    rf"((?:{CATEGORY_ID_PATTERN}(?:-{CATEGORY_ID_PATTERN})*)?)\.([1-9][0-9]{{0,11}})\.([01])\.([A-Za-z0-9_-]{{43}})"
 )
-_CATEGORY_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 
 def is_category_id(text: str) -> bool:
-    """A lower-case letter, then lower-case letters, digits and underscores."""
-    return "a" <= text[:1] <= "z" and not text.strip(_CATEGORY_CHARACTERS)
+    """Whether `text` is a category id; the pattern is compiled when first asked, which a viewer never does."""
+    return re.fullmatch(CATEGORY_ID_PATTERN, text) is not None
 
 
 class ConsentToken(NamedTuple):

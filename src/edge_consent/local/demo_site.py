@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode
 
 import jinja2
 from consent_core import cookies
+from consent_core.config import BANNER_PATH_PREFIX, STABLE_BANNER_PATH
 
 from .loopback import LoopbackServer
 
@@ -183,7 +184,7 @@ class DemoSite:
             "site_name": self.site["site"]["name"],
             "article_path": ARTICLE_PATH,
             "body_class": " ".join(name for name, chosen in classes.items() if chosen),
-            "banner": banner if banner.startswith("/consent/banner.") else "/consent/banner.js",
+            "banner": banner if banner.startswith(BANNER_PATH_PREFIX) else STABLE_BANNER_PATH,
             "state": headers.get("x-consent-state", "(absent)"),
             "categories": headers.get("x-consent-categories", "(absent)"),
             "seen": ", ".join(sorted(received)) or "(aucun)",

@@ -310,7 +310,7 @@ class LocalEdge:
             name = key.lower()
             if name in HOP_BY_HOP or edge_rules.is_disallowed(name):
                 continue
-            headers.setdefault(name, []).append({"key": key, "value": value})
+            cloudfront.add_header(headers, key, value)
         request: dict[str, Any] = {
             "clientIp": viewer.client_ip,
             "headers": headers,
@@ -333,22 +333,22 @@ class LocalEdge:
             if name == "cookie":
                 kept = _filter_cookies(items, forwarding.cookie)
                 if kept:
-                    headers["cookie"] = [{"key": "Cookie", "value": kept}]
+                    cloudfront.set_header(headers, "Cookie", kept)
             elif forwarding.header(name) or name in ALWAYS_FORWARDED:
                 headers[name] = copy.deepcopy(items)
         if "host" not in headers:
-            headers["host"] = [{"key": "Host", "value": self.origin_host}]
+            cloudfront.set_header(headers, "Host", self.origin_host)
         if "user-agent" not in headers:
-            headers["user-agent"] = [{"key": "User-Agent", "value": "Amazon CloudFront"}]
+            cloudfront.set_header(headers, "User-Agent", "Amazon CloudFront")
         if forwarding.cloudfront_header("cloudfront-viewer-country"):
-            headers["cloudfront-viewer-country"] = [{"key": "CloudFront-Viewer-Country", "value": self.viewer_country}]
+            cloudfront.set_header(headers, "CloudFront-Viewer-Country", self.viewer_country)
         chain = [item["value"] for item in request["headers"].get("x-forwarded-for", [])]
         forwarded_for = ", ".join([*chain, viewer.client_ip])
-        headers["x-forwarded-for"] = [{"key": "X-Forwarded-For", "value": forwarded_for}]
-        headers["via"] = [{"key": "Via", "value": _via(request_id)}]
+        cloudfront.set_header(headers, "X-Forwarded-For", forwarded_for)
+        cloudfront.set_header(headers, "Via", _via(request_id))
         encoding = _accept_encoding(request["headers"], forwarding.accept_encodings)
         if encoding:
-            headers["accept-encoding"] = [{"key": "Accept-Encoding", "value": encoding}]
+            cloudfront.set_header(headers, "Accept-Encoding", encoding)
         query = "&".join(
             part for part in request.get("querystring", "").split("&") if part and forwarding.query(part.split("=")[0])
         )
@@ -439,7 +439,7 @@ def _response_record(answer: HttpResponse) -> dict[str, Any]:
         name = key.lower()
         if name in HOP_BY_HOP or name == "content-length":
             continue
-        headers.setdefault(name, []).append({"key": key, "value": value})
+        cloudfront.add_header(headers, key, value)
     return {"status": str(answer.status), "statusDescription": answer.reason, "headers": headers}
 
 
