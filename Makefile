@@ -2,39 +2,47 @@
 PYTHON ?= python3
 # pyenv installs keep 3.13 outside PATH; fall back to whatever `python3.13` is.
 PYTHON_LAMBDA ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
+# Each environment's stamp is named for the contents of the files it is made from, so that it is
+# made again when, and only when, they change (`make pins` rewrites files it leaves the same).
+made_from = .installed-$(shell cat requirements/pip.txt $(1) | cksum | cut -d' ' -f1)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/$(call made_from,requirements/dev.txt pyproject.toml)
 VENV_LAMBDA := .venv-3.13
-STAMP_LAMBDA := $(VENV_LAMBDA)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+STAMP_LAMBDA := $(VENV_LAMBDA)/$(call made_from,requirements/dev.txt pyproject.toml)
 
 VENV_SAM := .venv-sam
-STAMP_SAM := $(VENV_SAM)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
+STAMP_SAM := $(VENV_SAM)/$(call made_from,requirements/sam.txt)
+VENV_PINS := .venv-pins
+STAMP_PINS := $(VENV_PINS)/$(call made_from,requirements/pins.txt)
 
-.PHONY: test lint fix suite unit test-lambda-python sam-check sam-local cost bench events config clean run browser-deps screenshots load \
+.PHONY: test lint fix suite unit test-lambda-python sam-check sam-local cost bench events config clean run browser-deps screenshots load pins \
 	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction \
 	build-StaticResponseFunction build-EdgeConfigFunction build-SharedLayer
 
 test: lint suite test-lambda-python sam-check
 
-# A virtual environment from pinned requirements, made again when they change. A folder make
-# did not make (no .installed-* stamp in it) is never deleted: make says so and stops.
+# A virtual environment from pinned requirements, each package checked against its hash, installed
+# by the pinned pip. A folder make did not make (no .installed-* stamp in it) is never deleted: make
+# says so and stops.
 define venv
 	@if [ -e $(1) ] && ! ls $(1)/.installed-* >/dev/null 2>&1; then \
 		echo "$(1) exists and was not made by make: move it away or remove it" >&2; exit 1; fi
 	rm -rf $(1)
 	$(2) -m venv $(1)
 	touch $(1)/.installed-incomplete
-	$(1)/bin/pip install --quiet --disable-pip-version-check -r $(3)
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/pip.txt
+	$(1)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r $(3)
 endef
 
-# The development environment: the pinned tools, and this project installed in place.
+# The development environment: the pinned tools, and this project installed in place (its own
+# dependencies are in requirements/dev.txt, so the second install has no hash to check).
 define dev_venv
-	$(call venv,$(1),$(2),requirements-dev.txt)
+	$(call venv,$(1),$(2),requirements/dev.txt)
 	$(1)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 endef
 
-$(STAMP): requirements-dev.txt pyproject.toml
+$(STAMP):
 	$(call dev_venv,$(VENV),$(PYTHON))
 	touch $@
 
@@ -53,13 +61,14 @@ fix: $(STAMP)
 BUILT_TESTS := tests/infrastructure/test_sam_build.py tests/infrastructure/test_deployed_packages.py \
 	tests/infrastructure/test_deploy_lifecycle.py tests/infrastructure/test_sam_local.py
 
-# Every test but those, browser tests included.
+# Every test but those, browser tests included, each property with its thorough budget.
 suite: $(STAMP) browser-deps
-	$(BIN)/pytest $(addprefix --ignore=,$(BUILT_TESTS))
+	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest $(addprefix --ignore=,$(BUILT_TESTS))
 
-# The pure core and the handlers' units alone: seconds, no browser, no server.
+# The pure core and the handlers' units alone: seconds, no browser, no server. Each property
+# draws a few examples (tests/conftest.py's quick profile); `make test` draws thousands.
 unit: $(STAMP)
-	$(BIN)/pytest tests/unit
+	HYPOTHESIS_PROFILE=quick $(BIN)/pytest tests/unit
 
 # The local edge: template.yaml's distribution, the demo site, DynamoDB (moto). `make run PORT=9000`,
 # `make run ARGS="--origin https://staging.example.fr"`.
@@ -90,21 +99,21 @@ load: $(STAMP)
 	$(BIN)/python benchmarks/local_edge_load.py
 
 # The Lambda runtime is Python 3.13: the core and the handlers' tests run there too.
-$(STAMP_LAMBDA): requirements-dev.txt pyproject.toml
+$(STAMP_LAMBDA):
 	$(call dev_venv,$(VENV_LAMBDA),$(PYTHON_LAMBDA))
 	touch $@
 
 test-lambda-python:
 	@if $(PYTHON_LAMBDA) --version >/dev/null 2>&1; then \
 		$(MAKE) --no-print-directory $(STAMP_LAMBDA) && \
-		$(VENV_LAMBDA)/bin/pytest tests/unit tests/functional -p no:cacheprovider; \
+		HYPOTHESIS_PROFILE=thorough $(VENV_LAMBDA)/bin/pytest tests/unit tests/functional -p no:cacheprovider; \
 	else echo "$(PYTHON_LAMBDA) not found: skipping the run on the Lambda runtime's Python"; fi
 
 # The template as AWS SAM reads it: its linter (and the receipts table's), a full build of every
 # function, then what `sam deploy` would upload, configured by the real custom resource through
 # a stack's life (tests/infrastructure/test_deploy_lifecycle.py) and run as Lambda runs it.
-$(STAMP_SAM): requirements-sam.txt
-	$(call venv,$(VENV_SAM),$(PYTHON),requirements-sam.txt)
+$(STAMP_SAM):
+	$(call venv,$(VENV_SAM),$(PYTHON),requirements/sam.txt)
 	touch $@
 
 sam-check: $(STAMP) $(STAMP_SAM)
@@ -136,8 +145,34 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/consent_endpoint.py
 	$(BIN)/python benchmarks/receipt_latency.py
 
+# Every requirements file above, compiled with hashes from requirements/*.in by uv (itself pinned,
+# in requirements/pins.txt, and installed in .venv-pins): first every environment at once into
+# constraints.txt, then each environment within it, so that a package has one version wherever it
+# is installed. After editing a .in or pyproject.toml's dependencies, `make pins` keeps every other
+# pin; `make pins UPGRADE=1` moves each to the newest version that every environment accepts.
+PIN = $(VENV_PINS)/bin/uv pip compile --quiet --generate-hashes
+# The environments made on any Python from 3.11 on: one file for all, one version per package.
+ANY_PYTHON = --universal --python-version 3.11 --fork-strategy fewest
+# The consent endpoint's package, as tools/sam_build.py installs it: Lambda's Python 3.13, x86_64, wheels.
+LAMBDA_RUNTIME = --python-version 3.13 --python-platform x86_64-manylinux2014 --only-binary :all:
+WITHIN = -c requirements/constraints.txt
+
+$(STAMP_PINS):
+	$(call venv,$(VENV_PINS),$(PYTHON),requirements/pins.txt)
+	touch $@
+
+pins: $(STAMP_PINS)
+	$(PIN) $(if $(UPGRADE),--upgrade) $(ANY_PYTHON) requirements/constraints.in pyproject.toml --extra local \
+		-o requirements/constraints.txt
+	$(PIN) $(ANY_PYTHON) $(WITHIN) requirements/dev.in pyproject.toml --extra local -o requirements/dev.txt
+	$(PIN) $(ANY_PYTHON) $(WITHIN) requirements/build.in -o requirements/build.txt
+	$(PIN) $(ANY_PYTHON) $(WITHIN) requirements/sam.in -o requirements/sam.txt
+	$(PIN) $(ANY_PYTHON) $(WITHIN) requirements/pins.in -o requirements/pins.txt
+	$(PIN) $(ANY_PYTHON) $(WITHIN) requirements/pip.in -o requirements/pip.txt
+	$(PIN) $(LAMBDA_RUNTIME) $(WITHIN) requirements/lambda.in -o requirements/lambda.txt
+
 clean:
-	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_SAM) .venv-build .venv-build.lock .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV_LAMBDA) $(VENV_SAM) $(VENV_PINS) .venv-build .venv-build.lock .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # `sam build` (BuildMethod: makefile) calls these with ARTIFACTS_DIR. Lambda@Edge refuses
 # layers, so each edge package carries the standard-library core and its CloudFront adapter
@@ -183,7 +218,7 @@ build-ConsentApiFunction:
 	cp functions/consent_api/static/* "$(ARTIFACTS_DIR)/consent_api/static/"
 	cp functions/consent_api/templates/* "$(ARTIFACTS_DIR)/consent_api/templates/"
 	$(call core_and_config,consent_api/config.json)
-	$(SAM_BUILD) requirements "$(ARTIFACTS_DIR)" functions/consent_api/requirements.txt
+	$(SAM_BUILD) requirements "$(ARTIFACTS_DIR)" requirements/lambda.txt
 	$(SAM_BUILD) bytecode "$(ARTIFACTS_DIR)"
 
 # The deploy-time config writer: its handler alone; its layer brings the core.

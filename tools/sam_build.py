@@ -6,7 +6,7 @@
 
 It runs on the Python `make` is given (`PYTHON`, default `python3`), which must be 3.11 or
 newer, and keeps a small environment of its own, `.venv-build`: only what compiling the
-policy needs (requirements-build.txt), never the development environment, which a build
+policy needs (requirements/build.txt), never the development environment, which a build
 must not rebuild or delete under a running `sam`. It replaces that folder only when it
 made it itself (a marker inside says so), and makes it under a lock: `sam build` builds
 the functions in parallel. `EDGE_CONSENT_BUILD_ENV` puts that environment elsewhere.
@@ -23,11 +23,15 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = os.environ.get("EDGE_CONSENT_BUILD_ENV") or os.path.join(ROOT, ".venv-build")
-REQUIREMENTS = os.path.join(ROOT, "requirements-build.txt")
-MARKER = ".made-by-sam-build"  # in ENV: the requirements it holds, or "incomplete"
+REQUIREMENTS = os.path.join(ROOT, "requirements", "build.txt")
+# The pip that installs it: the one a Python bundles is as old as that Python.
+PIP_REQUIREMENTS = os.path.join(ROOT, "requirements", "pip.txt")
+MARKER = ".made-by-sam-build"  # in ENV: a digest of the requirements it holds, or "incomplete"
 POLICY = os.path.join(ROOT, "policy", "policy.yaml")
 LAMBDA_PYTHON = "3.13"  # the template's Runtime: python3.13
 LAMBDA_PLATFORM = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", LAMBDA_PYTHON]
+# Every file it installs from is compiled with hashes (`make pins`): what was pinned is what is installed.
+PIP_INSTALL = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes"]
 
 
 def fail(message):
@@ -55,8 +59,11 @@ def build_python():
     import hashlib
     import venv
 
-    with open(REQUIREMENTS, "rb") as handle:
-        wanted = hashlib.sha256(handle.read()).hexdigest()
+    digest = hashlib.sha256()
+    for requirements in (PIP_REQUIREMENTS, REQUIREMENTS):
+        with open(requirements, "rb") as handle:
+            digest.update(handle.read())
+    wanted = digest.hexdigest()
     python = os.path.join(ENV, "bin", "python")
     marker = os.path.join(ENV, MARKER)
     with open(ENV + ".lock", "w") as lock:
@@ -74,7 +81,8 @@ def build_python():
             fail("cannot create %s (%s): on Debian or Ubuntu, install python3-venv" % (ENV, exc))
         with open(marker, "w") as handle:
             handle.write("incomplete\n")  # ours, to be made again if the install below fails
-        run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS])
+        run([python, *PIP_INSTALL, "-r", PIP_REQUIREMENTS])
+        run([python, *PIP_INSTALL, "-r", REQUIREMENTS])
         with open(marker, "w") as handle:
             handle.write(wanted + "\n")
     return python
@@ -89,7 +97,7 @@ def compile_config(out):
 
 
 def install_requirements(target, requirements):
-    pip = [build_python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
+    pip = [build_python(), *PIP_INSTALL, "--no-deps"]
     run([*pip, "--only-binary=:all:", *LAMBDA_PLATFORM, "--no-compile", "--target", target, "-r", requirements])
 
 

@@ -4,7 +4,7 @@
 
 The template's IAM test expands a function's SAM policy templates with this table (the
 development environment has no SAM translator); it refuses a table made from another
-translator than requirements-sam.txt pins, so a SAM upgrade makes it again.
+translator than requirements/sam.txt pins, so a SAM upgrade makes it again.
 """
 
 import json
