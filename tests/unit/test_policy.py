@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from consent_api import banner
-from consent_api.schema import Site
+from consent_api.schema import MAX_LIFETIME_MONTHS, Site
 from consent_core.config import ConfigError, config_from_dict
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,7 +21,8 @@ from edge_consent import policy
 from tests.helpers.dev import ROOT
 
 POLICY_PATH = ROOT / "policy" / "policy.yaml"
-NOTICE = ROOT.parent / "shared" / "site-cookie-notice.txt"
+# The site's cookie notice as it stands, from which the default policy is written.
+NOTICE = ROOT / "policy" / "site-cookie-notice.txt"
 
 
 @pytest.fixture
@@ -45,10 +46,12 @@ def test_default_policy_describes_the_site(raw: dict[str, Any]) -> None:
     assert loaded.unknown_cookies == "deny" and loaded.gpc_denies == ["advertising"]
 
 
-@pytest.mark.skipif(not NOTICE.exists(), reason="the shared notice is not beside the checkout")
-def test_default_policy_keeps_the_notices_site_name() -> None:
-    assert "Planète micro-entreprises" in NOTICE.read_text(encoding="utf-8")
+def test_default_policy_keeps_the_notices_site_name_and_its_promise() -> None:
+    notice = NOTICE.read_text(encoding="utf-8")
+    assert "Planète micro-entreprises" in notice
     assert policy.load_policy(POLICY_PATH).site.name == "Planète micro-entreprises"
+    # "commits to exploiting cookies for a maximum of thirteen months": the policy's cap on lifetimes.
+    assert "for a maximum of thirteen months" in notice and MAX_LIFETIME_MONTHS == 13
 
 
 def test_shipped_dev_config_is_the_compiled_policy() -> None:
