@@ -167,6 +167,20 @@ def keys_command(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
 
 
+def distribution_command(args: argparse.Namespace) -> int:
+    """`attach` and `detach`: boto3 only here."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from . import distribution_api
+
+    try:
+        return distribution_api.run_attach(args) if args.command == "attach" else distribution_api.run_detach(args)
+    except distribution_api.CommandError as exc:
+        raise CommandError(str(exc)) from None
+    except (BotoCoreError, ClientError) as exc:
+        raise CommandError(f"AWS: {exc}") from None
+
+
 def _parameter(text: str) -> tuple[str, str]:
     name, equals, value = text.partition("=")
     if not equals or not name:
@@ -348,6 +362,42 @@ def build_parser() -> argparse.ArgumentParser:
     keys_check.add_argument("--version-id", help="that version of the secret (default its current one)")
     keys_check.add_argument("--region", help="the secret's region (default its ARN's, else us-east-1)")
     keys_check.set_defaults(run=keys_command)
+
+    attach_parser = commands.add_parser(
+        "attach", help="run the stack's functions on a CloudFront distribution the site already has"
+    )
+    detach_parser = commands.add_parser("detach", help="take off exactly what attach added")
+    for distribution_verb in (attach_parser, detach_parser):
+        distribution_verb.add_argument(
+            "--stack", help="the edge-consent stack (in us-east-1) whose outputs name the functions"
+        )
+        distribution_verb.add_argument(
+            "--stack-outputs", metavar="FILE.json", help="its outputs from a file instead (describe-stacks)"
+        )
+        distribution_verb.add_argument("--distribution-id", metavar="ID", help="the distribution to change")
+        distribution_verb.add_argument("--dry-run", action="store_true", help="print the change; write nothing")
+        distribution_verb.add_argument(
+            "--backup", metavar="FILE.json", help="where to save the config first (default in .)"
+        )
+        distribution_verb.add_argument(
+            "--no-wait", action="store_true", help="do not wait until the distribution is Deployed"
+        )
+        distribution_verb.set_defaults(run=distribution_command)
+    attach_parser.add_argument(
+        "--behaviour",
+        action="append",
+        metavar="PATTERN",
+        help="a cache behaviour's path pattern to enforce consent on too (the default one always); repeatable",
+    )
+    attach_parser.add_argument(
+        "--replace", action="store_true", help="replace functions and cookie-keyed cache policies in the way"
+    )
+    attach_parser.add_argument(
+        "--distribution-config",
+        metavar="FILE.json",
+        help="compute the change on a config as get-distribution-config prints it (with --dry-run)",
+    )
+    attach_parser.add_argument("--output", metavar="FILE.json", help="write the changed config there")
 
     sam_local_parser = commands.add_parser(
         "sam-local", help="copy sam build's output for sam local invoke, with the development config"
