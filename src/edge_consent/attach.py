@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .exports import VERSION_OUTPUTS
+
 # The site functions, by the event type each takes, named as SAM names them (`<stack>-<LogicalId>-<suffix>`).
 SITE_TRIGGERS = {
     "viewer-request": "ViewerRequestFunction",
@@ -72,13 +74,7 @@ class StackParts:
 
     @classmethod
     def from_outputs(cls, stack: str, outputs: dict[str, str]) -> StackParts:
-        names = {
-            "ViewerRequestFunction": "ViewerRequestVersion",
-            "ViewerResponseFunction": "ViewerResponseVersion",
-            "OriginResponseFunction": "OriginResponseVersion",
-            "ConsentApiFunction": "ConsentApiVersion",
-            "StaticResponseFunction": "StaticResponseVersion",
-        }
+        names = {logical: output for output, logical in VERSION_OUTPUTS.items()}
         wanted = [*names.values(), "SiteCachePolicyId", "SiteOriginRequestPolicyId", "ConsentBehaviours"]
         missing = [name for name in wanted if not outputs.get(name)]
         if missing:

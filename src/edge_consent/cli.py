@@ -172,10 +172,11 @@ def distribution_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from . import distribution_api
+    from .exports import ExportError
 
     try:
         return distribution_api.run_attach(args) if args.command == "attach" else distribution_api.run_detach(args)
-    except distribution_api.CommandError as exc:
+    except (distribution_api.CommandError, ExportError) as exc:
         raise CommandError(str(exc)) from None
     except (BotoCoreError, ClientError) as exc:
         raise CommandError(f"AWS: {exc}") from None
@@ -188,12 +189,28 @@ def _parameter(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _origin(text: str) -> tuple[str | None, str]:
+    """`--origin URL` (every origin) or `--origin ID=URL` (that origin of the distribution's)."""
+    origin_id, equals, url = text.partition("=")
+    if not equals or "/" in origin_id or ":" in origin_id:  # a URL, its query included
+        return None, text
+    if not origin_id or not url:
+        raise argparse.ArgumentTypeError(f"{text!r}: write URL or ID=URL")
+    return origin_id, url
+
+
 def run_command(args: argparse.Namespace) -> int:
     from .local import server  # moto, boto3 and the handlers only for the local edge
 
+    everywhere = [url for origin_id, url in args.origin if origin_id is None]
+    if len(everywhere) > 1:
+        raise CommandError("--origin URL: one for every origin; name each other one as --origin ID=URL")
     options = server.Options(
         port=args.port,
-        origin=args.origin,
+        origin=everywhere[0] if everywhere else None,
+        origins={origin_id: url for origin_id, url in args.origin if origin_id is not None},
+        distribution_config=Path(args.distribution_config) if args.distribution_config else None,
+        stack_outputs=Path(args.stack_outputs) if args.stack_outputs else None,
         dynamodb_endpoint=args.dynamodb_endpoint,
         table=args.table,
         policy_path=Path(args.policy or project.policy()),
@@ -329,7 +346,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=int(os.environ.get("PORT", "8080")), help="default $PORT or 8080"
     )
     run_parser.add_argument("--host", default="localhost", help="the host name visitors use (default %(default)s)")
-    run_parser.add_argument("--origin", help="front this site instead of the demo (http:// or https:// URL)")
+    run_parser.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="[ID=]URL",
+        help="front this site instead of the demo (http:// or https:// URL); ID=URL: that origin of the "
+        "distribution's only (repeatable)",
+    )
+    run_parser.add_argument(
+        "--distribution-config",
+        metavar="FILE.json",
+        help="run this distribution instead of template.yaml's: `aws cloudfront get-distribution-config --id ID` "
+        "output (what the local edge does not model is listed when it starts)",
+    )
+    run_parser.add_argument(
+        "--stack-outputs",
+        metavar="FILE.json",
+        help="the stack's `aws cloudformation describe-stacks` output: its policies' ids in that config",
+    )
     run_parser.add_argument(
         "--dynamodb-endpoint", help="use this DynamoDB (DynamoDB Local, a real one) instead of moto"
     )

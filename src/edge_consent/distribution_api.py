@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from . import attach
 from .attach import Refused, StackParts
+from .exports import read_exported_config, read_stack_outputs
 
 REGION = attach.STACK_REGION  # the stack, its SSM parameters and CloudFront's API all live there
 STACK_TAG = "edge-consent:stack"
@@ -27,40 +28,12 @@ POLL_SECONDS = 15.0
 
 
 class CommandError(Exception):
-    """Bad input (a file, a stack, a distribution that cannot be read): exit status 2."""
+    """Bad input (a stack or a distribution that cannot be read, a missing option): exit status 2."""
 
 
 def record_name(stack: str, distribution_id: str) -> str:
     """The SSM parameter that keeps what attach replaced on a distribution, for detach to give it back."""
     return f"/edge-consent/{stack}/attached/{distribution_id}"
-
-
-def read_stack_outputs(path: str) -> dict[str, str]:
-    """A file as `aws cloudformation describe-stacks` prints it, or a flat `{OutputKey: OutputValue}` object."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"{path}: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("Stacks"), list) and data["Stacks"]:
-        data = data["Stacks"][0].get("Outputs", [])
-    if isinstance(data, list):
-        return {o["OutputKey"]: o["OutputValue"] for o in data if isinstance(o, dict) and "OutputKey" in o}
-    if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
-        return data
-    raise CommandError(f"{path}: neither describe-stacks output nor an object of outputs")
-
-
-def read_distribution_config(path: str) -> tuple[dict[str, Any], str | None]:
-    """A file as `aws cloudfront get-distribution-config` prints it (or the bare DistributionConfig)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"{path}: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("DistributionConfig"), dict):
-        return data["DistributionConfig"], data.get("ETag")
-    if isinstance(data, dict) and "DefaultCacheBehavior" in data and "Origins" in data:
-        return data, None
-    raise CommandError(f"{path}: not a distribution config (no DistributionConfig, DefaultCacheBehavior or Origins)")
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
@@ -183,7 +156,7 @@ def _read_for_attach(
 ) -> tuple[dict[str, Any], str | None, list[str], attach.CachePolicyReader]:
     """The config to change, its ETag, what CloudFront would refuse before any change, and how to read policies."""
     if args.distribution_config is not None:
-        config, etag = read_distribution_config(args.distribution_config)
+        config, etag = read_exported_config(Path(args.distribution_config))
         return config, etag, parts.preflight(None), (api.cache_policy if api else lambda policy_id: None)
     assert api is not None
     status, arn, tags = api.summary(args.distribution_id)
@@ -214,7 +187,7 @@ def run_attach(
     if api is None and not (offline and args.stack_outputs):
         api = Distributions()
     if args.stack_outputs:
-        parts = StackParts.from_outputs(args.stack or "edge-consent", read_stack_outputs(args.stack_outputs))
+        parts = StackParts.from_outputs(args.stack or "edge-consent", read_stack_outputs(Path(args.stack_outputs)))
     else:
         assert api is not None
         parts = api.stack_parts(args.stack)
@@ -269,7 +242,7 @@ def run_detach(
         raise CommandError("give --distribution-id")
     api = api or Distributions()
     parts = (
-        StackParts.from_outputs(args.stack, read_stack_outputs(args.stack_outputs))
+        StackParts.from_outputs(args.stack, read_stack_outputs(Path(args.stack_outputs)))
         if args.stack_outputs
         else api.stack_parts(args.stack)
     )

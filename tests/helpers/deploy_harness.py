@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from edge_consent.template import conditions, parameter_values, resolve_ifs
 from tests.helpers.aws import CodeKeepingLambda
 from tests.helpers.lambda_runtime import unpack
 
@@ -179,7 +180,8 @@ class Stack:
                 return [resolve(item) for item in value]
             return str(value)
 
-        resolved: dict[str, Any] = resolve(self.built["Resources"][resource]["Properties"])
+        chosen = conditions(self.built, parameter_values(self.built))  # a default deploy's
+        resolved: dict[str, Any] = resolve(resolve_ifs(self.built["Resources"][resource]["Properties"], chosen))
         return resolved
 
     def regional(self, service: str, region: str) -> Any:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
+import sys
 import tomllib
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,9 +78,15 @@ def test_edge_role_trusts_lambda_and_edgelambda(template: dict[str, Any]) -> Non
 
 
 def test_outputs_name_only_the_versions_the_distribution_runs(template: dict[str, Any]) -> None:
-    """SAM's own versions have no keys in their config (they fail closed): no output points at one."""
+    """SAM's own versions have no keys in their config (they fail closed): no output points at one.
+
+    Nor does any SSM parameter. The static files' function is the exception: it has no config, and
+    SAM's version of it is the one that runs.
+    """
     outputs = template["Outputs"]
-    values = str([output["Value"] for output in outputs.values()])
+    published = [r["Properties"]["Value"] for r in template["Resources"].values() if r["Type"] == "AWS::SSM::Parameter"]
+    values = str([output["Value"] for output in outputs.values()] + published)
+    values = values.replace("StaticResponseFunction.Version", "")
     assert "Version" not in values.replace("VersionArn", "").replace("KeysVersion", "")
     for name in ("ViewerRequest", "ViewerResponse", "OriginResponse", "ConsentApi"):
         assert outputs[f"{name}Version"]["Value"] == {"Fn::GetAtt": ["EdgeConfig", f"{name}VersionArn"]}
@@ -245,6 +254,9 @@ def test_the_layer_holds_only_the_core_and_goes_with_the_stack(template: dict[st
     assert "pip" not in recipe and "consent_core" in recipe
 
 
+SITE = {"OriginDomainName": "origin.example.fr"}  # what a stack that makes a distribution is given
+
+
 @pytest.mark.parametrize(
     ("parameters", "failures"),
     [
@@ -256,7 +268,7 @@ def test_the_layer_holds_only_the_core_and_goes_with_the_stack(template: dict[st
 def test_aliases_without_a_certificate_are_refused_before_anything_is_created(
     template: dict[str, Any], parameters: dict[str, str], failures: list[str]
 ) -> None:
-    found = failed_rules(template, parameters)
+    found = failed_rules(template, {**SITE, **parameters})
     assert [failure.split(",")[0] for failure in found] == failures
 
 
@@ -400,12 +412,14 @@ def test_every_function_the_distribution_runs_has_its_log_groups_made_with_the_r
     template: dict[str, Any],
 ) -> None:
     """Lambda@Edge's replicas log in every region under /aws/lambda/us-east-1.<name>: none may keep logs for ever."""
-    properties = template["Resources"]["EdgeLogs"]["Properties"]
     assert template["Resources"]["EdgeLogs"]["Type"] == "Custom::EdgeLogGroups"
-    assert properties["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    named = {group["Fn::Sub"].rpartition("${")[2].removesuffix("}") for group in properties["LogGroups"]}
-    assert named == set(load_distribution().functions) | {"Distribution"}  # and CloudFront's, for what it refuses
-    assert properties["Revision"] == {"Ref": "ConfigRevision"}
+    for create, distribution in (("true", {"Distribution"}), ("false", set())):
+        properties = resolved(template, {"CreateDistribution": create})[1]["EdgeLogs"]["Properties"]
+        assert properties["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        named = {group["Fn::Sub"].rpartition("${")[2].removesuffix("}") for group in properties["LogGroups"]}
+        # And CloudFront's, for what it refuses, when the stack has a distribution.
+        assert named == set(load_distribution().functions) | distribution
+        assert properties["Revision"] == {"Ref": "ConfigRevision"}
 
 
 @pytest.mark.parametrize(
@@ -761,3 +775,254 @@ def test_a_condition_named_with_the_short_form_tag_is_read_as_cloudformation_rea
     template = load_template(path)
     assert template["Conditions"]["Both"]["Fn::And"][0] == {"Condition": "IsA"}
     assert conditions(template, parameter_values(template, {})) == {"IsA": True, "Both": True}
+
+
+# CreateDistribution "false": the stack makes no distribution, and publishes what a site's own needs.
+PREFIX = "/edge-consent/${AWS::StackName}/"
+MANAGED_CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+PUBLISHED: dict[str, tuple[str, Any]] = {  # SSM name under PREFIX: (the output that holds it too, its value)
+    "viewer-request-version-arn": ("ViewerRequestVersion", {"Fn::GetAtt": ["EdgeConfig", "ViewerRequestVersionArn"]}),
+    "viewer-response-version-arn": (
+        "ViewerResponseVersion",
+        {"Fn::GetAtt": ["EdgeConfig", "ViewerResponseVersionArn"]},
+    ),
+    "origin-response-version-arn": (
+        "OriginResponseVersion",
+        {"Fn::GetAtt": ["EdgeConfig", "OriginResponseVersionArn"]},
+    ),
+    "consent-api-version-arn": ("ConsentApiVersion", {"Fn::GetAtt": ["EdgeConfig", "ConsentApiVersionArn"]}),
+    "static-response-version-arn": ("StaticResponseVersion", {"Ref": "StaticResponseFunction.Version"}),
+    "site-cache-policy-id": ("SiteCachePolicyId", {"Ref": "SiteCachePolicy"}),
+    "site-origin-request-policy-id": ("SiteOriginRequestPolicyId", {"Ref": "SiteOriginRequestPolicy"}),
+    "static-cache-policy-id": ("StaticCachePolicyId", {"Ref": "StaticCachePolicy"}),
+    "banner-cache-policy-id": ("BannerCachePolicyId", {"Ref": "BannerCachePolicy"}),
+    "consent-origin-request-policy-id": ("ConsentOriginRequestPolicyId", {"Ref": "ConsentOriginRequestPolicy"}),
+    "consent-behaviours": ("ConsentBehaviours", None),  # JSON: test_the_published_consent_behaviours_...
+}
+
+
+def stack_outputs(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The outputs CloudFormation would show with these parameters, their `Fn::If` resolved."""
+    chosen = conditions(template, parameter_values(template, parameters))
+    return {
+        name: resolve_ifs(output["Value"], chosen)
+        for name, output in template["Outputs"].items()
+        if chosen.get(output.get("Condition", ""), True)
+    }
+
+
+def referenced(node: Any) -> set[str]:
+    """Every resource or parameter a value names: Ref, Fn::GetAtt, and the `${...}` of Fn::Sub."""
+    if isinstance(node, list):
+        return set().union(*(referenced(item) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    names: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref":
+            names.add(str(value).split(".", 1)[0])
+        elif key == "Fn::GetAtt":
+            names.add(str(value[0]))
+        elif key == "Fn::Sub":
+            text, variables = (value, {}) if isinstance(value, str) else value
+            names |= {name.split(".", 1)[0] for name in re.findall(r"\$\{([^}!]+)\}", text)} - set(variables)
+            names |= referenced(variables)
+        else:
+            names |= referenced(value)
+    return names
+
+
+def with_default(mode: str) -> str:
+    """template.yaml's text with CreateDistribution's default set to `mode`."""
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    changed, count = re.subn(
+        r'(\n  CreateDistribution:\n    Type: String\n    Default: )"true"\n', rf'\1"{mode}"\n', text
+    )
+    assert count == 1
+    return changed
+
+
+@pytest.mark.parametrize("mode", ["true", "false"])
+def test_cfn_lint_passes_with_and_without_a_distribution(tmp_path: Path, mode: str) -> None:
+    """cfn-lint reads the defaults: a copy with CreateDistribution's set to each mode, warnings included."""
+    path = tmp_path / "template.yaml"
+    path.write_text(with_default(mode), encoding="utf-8")
+    found = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(path)], capture_output=True, text=True, check=False
+    )
+    assert found.returncode == 0, found.stdout + found.stderr
+
+
+@pytest.mark.parametrize(
+    "parameters", [{}, {"ConsentRateLimit": "0"}, {"WebAclArn": OWN_ACL}, {"WebAclArn": OWN_ACL, **SITE}]
+)
+def test_without_a_distribution_nothing_names_one(template: dict[str, Any], parameters: dict[str, str]) -> None:
+    """No distribution, no web ACL (it would guard nothing), and nothing that refers to either."""
+    chosen, resources = resolved(template, {"CreateDistribution": "false", **parameters})
+    assert not chosen["CreatesDistribution"] and not chosen["CreatesWebAcl"] and not chosen["AttachesOwnWebAcl"]
+    kinds = {resource["Type"] for resource in resources.values()}
+    assert not kinds & {"AWS::CloudFront::Distribution", "AWS::WAFv2::WebACL"}
+    # Everything else is there: a site's own distribution runs these functions with these policies.
+    assert set(resources) == set(template["Resources"]) - {"Distribution", "ConsentWebAcl"}
+    for name, resource in resources.items():
+        assert not referenced(resource) & {"Distribution", "ConsentWebAcl"}, name
+        assert not {resource.get("Condition"), *resource.get("DependsOn", [])} & {"Distribution", "ConsentWebAcl"}
+    outputs = stack_outputs(template, {"CreateDistribution": "false", **parameters})
+    assert not {"DistributionId", "DistributionDomainName"} & set(outputs)
+    for name, value in outputs.items():
+        assert not referenced(value) & {"Distribution", "ConsentWebAcl"}, name
+    assert outputs["WebAcl"] == "none"
+
+
+def test_with_a_distribution_the_stack_is_what_it_was(template: dict[str, Any]) -> None:
+    """CreateDistribution "true" (the default) only adds: the distribution as declared, its web ACL, its outputs."""
+    assert template["Parameters"]["CreateDistribution"] == {
+        "Type": "String",
+        "Default": "true",
+        "AllowedValues": ["true", "false"],
+        "Description": template["Parameters"]["CreateDistribution"]["Description"],
+    }
+    chosen, resources = resolved(template, SITE)
+    assert chosen["CreatesDistribution"] and chosen["CreatesWebAcl"]
+    assert set(resources) == set(template["Resources"])
+    distribution = template["Resources"]["Distribution"]
+    assert distribution["Condition"] == "CreatesDistribution"
+    # Nothing inside the distribution turns on the mode: "true" is the distribution as written.
+    assert "CreatesDistribution" not in json.dumps(distribution["Properties"])
+    assert resources["Distribution"]["Properties"] == resolve_ifs(distribution["Properties"], chosen)
+    outputs = stack_outputs(template, SITE)
+    assert outputs["DistributionId"] == {"Ref": "Distribution"}
+    assert outputs["DistributionDomainName"] == {"Fn::GetAtt": ["Distribution", "DomainName"]}
+    assert outputs["WebAcl"] == STACK_ACL
+    # Only what names the distribution, or guards it, is conditional on it.
+    conditional = {name for name, r in template["Resources"].items() if r.get("Condition")}
+    assert conditional == {"Distribution", "ConsentWebAcl"}
+
+
+@pytest.mark.parametrize("mode", ["true", "false"])
+def test_what_a_distribution_needs_is_in_ssm_and_in_the_outputs(template: dict[str, Any], mode: str) -> None:
+    """Exactly these names under /edge-consent/<stack>/, plain Strings, in both modes; each an output too."""
+    _, resources = resolved(template, {"CreateDistribution": mode, **SITE})
+    parameters = {
+        r["Properties"]["Name"]["Fn::Sub"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    }
+    assert sorted(parameters) == sorted(PREFIX + name for name in PUBLISHED)
+    outputs = stack_outputs(template, {"CreateDistribution": mode, **SITE})
+    for name, (output, value) in PUBLISHED.items():
+        published = parameters[PREFIX + name]
+        assert published["Type"] == "String" and set(published) == {"Name", "Type", "Value"}
+        if value is not None:
+            assert published["Value"] == outputs[output] == value, name
+    assert outputs["ConsentBehaviours"] == {"Fn::GetAtt": ["ConsentBehavioursParameter", "Value"]}
+    assert template["Resources"]["ConsentBehavioursParameter"]["Properties"]["Name"] == {
+        "Fn::Sub": PREFIX + "consent-behaviours"
+    }
+    assert outputs["ParameterPrefix"] == {"Fn::Sub": PREFIX}
+    # The versions are the ones the distribution runs, on the same triggers.
+    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    default = behaviour_associations(config["DefaultCacheBehavior"])
+    for event in ("viewer-request", "viewer-response", "origin-response"):
+        assert default[event]["LambdaFunctionARN"] == PUBLISHED[f"{event}-version-arn"][1]
+    assert config["DefaultCacheBehavior"]["CachePolicyId"] == PUBLISHED["site-cache-policy-id"][1]
+    assert config["DefaultCacheBehavior"]["OriginRequestPolicyId"] == PUBLISHED["site-origin-request-policy-id"][1]
+
+
+def published_behaviours(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """consent-behaviours read as JSON, each `${X}` put back as the reference it stands for (`${A.B}` a GetAtt)."""
+    text = template["Resources"]["ConsentBehavioursParameter"]["Properties"]["Value"]["Fn::Sub"]
+    assert isinstance(text, str)  # no variable map: every `${...}` names the template's own resources
+    tokens: dict[str, Any] = {}
+
+    def token(match: re.Match[str]) -> str:
+        name = match.group(1)
+        tokens[f"@{len(tokens)}@"] = {"Fn::GetAtt": name.split(".", 1)} if "." in name else {"Ref": name}
+        return f"@{len(tokens) - 1}@"
+
+    def restore(node: Any) -> Any:
+        if isinstance(node, list):
+            return [restore(item) for item in node]
+        if isinstance(node, dict):
+            return {key: restore(value) for key, value in node.items()}
+        return tokens.get(node, node) if isinstance(node, str) else node
+
+    behaviours: list[dict[str, Any]] = restore(json.loads(re.sub(r"\$\{([^}!]+)\}", token, text)))
+    return behaviours
+
+
+def test_the_published_consent_behaviours_are_the_distributions_own(template: dict[str, Any]) -> None:
+    """Field for field and in order, but for the origin (the site's): the two copies cannot drift apart."""
+    behaviours = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    consent_api = {"Fn::GetAtt": ["EdgeConfig", "ConsentApiVersionArn"]}
+    declared = [b for b in behaviours if not (isinstance(b, dict) and set(b) == {"Fn::If"})]
+    # The consent behaviours are the distribution's first, and the only ones that run the endpoint.
+    assert declared == behaviours[:3]
+    for behaviour in behaviours[3:]:
+        assert consent_api not in [a["LambdaFunctionARN"] for a in behaviour["Fn::If"][1]["LambdaFunctionAssociations"]]
+    expected = [
+        {
+            **{key: value for key, value in behaviour.items() if key != "TargetOriginId"},
+            "OriginRequestPolicyId": behaviour.get("OriginRequestPolicyId"),
+            "LambdaFunctionAssociations": [
+                {**a, "IncludeBody": a.get("IncludeBody", False)} for a in behaviour["LambdaFunctionAssociations"]
+            ],
+        }
+        for behaviour in declared
+    ]
+    published = published_behaviours(template)
+    assert published == expected
+    assert [b["PathPattern"] for b in published] == ["/consent/banner.*", "/consent", "/consent/*"]
+    fields = {
+        "PathPattern",
+        "CachePolicyId",
+        "OriginRequestPolicyId",
+        "AllowedMethods",
+        "CachedMethods",
+        "Compress",
+        "ViewerProtocolPolicy",
+        "LambdaFunctionAssociations",
+    }
+    for behaviour in published:
+        assert set(behaviour) == fields
+        assert behaviour["CachedMethods"] == ["GET", "HEAD"] and behaviour["Compress"] is True
+        assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert [b["CachePolicyId"] for b in published] == [
+        {"Ref": "BannerCachePolicy"},
+        MANAGED_CACHING_DISABLED,
+        MANAGED_CACHING_DISABLED,
+    ]
+    assert [b["OriginRequestPolicyId"] for b in published] == [None] + [{"Ref": "ConsentOriginRequestPolicy"}] * 2
+    assert [
+        [(a["EventType"], a["LambdaFunctionARN"], a["IncludeBody"]) for a in b["LambdaFunctionAssociations"]]
+        for b in published
+    ] == [
+        [("origin-request", consent_api, False)],
+        [("origin-request", consent_api, True)],
+        [("origin-request", consent_api, True)],
+    ]
+
+
+def test_the_published_consent_behaviours_fit_a_standard_ssm_parameter(template: dict[str, Any]) -> None:
+    """Parameter Store's standard tier holds 4,096 characters: with real ids and ARNs, well under."""
+    text = template["Resources"]["ConsentBehavioursParameter"]["Properties"]["Value"]["Fn::Sub"]
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:edge-consent-production-ConsentApiFunction-AbCdEfGhIjKl:999"
+    filled = re.sub(r"\$\{([^}!]+)\}", lambda m: arn if "." in m.group(1) else "0" * 36, text)
+    assert len(json.loads(filled)) == 3 and len(filled) < 4096 // 2
+
+
+@pytest.mark.parametrize(
+    ("parameters", "failures"),
+    [
+        ({}, ['CreateDistribution "true" needs OriginDomainName']),
+        ({"CreateDistribution": "true"}, ['CreateDistribution "true" needs OriginDomainName']),
+        (SITE, []),
+        ({"CreateDistribution": "false"}, []),
+        ({"CreateDistribution": "false", **SITE}, []),  # given and unused
+    ],
+)
+def test_an_empty_origin_is_refused_only_when_the_stack_makes_a_distribution(
+    template: dict[str, Any], parameters: dict[str, str], failures: list[str]
+) -> None:
+    assert template["Parameters"]["OriginDomainName"]["Default"] == ""
+    assert [failure.split(",")[0] for failure in failed_rules(template, parameters)] == failures

@@ -144,6 +144,7 @@ class Behaviour:
     allowed_methods: frozenset[str]
     cache_policy: CachePolicy = field(default_factory=lambda: CachePolicy(CacheTimes()))
     cached_methods: frozenset[str] = frozenset({"GET", "HEAD"})
+    origin: str = ""  # its TargetOriginId: where a miss goes
 
     def matches(self, path: str) -> bool:
         return _pattern(self.path_pattern).fullmatch(path) is not None
@@ -205,11 +206,11 @@ def load_distribution(
         associations = {}
         for item in raw.get("LambdaFunctionAssociations", []):
             function = _function_id(item["LambdaFunctionARN"], resources)
-            functions[function] = _function_spec(function, template, root)
+            functions[function] = function_spec(function, template, root)
             associations[item["EventType"]] = Association(
                 item["EventType"], function, bool(item.get("IncludeBody", False))
             )
-        forwarding, cache_policy = _policies(raw, resources)
+        forwarding, cache_policy = behaviour_policies(raw, resources)
         behaviours.append(
             Behaviour(
                 path_pattern=str(evaluate(raw["PathPattern"], values, chosen)),
@@ -218,6 +219,7 @@ def load_distribution(
                 allowed_methods=frozenset(raw.get("AllowedMethods", ["GET", "HEAD"])),
                 cache_policy=cache_policy,
                 cached_methods=frozenset(raw.get("CachedMethods", ["GET", "HEAD"])),
+                origin=str(raw.get("TargetOriginId", "")),
             )
         )
     errors = {int(e["ErrorCode"]): int(e["ErrorCachingMinTTL"]) for e in config.get("CustomErrorResponses", [])}
@@ -238,7 +240,8 @@ def _function_id(arn: Any, resources: dict[str, Any]) -> str:
     return candidate
 
 
-def _function_spec(logical_id: str, template: dict[str, Any], root: Path) -> FunctionSpec:
+def function_spec(logical_id: str, template: dict[str, Any], root: Path) -> FunctionSpec:
+    """Where a function's code is and its handler, as the template declares them."""
     properties = template["Resources"][logical_id]["Properties"]
     handler = properties.get("Handler") or template.get("Globals", {}).get("Function", {}).get("Handler")
     return FunctionSpec(logical_id, root / properties["CodeUri"], handler or "app.lambda_handler")
@@ -269,7 +272,7 @@ def _policy(reference: Any, resources: dict[str, Any], managed: dict[str, dict[s
     return config
 
 
-def _policies(behaviour: dict[str, Any], resources: dict[str, Any]) -> tuple[Forwarding, CachePolicy]:
+def behaviour_policies(behaviour: dict[str, Any], resources: dict[str, Any]) -> tuple[Forwarding, CachePolicy]:
     """What reaches the origin (both policies), and the cache policy's key and TTLs."""
     cache_config = _policy(behaviour.get("CachePolicyId"), resources, MANAGED_CACHE_POLICIES, "CachePolicyConfig")
     cache = cache_config.get("ParametersInCacheKeyAndForwardedToOrigin", {})

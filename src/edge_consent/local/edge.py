@@ -71,6 +71,23 @@ class HttpResponse:
 Origin = Callable[[HttpRequest, str], HttpResponse]  # (request, origin host header) -> response
 
 
+@dataclass(frozen=True)
+class OriginTarget:
+    """One of the distribution's origins: where its requests go, and what CloudFront's records say of it."""
+
+    send: Origin
+    host: str  # host[:port]: the Host a request gets when the policies forward the viewer's none
+    protocol: str = "http"
+    # Its custom headers: CloudFront sets them on every request to it, over the viewer's
+    # ("Add custom headers to origin requests"), and shows them to origin-request.
+    custom_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def port(self) -> int:
+        default = 443 if self.protocol == "https" else 80
+        return int(self.host.rpartition(":")[2]) if ":" in self.host else default
+
+
 @dataclass
 class Trace:
     """What the console says about one request."""
@@ -139,17 +156,16 @@ class LocalEdge:
         viewer_country: str = "FR",
         origin_protocol: str = "http",
         cache: cache.Cache | None = None,
+        origins: dict[str, OriginTarget] | None = None,
     ) -> None:
+        """`origins`: each origin id's target; a behaviour whose origin is not among them goes to `origin`."""
         self.distribution = distribution
         self.handlers = handlers
-        self.origin = origin
-        self.origin_host = origin_host
-        self.origin_protocol = origin_protocol
-        default_port = 443 if origin_protocol == "https" else 80
-        self.origin_port = int(origin_host.rpartition(":")[2]) if ":" in origin_host else default_port
         self.distribution_domain = distribution_domain
         self.viewer_country = viewer_country
         self.cache = cache
+        self.origins = origins or {}
+        self._default_target = OriginTarget(origin, origin_host, origin_protocol)
         # One request at a time per function, as in one Lambda container.
         self._locks = {name: threading.Lock() for name in handlers}
 
@@ -231,7 +247,8 @@ class LocalEdge:
                 return _Fetched(*_generated(result))
             origin_request = result
             body_to_origin = _replaced_body(result, body_to_origin)
-        answer = self.origin(_to_origin(origin_request, body_to_origin, request_id), self.origin_host)
+        target = self._target(behaviour)
+        answer = target.send(_to_origin(origin_request, body_to_origin, request_id), target.host)
         fetched = _Fetched(_response_record(answer), answer.body)
         if viewer.method == "HEAD":  # the origin's length, for the body HEAD does not carry
             fetched.extra = [("Content-Length", value) for value in answer.header_values("content-length")[:1]]
@@ -239,6 +256,9 @@ class LocalEdge:
             fetched.response = self._invoke(behaviour, "origin-response", origin_request, fetched.response, request_id)
             fetched.body = _body_of(fetched.response, fetched.body)
         return fetched
+
+    def _target(self, behaviour: Behaviour) -> OriginTarget:
+        return self.origins.get(behaviour.origin, self._default_target)
 
     def _cache_key(self, behaviour: Behaviour, request: dict[str, Any]) -> tuple[Any, ...] | None:
         """What the behaviour's cache policy keys on, from the request as viewer-request left it."""
@@ -328,6 +348,7 @@ class LocalEdge:
     ) -> dict[str, Any]:
         """What CloudFront sends on: the headers, cookies and query the policies admit, and its own headers."""
         forwarding = behaviour.forwarding
+        target = self._target(behaviour)
         headers: cloudfront.Headers = {}
         for name, items in request["headers"].items():
             if name == "cookie":
@@ -337,7 +358,7 @@ class LocalEdge:
             elif forwarding.header(name) or name in ALWAYS_FORWARDED:
                 headers[name] = copy.deepcopy(items)
         if "host" not in headers:
-            cloudfront.set_header(headers, "Host", self.origin_host)
+            cloudfront.set_header(headers, "Host", target.host)
         if "user-agent" not in headers:
             cloudfront.set_header(headers, "User-Agent", "Amazon CloudFront")
         if forwarding.cloudfront_header("cloudfront-viewer-country"):
@@ -358,12 +379,12 @@ class LocalEdge:
             "method": request["method"],
             "origin": {
                 "custom": {
-                    "customHeaders": {},
-                    "domainName": self.origin_host.rpartition(":")[0] or self.origin_host,
+                    "customHeaders": _custom_headers(target.custom_headers),
+                    "domainName": target.host.rpartition(":")[0] or target.host,
                     "keepaliveTimeout": 5,
                     "path": "",
-                    "port": self.origin_port,
-                    "protocol": self.origin_protocol,
+                    "port": target.port,
+                    "protocol": target.protocol,
                     "readTimeout": 30,
                     "sslProtocols": ["TLSv1.2"],
                 }
@@ -428,8 +449,18 @@ def _consent_label(headers: cloudfront.Headers) -> str:
     return f"{state}[{categories}]" if categories else state
 
 
+def _custom_headers(pairs: tuple[tuple[str, str], ...]) -> cloudfront.Headers:
+    headers: cloudfront.Headers = {}
+    for key, value in pairs:
+        cloudfront.add_header(headers, key, value)
+    return headers
+
+
 def _to_origin(request: dict[str, Any], body: bytes, request_id: str) -> HttpRequest:
-    headers = [*_header_pairs(request["headers"]), ("X-Amz-Cf-Id", request_id)]
+    # The origin's custom headers as origin-request left them, in place of any viewer header of the same name.
+    custom = request.get("origin", {}).get("custom", {}).get("customHeaders") or {}
+    viewer = {name: items for name, items in request["headers"].items() if name not in custom}
+    headers = [*_header_pairs(viewer), *_header_pairs(custom), ("X-Amz-Cf-Id", request_id)]
     return HttpRequest(request["method"], request["uri"], request.get("querystring", ""), headers, body)
 
 

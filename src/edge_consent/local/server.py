@@ -31,8 +31,9 @@ from ..table import create_table
 from ..template import load_template, parameter_values
 from .cache import Cache
 from .demo_site import DemoSiteServer
-from .distribution import load_distribution, load_handler
-from .edge import HttpRequest, HttpResponse, LocalEdge
+from .distribution import Distribution, load_distribution, load_handler
+from .edge import HttpRequest, HttpResponse, LocalEdge, OriginTarget
+from .exported import SiteDistribution, describe, read_distribution_config
 from .loopback import LoopbackServer
 
 
@@ -48,6 +49,10 @@ class Options:
     region: str = policy.DEFAULT_REGION
     cache: bool = True  # CloudFront's cache, as the behaviours' cache policies configure it
     parameters: dict[str, str] = field(default_factory=dict)  # template parameters, as `sam deploy` takes them
+    # A site's own distribution, as `aws cloudfront get-distribution-config` prints it, instead of the template's.
+    distribution_config: Path | None = None
+    stack_outputs: Path | None = None  # the stack's outputs: the ids of its policies and versions in that config
+    origins: dict[str, str] = field(default_factory=dict)  # origin id -> URL (`--origin ID=URL`)
 
 
 def local_config(
@@ -238,7 +243,9 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server: one line per call otherwise
     # What the user can get wrong is checked before anything starts.
     origin = OriginClient(options.origin) if options.origin else None
-    distribution = load_distribution(parameters=options.parameters)
+    site = _site_distribution(options)
+    distribution = site.distribution if site else load_distribution(parameters=options.parameters)
+    given = _given_origins(options, site, distribution)
     try:
         server = EdgeServer(("127.0.0.1", options.port), console)
     except OSError as exc:
@@ -292,13 +299,15 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
         viewer_country=options.viewer_country,
         origin_protocol=origin.scheme,
         cache=Cache() if options.cache else None,
+        origins=_origin_targets(site, given, origin),
     )
     server.start("local-edge")
     stoppers.append(server.stop)
     url = f"http://{options.host}:{port}"
+    source = f"{site.source.name}'s DistributionConfig" if site else "template.yaml's Distribution"
     for line in (
-        f"Local edge (template.yaml's Distribution): {url}",
-        f"  origin: {origin_label}",
+        f"Local edge ({source}): {url}",
+        *_origin_lines(site, given, origin_label),
         f"  DynamoDB: {endpoint} ({where}), table {options.table}",
         f"  config: {config_path} - the DEVELOPMENT key and config: never deploy them",
         f"  function logs: {workdir / 'functions.log'} (removed when the run stops)",
@@ -313,6 +322,67 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
             stopper()
 
     return Running(url, endpoint, options.table, workdir, stop)
+
+
+def _site_distribution(options: Options) -> SiteDistribution | None:
+    if options.distribution_config is None:
+        if options.stack_outputs is not None:
+            raise ValueError("--stack-outputs: with --distribution-config (template.yaml's policies are its own)")
+        return None
+    return read_distribution_config(options.distribution_config, options.stack_outputs, options.parameters)
+
+
+def _given_origins(
+    options: Options, site: SiteDistribution | None, distribution: Distribution
+) -> dict[str, OriginClient]:
+    """A client for each origin given a URL (`--origin ID=URL`, `--origin URL` for all), its OriginPath after it."""
+    known = list(site.origins) if site else list(dict.fromkeys(b.origin for b in distribution.behaviours))
+    for origin_id in options.origins:
+        if origin_id not in known:
+            names = ", ".join(known)
+            raise ValueError(
+                f"--origin {origin_id}=URL: the distribution has no origin {origin_id!r} (its origins: {names})"
+            )
+    if site is None:
+        return {origin_id: OriginClient(url) for origin_id, url in options.origins.items()}
+    clients = {}
+    for origin_id, spec in site.origins.items():
+        url = options.origins.get(origin_id) or options.origin
+        if url:
+            clients[origin_id] = OriginClient(url.rstrip("/") + spec.path if spec.path else url, spec.read_timeout)
+    return clients
+
+
+def _origin_targets(
+    site: SiteDistribution | None, given: dict[str, OriginClient], fallback: OriginClient
+) -> dict[str, OriginTarget]:
+    """Each origin's target: its URL, else the demo site (or `--origin URL`), with its custom headers."""
+    specs = site.origins if site else {}
+    targets = {}
+    for origin_id in [*specs, *given]:
+        client = given.get(origin_id, fallback)
+        headers = specs[origin_id].custom_headers if origin_id in specs else ()
+        targets[origin_id] = OriginTarget(client, client.netloc, client.scheme, headers)
+    return targets
+
+
+def _origin_lines(site: SiteDistribution | None, given: dict[str, OriginClient], fallback_label: str) -> list[str]:
+    """What the console says of the origins and, for a site's distribution, of what runs and what does not."""
+    if site is None:
+        if not given:
+            return [f"  origin: {fallback_label}"]
+        return [f"  origin {origin_id}: {client.url}" for origin_id, client in given.items()]
+    lines = [
+        f"  origin {origin_id} ({spec.domain}{spec.path}): "
+        + (given[origin_id].url if origin_id in given else f"{fallback_label} (no --origin {origin_id}=URL)")
+        for origin_id, spec in site.origins.items()
+    ]
+    lines += ["  behaviours (path -> origin: this stack's functions, run from functions/):"]
+    lines += [f"    {line}" for line in describe(site)]
+    if site.not_run:
+        lines += ["  not run locally (the local edge does not model them):"]
+        lines += [f"    {item.line()}" for item in site.not_run]
+    return lines
 
 
 def _restore_env(saved: dict[str, str | None]) -> None:
