@@ -139,7 +139,14 @@ def _wait(api: Distributions, distribution_id: str, out: TextIO, sleep: Callable
         waited += POLL_SECONDS
 
 
-def _stale(api: Distributions, distribution_id: str, read: dict[str, Any], out: TextIO) -> int:
+def _stale(
+    api: Distributions,
+    distribution_id: str,
+    read: dict[str, Any],
+    out: TextIO,
+    again: Callable[[dict[str, Any]], dict[str, Any]],
+) -> int:
+    """PreconditionFailed: what changed meanwhile, and the change as it would now be; nothing is sent."""
     now, _ = api.config(distribution_id)
     print(
         f"distribution {distribution_id} changed since it was read (PreconditionFailed); nothing was written. "
@@ -147,7 +154,15 @@ def _stale(api: Distributions, distribution_id: str, read: dict[str, Any], out: 
         file=out,
     )
     out.write(attach.diff(read, now))
-    print("Run the command again to compute the change from the distribution as it is now.", file=out)
+    try:
+        change = attach.diff(now, again(now))
+    except Refused as refused:
+        change = "".join(f"  - {reason}\n" for reason in refused.reasons)
+        print("On the distribution as it is now, the change would be refused:", file=out)
+    else:
+        print("On the distribution as it is now, the change would be:", file=out)
+    out.write(change)
+    print("Run the command again to make it.", file=out)
     return 1
 
 
@@ -226,7 +241,13 @@ def run_attach(
     if not api.update(args.distribution_id, plan.config, etag):
         if plan.record is not None:
             api.delete_record(name)
-        return _stale(api, args.distribution_id, config, out)
+        return _stale(
+            api,
+            args.distribution_id,
+            config,
+            out,
+            lambda now: attach.plan_attach(now, parts, args.behaviour or (), args.replace, api.cache_policy).config,
+        )
     _, arn, _ = api.summary(args.distribution_id)
     api.cloudfront.tag_resource(Resource=arn, Tags={"Items": [{"Key": STACK_TAG, "Value": parts.stack}]})
     print(f"attached {parts.stack} to {args.distribution_id}; deploying:", file=out)
@@ -267,7 +288,7 @@ def run_detach(
     write_json(backup, {"ETag": etag, "DistributionConfig": config})
     print(f"saved the config as it was to {backup}", file=out)
     if not api.update(args.distribution_id, new, etag):
-        return _stale(api, args.distribution_id, config, out)
+        return _stale(api, args.distribution_id, config, out, lambda now: attach.plan_detach(now, parts, record))
     _, arn, _ = api.summary(args.distribution_id)
     api.cloudfront.untag_resource(Resource=arn, TagKeys={"Items": [STACK_TAG]})
     api.delete_record(name)

@@ -453,6 +453,7 @@ def test_a_stale_etag_shows_what_changed_and_never_resends(cloudfront: Any) -> N
     assert status == 1
     assert "changed since it was read (PreconditionFailed); nothing was written" in out
     assert '+  "Comment": "changed by a colleague"' in out
+    assert "On the distribution as it is now, the change would be:" in out and '"PathPattern": "/consent"' in out
     now, _ = config_of(cloudfront, distribution_id)
     assert now["Comment"] == "changed by a colleague" and now["CacheBehaviors"]["Quantity"] == 2
     assert record(distribution_id) is None
