@@ -98,7 +98,13 @@ class Stack:
     """CloudFormation and SAM, for the edge functions and the custom resource that configures them."""
 
     def __init__(
-        self, app: Any, packages: Path, functions: CodeKeepingLambda, secrets_client: Any, recorder: Recorder
+        self,
+        app: Any,
+        packages: Path,
+        functions: CodeKeepingLambda,
+        secrets_client: Any,
+        recorder: Recorder,
+        parameters: dict[str, str] | None = None,
     ) -> None:
         from edge_consent.template import load_template
 
@@ -107,6 +113,7 @@ class Stack:
         self.secrets = secrets_client
         self.recorder = recorder
         self.built = load_template(packages / "template.yaml")
+        self.chosen = conditions(self.built, parameter_values(self.built, parameters))  # the deploy's parameters
         self.values = substitutions(self.built)
         resources = self.built["Resources"]
         self.ids = [
@@ -180,8 +187,7 @@ class Stack:
                 return [resolve(item) for item in value]
             return str(value)
 
-        chosen = conditions(self.built, parameter_values(self.built))  # a default deploy's
-        resolved: dict[str, Any] = resolve(resolve_ifs(self.built["Resources"][resource]["Properties"], chosen))
+        resolved: dict[str, Any] = resolve(resolve_ifs(self.built["Resources"][resource]["Properties"], self.chosen))
         return resolved
 
     def regional(self, service: str, region: str) -> Any:
@@ -436,7 +442,9 @@ def main(packages: Path, out: Path) -> None:
         versions = {arn: f"{index}.zip" for index, arn in enumerate(named)}
         for arn, name in versions.items():
             (out / name).write_bytes(functions.versions[arn])
+    without_distribution = _without_a_distribution(app, packages)
     result = {
+        "without_distribution": without_distribution,
         "steps": stack.steps,
         "first_keys": stack.first_keys,
         "after_delete": after,
@@ -450,6 +458,31 @@ def main(packages: Path, out: Path) -> None:
         "table_arn": f"arn:aws:dynamodb:{TABLE_REGION}:{ACCOUNT}:table/{TABLE}",
     }
     (out / "result.json").write_text(json.dumps(result), encoding="utf-8")
+
+
+def _without_a_distribution(app: Any, packages: Path) -> dict[str, Any]:
+    """The same stack deployed with CreateDistribution=false: created, a settings-only deploy, deleted."""
+    from moto import mock_aws
+
+    from edge_consent.table import create_table
+
+    with mock_aws():  # a fresh account
+        recorder = Recorder()
+        functions = CodeKeepingLambda(recorder.watch(boto3_client("lambda")))
+        create_table(boto3_client("dynamodb", TABLE_REGION), TABLE)
+        stack = Stack(
+            app, packages, functions, boto3_client("secretsmanager"), recorder, {"CreateDistribution": "false"}
+        )
+        stack.create()
+        stack.deploy("settings", settings={"ConsentApiFunction": {"MemorySize": 1024}})
+        log_groups = stack.properties(stack.current, "EdgeLogs")["LogGroups"]
+        stack.delete()
+    return {
+        "steps": [(step["step"], step["status"]) for step in stack.steps],
+        "outputs": [step["outputs"] for step in stack.steps],
+        "log_groups": log_groups,
+        "log_groups_made": stack.steps[0]["answers"][1]["Data"]["Summary"],
+    }
 
 
 def boto3_client(service: str, region: str = "us-east-1") -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -279,3 +280,22 @@ def consent_state(deployed: dict[str, Any], python: str, name: str) -> str:
     event = sample(deployed_config(deployed, name, "ConsentApi"), "consent-api/get-state.json")
     run = run_version(python, version_code(deployed, name, "ConsentApi"), "ConsentApi", event)
     return str(run["result"]["status"])
+
+
+def test_without_a_distribution_the_stack_lives_the_same(deployed: dict[str, Any]) -> None:
+    """CreateDistribution=false: the writer publishes the versions a site's own distribution runs, and makes the
+    functions' log groups, but none for a distribution the stack does not have."""
+    bare = deployed["without_distribution"]
+    assert bare["steps"] == [
+        ["create", "CREATE_COMPLETE"],
+        ["settings", "UPDATE_COMPLETE"],
+        ["delete", "DELETE_COMPLETE"],
+    ]
+    created, updated = bare["outputs"][0], bare["outputs"][1]
+    assert set(created) == {"ViewerRequest", "ViewerResponse", "OriginResponse", "ConsentApi"}
+    assert created["ConsentApi"] != updated["ConsentApi"]  # the new memory size runs in a new version
+    assert all(
+        re.fullmatch(r"arn:aws:lambda:us-east-1:\d{12}:function:edge-consent-\w+:\d+", arn) for arn in updated.values()
+    )
+    assert len(bare["log_groups"]) == 5 and not [group for group in bare["log_groups"] if "/aws/cloudfront/" in group]
+    assert bare["log_groups_made"].startswith("5 log groups kept 30 days in ")
