@@ -48,6 +48,7 @@ TEXTS = (
     "preferences_title",
     "cookie_page_link",
     "privacy_link",
+    "choice_saving",
     "choice_saved",
     "choice_withdrawn",
     "choice_failed",

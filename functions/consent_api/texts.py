@@ -128,6 +128,7 @@ UI: dict[str, dict[str, str]] = {
         "preferences_title": "Gérer mes cookies",
         "cookie_page_link": "Tous nos cookies en détail",
         "privacy_link": "Politique de confidentialité",
+        "choice_saving": "Enregistrement…",
         "choice_saved": "Votre choix est enregistré.",
         "choice_withdrawn": (
             "Votre consentement est retiré : seuls les cookies strictement nécessaires sont désormais utilisés."
@@ -257,6 +258,7 @@ UI: dict[str, dict[str, str]] = {
         "preferences_title": "Manage my cookies",
         "cookie_page_link": "All our cookies in detail",
         "privacy_link": "Privacy policy",
+        "choice_saving": "Saving…",
         "choice_saved": "Your choice has been saved.",
         "choice_withdrawn": "Your consent has been withdrawn: only strictly necessary cookies are used from now on.",
         "choice_failed": "Your choice could not be saved. Please try again.",

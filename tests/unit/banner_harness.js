@@ -17,6 +17,7 @@ class El {
   setAttribute(n, v) { this.attrs.set(n, String(v)); }
   getAttribute(n) { return this.attrs.has(n) ? this.attrs.get(n) : null; }
   hasAttribute(n) { return this.attrs.has(n); }
+  removeAttribute(n) { this.attrs.delete(n); }
   get textContent() { return this.childNodes.map((c) => c.textContent).join(""); }
   set textContent(t) { this.childNodes = []; this.appendChild({ textContent: String(t) }); }
   get firstChild() { return this.childNodes[0] || null; }
@@ -74,7 +75,8 @@ function makeDocument(cookie = "") {
 }
 
 const KEYS = ["dialog_label", "banner_title", "banner_text", "accept_all", "reject_all", "customise", "save_choices",
-  "withdraw", "always_active", "preferences_title", "cookie_page_link", "privacy_link", "choice_saved", "choice_failed"];
+  "withdraw", "always_active", "preferences_title", "cookie_page_link", "privacy_link", "choice_saving", "choice_saved",
+  "choice_failed"];
 const cat = (id, required = false) => ({ id, name: "N:" + id, purpose: "P:" + id, required });
 function state(name, granted) {
   return {
@@ -92,9 +94,12 @@ const reply = (status, body) => Promise.resolve({ ok: status < 300, status, json
 async function load(answers, cookie) {
   const doc = makeDocument(cookie);
   const calls = [];
+  const timers = [];
   const ctx = {
     document: doc, location: { pathname: "/article" }, crypto: { randomUUID }, console, navigator: { languages: [] },
-    fetch: (url, opts) => { calls.push({ url, opts }); return answers.shift()(); },
+    fetch: (url, opts) => { calls.push({ url, opts }); return answers.shift()(opts); },
+    // Timers run when the test says: `t.timers` holds [callback, ms] until cleared.
+    setTimeout: (fn, ms) => timers.push([fn, ms]), clearTimeout: (id) => (timers[id - 1] = null), AbortController,
   };
   ctx.window = ctx;
   vm.createContext(ctx);
@@ -103,7 +108,7 @@ async function load(answers, cookie) {
   assert.deepEqual(Object.keys(ctx).filter((k) => !before.includes(k)).sort(), ["dataLayer", "edgeConsent"]);
   await settle();
   return {
-    doc, ctx, calls, byId: (id) => doc.find(`[id="${id}"]`), dialog: () => doc.find('div[role="dialog"]'),
+    doc, ctx, calls, timers, byId: (id) => doc.find(`[id="${id}"]`), dialog: () => doc.find('div[role="dialog"]'),
     posts: () => calls.filter((c) => c.opts.method === "POST").map((c) => JSON.parse(c.opts.body)),
     // JSON round trip: objects made inside the context have another realm's prototypes.
     consent: () => JSON.parse(JSON.stringify(ctx.dataLayer.map((a) => Array.from(a)))).filter((a) => a[0] === "consent"),
@@ -198,10 +203,19 @@ const scenarios = {
     const saved = { state: state("valid", ["necessary", "analytics"]), receipt_id: "r3" };
     const offline = () => Promise.reject(new TypeError("network"));
     const t = await load([() => reply(200, state("outdated", ["necessary"])), () => reply(500, {}), offline, () => reply(200, saved)]);
-    press(t, "T:accept_all");
+    const live = t.doc.find('div[aria-live="polite"]');
+    const accept = buttons(t.dialog())[0];
+    accept.click();
+    // At once: the pressed button says it is saving, keeps the focus, and the live region says so.
+    const busy = (b) => [b.textContent, b.getAttribute("aria-busy"), b.getAttribute("aria-disabled")];
+    assert.deepEqual(busy(accept), ["T:choice_saving", "true", "true"]);
+    assert.deepEqual([live.textContent, t.doc.activeElement], ["T:choice_saving", accept]);
+    accept.click();
+    assert.equal(t.posts().length, 1, "a second press while saving sends nothing");
     await settle();
-    const err = t.dialog().find('p[role="alert"]');
-    assert.deepEqual([err.hidden, err.textContent], [false, "T:choice_failed"]);
+    const err = t.dialog().find('p[class="ec-err"]');
+    assert.deepEqual([err.hidden, err.textContent, live.textContent], [false, "T:choice_failed", "T:choice_failed"]);
+    assert.deepEqual([busy(accept), t.doc.activeElement], [["T:accept_all", null, null], accept], "usable again");
     press(t, "T:customise");
     checkboxes(t)[1].checked = true;
     press(t, "T:save_choices");
@@ -213,8 +227,37 @@ const scenarios = {
     await settle();
     const custom = ["custom", ["necessary", "analytics"]];
     assert.deepEqual(t.posts().map((p) => [p.action, p.categories]), [["accept_all", undefined], custom, custom]);
+    const ids = t.posts().map((p) => p.submission_id);
+    assert.deepEqual([ids[0] !== ids[1], ids[1] === ids[2]], [true, true], "a retried choice keeps its submission id");
     assert.deepEqual([t.dialog(), t.byId("an").hasAttribute("data-consent-activated")], [null, true]);
     assert.deepEqual(t.consent().at(-1)[2], { ...DENIED, analytics_storage: "granted" });
+  },
+
+  async stalled_then_retried() {
+    const saved = { state: state("valid", ["necessary"]), receipt_id: "r4" };
+    // Never answers: only the abort signal ends it.
+    const stalled = (opts) => new Promise((_, reject) => opts.signal.addEventListener("abort", () => reject(new Error("abort"))));
+    const t = await load([() => reply(200, state("absent", ["necessary"])), stalled, () => reply(429, {}), () => reply(200, saved)]);
+    const live = t.doc.find('div[aria-live="polite"]');
+    const reject = buttons(t.dialog())[1];
+    reject.click();
+    await settle();
+    assert.deepEqual([reject.getAttribute("aria-busy"), live.textContent], ["true", "T:choice_saving"], "still waiting");
+    const [[timeout, ms]] = t.timers;
+    assert.equal(ms, 8000);
+    timeout();
+    await settle();
+    assert.deepEqual([t.dialog() !== null, live.textContent, reject.textContent], [true, "T:choice_failed", "T:reject_all"]);
+    reject.click(); // the WAF's 429: the same as any failure
+    await settle();
+    assert.deepEqual([t.dialog() !== null, live.textContent, t.doc.activeElement], [true, "T:choice_failed", reject]);
+    assert.equal(t.consent().length, 2, "no update without a recorded choice");
+    reject.click();
+    await settle();
+    assert.deepEqual([t.dialog(), live.textContent, t.posts().map((p) => p.action)],
+      [null, "T:choice_saved", ["reject_all", "reject_all", "reject_all"]]);
+    assert.equal(new Set(t.posts().map((p) => p.submission_id)).size, 1, "one submission, tried three times");
+    assert.ok(t.timers.every((timer) => timer === null), "every save clears its timer");
   },
 
   async unreachable() {

@@ -118,7 +118,9 @@ def test_banner_parses() -> None:
 
 
 @needs_node
-@pytest.mark.parametrize("scenario", ["absent_reject", "valid_analytics", "failure_then_custom", "unreachable"])
+@pytest.mark.parametrize(
+    "scenario", ["absent_reject", "valid_analytics", "failure_then_custom", "stalled_then_retried", "unreachable"]
+)
 def test_banner_behaviour(scenario: str) -> None:
     result = subprocess.run(
         [NODE, str(HARNESS), scenario], capture_output=True, text=True, timeout=30, check=False, cwd=ROOT

@@ -8,6 +8,7 @@
 
   const doc = document;
   const API = "/consent";
+  const TIMEOUT = 8000; // ms: a save not answered by then has failed, and may be tried again
   // Filled by the consent endpoint when it serves this script: the policy's texts and
   // categories, and the state cookie to read, so that no page needs to ask the server.
   const BOOT = /*BOOT*/ null;
@@ -23,7 +24,7 @@
     ".ec-row{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0}" +
     ".ec-btn{flex:1 1 12rem;min-height:44px;margin:0;padding:.6rem 1rem;font:inherit;font-weight:600;" +
     "color:#fff;background:#111;border:2px solid #111;border-radius:4px;cursor:pointer}" +
-    ".ec-btn:hover{background:#333}" +
+    ".ec-btn:hover{background:#333}.ec-btn[aria-busy=true]{cursor:progress}" +
     ".ec-root :focus{outline:3px solid #0b57d0;outline-offset:2px}" +
     ".ec-cats{list-style:none;margin:0;padding:0}" +
     ".ec-cats li{padding:.5rem 0;border-top:1px solid #bbb}" +
@@ -39,6 +40,9 @@
   let live = null; // polite live region, present before anything is announced
   let lastFocus = null;
   let busy = false;
+  // [choice, submission_id] of a save not known to be recorded: trying the same choice again is the
+  // same submission, which the endpoint records once however many of its answers were lost.
+  let retry = null;
 
   // Google Consent Mode v2: every signal denied until the visitor's choice is known.
   const dataLayer = (window.dataLayer = window.dataLayer || []);
@@ -150,15 +154,15 @@
     // Every choice is the same kind of button with the same class: none is favoured.
     function button(key, onClick) {
       const b = el("button", { type: "button", class: "ec-btn" }, T(key));
-      b.addEventListener("click", onClick);
+      b.addEventListener("click", () => onClick(b));
       return b;
     }
     const more = button("customise", () => expand(more.getAttribute("aria-expanded") !== "true"));
     more.setAttribute("aria-controls", "ec-prefs");
     const actions = add(
       el("div", { class: "ec-row" }),
-      button("accept_all", () => send("accept_all")),
-      button("reject_all", () => send("reject_all")),
+      button("accept_all", (b) => send(b, "accept_all")),
+      button("reject_all", (b) => send(b, "reject_all")),
       more,
     );
 
@@ -187,11 +191,11 @@
       if (c.required) add(label, doc.createTextNode(" "), el("span", { class: "ec-tag" }, T("always_active")));
       add(list, add(el("li"), box, label, el("p", { id: id + "d" }, c.purpose)));
     });
-    const save = () => send("custom", boxes.filter(([box]) => box.checked).map(([, id]) => id));
+    const save = (b) => send(b, "custom", boxes.filter(([box]) => box.checked).map(([, id]) => id));
     const prefsRow = add(el("div", { class: "ec-row" }), button("save_choices", save));
-    if (cur.state === "valid") add(prefsRow, button("withdraw", () => send("withdraw")));
+    if (cur.state === "valid") add(prefsRow, button("withdraw", (b) => send(b, "withdraw")));
     const prefs = add(el("div", { id: "ec-prefs" }), el("h3", {}, T("preferences_title")), list, prefsRow);
-    const err = el("p", { class: "ec-err", role: "alert" });
+    const err = el("p", { class: "ec-err" }); // said in the live region, shown here
     err.hidden = true;
 
     add(
@@ -241,33 +245,54 @@
     lastFocus = null;
   }
 
-  function send(action, categories) {
+  // The pressed button says at once that the choice is being saved, and keeps the focus: it is
+  // aria-disabled, not disabled, which would drop the focus out of the dialog. Until the answer
+  // (or TIMEOUT), another press does nothing.
+  function send(b, action, categories) {
     if (busy || !ui) return;
     busy = true;
-    const err = ui.err;
+    const { err } = ui;
+    const label = b.textContent;
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), TIMEOUT);
     err.hidden = true;
-    const body = { action, return_to: location.pathname, submission_id: newId() };
+    b.setAttribute("aria-busy", "true");
+    b.setAttribute("aria-disabled", "true");
+    b.textContent = live.textContent = T("choice_saving") || label;
+    b.focus();
+    const choice = action + categories;
+    if (!retry || retry[0] !== choice) retry = [choice, newId()];
+    const body = { action, return_to: location.pathname, submission_id: retry[1] };
     if (action === "custom") body.categories = categories;
     call({
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
+      signal: stop.signal,
     })
       .then((answer) => {
         const state = answer && answer.state;
         if (!state || typeof state !== "object" || !Array.isArray(state.granted)) throw new Error("bad answer");
         cur = Object.assign({}, cur, state, { receipt_id: answer.receipt_id || state.receipt_id || null });
+        retry = null;
         close();
         const said = action === "withdraw" ? T("choice_withdrawn") : "";
         live.textContent = said || T("choice_saved");
         apply();
       })
       .catch(() => {
-        // Nothing is assumed: the dialog stays open and the grant is unchanged.
-        err.textContent = T("choice_failed");
+        // A network error, a 5xx, a 429 from the WAF, no answer in time: nothing is assumed.
+        // The dialog stays open, the grant unchanged, and the buttons can be pressed again.
+        live.textContent = err.textContent = T("choice_failed");
         err.hidden = false;
       })
-      .then(() => (busy = false));
+      .then(() => {
+        clearTimeout(timer);
+        b.textContent = label;
+        b.removeAttribute("aria-busy");
+        b.removeAttribute("aria-disabled");
+        busy = false;
+      });
   }
 
   // The visitor's current choice from the state cookie the consent endpoint and the edge keep
