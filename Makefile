@@ -143,6 +143,7 @@ cost: $(STAMP) browser-deps
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_hot_path.py
 	$(BIN)/python benchmarks/consent_endpoint.py
+	$(BIN)/python benchmarks/consent_cold_start.py
 	$(BIN)/python benchmarks/receipt_latency.py
 
 # Every requirements file above, compiled with hashes from requirements/*.in by uv (itself pinned,

@@ -26,12 +26,17 @@ monotonic = time.monotonic  # the request deadline's clock, read at each call: t
 
 @functools.cache
 def dynamodb_client(region: str) -> Any:
-    """One client per container, made on first use: bounded timeouts, one attempt per call (the store retries)."""
-    import boto3
+    """One client per container, made on first use: bounded timeouts, one attempt per call (the store retries).
+
+    botocore's own client, as boto3 would make it, without importing boto3 (and s3transfer
+    with it). Made by the first call that needs it, not at import: a page or `GET /consent`
+    on a cold container would pay for it otherwise (docs/benchmarks.md).
+    """
+    import botocore.session
     from botocore.config import Config
 
     config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
-    return boto3.client("dynamodb", region_name=region, config=config)
+    return botocore.session.get_session().create_client("dynamodb", region_name=region, config=config)
 
 
 def receipts_region(receipts: dict[str, Any], running_in: str | None) -> str:
@@ -47,7 +52,7 @@ def receipts_region(receipts: dict[str, Any], running_in: str | None) -> str:
 
 
 class LazyStore:
-    """The DynamoDB store, made on the first call that needs it: pages and the script never load boto3."""
+    """The DynamoDB store, made on the first call that needs it: pages and the script never load botocore's client."""
 
     def __init__(self, config: EdgeConfig, deadline: float) -> None:
         self._config = config

@@ -15,17 +15,15 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .attribute_values import from_attribute, to_attribute
 from .models import Receipt
 from .store import DEADLINE_SECONDS, ReceiptStore, StoreUnavailable, SubmissionConflict
 
 __all__ = ["DynamoReceiptStore", "ReceiptStore", "StoreUnavailable", "SubmissionConflict", "receipt_from_item"]
 
 _NEW = "attribute_not_exists(pk)"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 T = TypeVar("T")
 
 # Throttling and transient faults are retried here, with a short capped backoff, within
@@ -49,11 +47,11 @@ _RETRYABLE = frozenset(
 
 
 def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+    return {key: to_attribute(value) for key, value in values.items() if value is not None}
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    return {key: from_attribute(value) for key, value in item.items()}
 
 
 def receipt_from_item(item: dict[str, Any]) -> Receipt:
@@ -87,7 +85,7 @@ def _is_retryable(exc: ClientError) -> bool:
 
 
 class DynamoReceiptStore:
-    """The store over a boto3 DynamoDB client (low level: no resource layer to import at cold start)."""
+    """The store over botocore's DynamoDB client: no boto3, whose import brings s3transfer, at cold start."""
 
     def __init__(
         self,

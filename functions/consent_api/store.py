@@ -1,4 +1,4 @@
-"""What the endpoint needs from a receipt store, without the DynamoDB client (pages never load boto3)."""
+"""What the endpoint needs from a receipt store, without the DynamoDB client (pages never make the AWS client)."""
 
 from __future__ import annotations
 

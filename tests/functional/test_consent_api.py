@@ -6,6 +6,8 @@ import base64
 import copy
 import gzip
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -551,6 +553,32 @@ def test_pages_never_make_a_dynamodb_client(fresh: dict[str, dict[str, Any]]) ->
     for scenario in ("get-preferences", "get-cookies-en", "get-banner-js"):
         assert app.lambda_handler(copy.deepcopy(fresh[f"consent-api/{scenario}.json"]), None)["status"] == "200"
     assert app.dynamodb_client.cache_info().currsize == 0
+
+
+def loaded_by_a_fresh_process(code: str) -> list[str]:
+    """The modules of the AWS SDK loaded once `code` has run in a new interpreter (a cold container)."""
+    probe = (
+        "import json, sys; sys.path[:0] = ['functions', 'layers/consent_core']\n"
+        f"{code}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 's3transfer', 'botocore'))))"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded: list[str] = json.loads(result.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_a_cold_choice_loads_neither_boto3_nor_s3transfer() -> None:
+    """boto3 imports s3transfer and its resource layer (about 70 ms of a cold POST): botocore's client is enough."""
+    # Given a fresh interpreter, when it imports the handler, the store and makes the client a POST uses
+    loaded = loaded_by_a_fresh_process("from consent_api import app, dynamodb_store\napp.dynamodb_client('eu-west-3')")
+    # Then botocore's client is there, and nothing of boto3 or s3transfer
+    assert "botocore.client" in loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("boto3", "s3transfer")]
+
+
+def test_importing_the_handler_makes_no_aws_client() -> None:
+    """A page or `GET /consent` on a cold container never pays for botocore's client (about 250 ms here)."""
+    assert "botocore.client" not in loaded_by_a_fresh_process("from consent_api import app")
 
 
 def emf_metrics(output: str) -> set[str]:
