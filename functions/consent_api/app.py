@@ -9,15 +9,17 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consent_core.config import EdgeConfig, load_config
 
 from .adapter import json_response, parse_request
-from .models import Receipt
-from .observability import handler_error, metrics
+from .observability import flush, handler_error
 from .routes import route
 from .store import DEADLINE_SECONDS, ReceiptStore
+
+if TYPE_CHECKING:
+    from .models import Receipt
 
 HANDLER_DIR = os.path.dirname(os.path.abspath(__file__))
 ANSWER_MARGIN_SECONDS = 1.0  # left to answer 503 before Lambda's own timeout
@@ -86,7 +88,6 @@ def request_deadline(context: Any) -> float:
     return monotonic() + max(0.0, seconds)
 
 
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any = None, store: ReceiptStore | None = None) -> dict[str, Any]:
     try:
         config = load_config(HANDLER_DIR)
@@ -95,4 +96,6 @@ def lambda_handler(event: dict[str, Any], context: Any = None, store: ReceiptSto
     except Exception as exc:  # noqa: BLE001 - answer, never crash the endpoint
         handler_error(type(exc).__name__)
         response = json_response(500, {"error": "internal error"})
+    finally:
+        flush()
     return response.to_cloudfront()

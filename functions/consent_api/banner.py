@@ -8,7 +8,7 @@ changes whenever a byte of it does: browsers and CloudFront may keep it for a ye
 
 `edge-consent policy compile` renders it too, to put that path in the compiled config,
 where viewer-request reads it to tell the origin (`x-consent-banner`). The compiler's
-environment has what it needs: the standard library, rjsmin and pydantic (`schema`).
+environment has what it needs: the standard library and rjsmin.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import rjsmin  # type: ignore[import-untyped]  # no stubs; jsmin(str) -> str
 from consent_core.config import BANNER_PATH_PREFIX, BANNER_VERSION_DIGITS, CONSENT_PATHS, STABLE_BANNER_PATH
 
 from . import texts
-from .schema import Site
+from .site_policy import Site
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "banner.js")
 STABLE_PATH = STABLE_BANNER_PATH  # for pages that cannot read x-consent-banner: kept 5 minutes

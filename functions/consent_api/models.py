@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import re
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from consent_core.config import RECEIPT_MONTHS
 from consent_core.dates import add_calendar_months
@@ -16,25 +13,11 @@ from consent_core.signing import b64url_encode
 from consent_core.token import is_category_id
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Action = Literal["accept_all", "reject_all", "custom", "withdraw"]
-Event = Literal["given", "refused", "updated", "withdrawn"]
-Collection = Literal["banner", "form", "api"]
+from .values import MAX_PAGE_PATH, Action, Collection, Event, unix_time
 
 RECEIPT_SCHEMA_VERSION = "2"  # 2: sealed, and naming the previous receipt's time; 1: before seals
 _SEAL_PURPOSE = b"edge-consent/receipt-seal"
-MAX_PAGE_PATH = 100  # enough to tell pages apart; keeps every receipt within one write unit
 _SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
-# A same-site path: one leading slash, then no second slash or backslash, no scheme, no controls.
-_SAFE_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
-
-
-def safe_return_to(value: object) -> str:
-    """`value` when it is a path on this site, else `/` (an open redirect is worse than a lost place)."""
-    if not isinstance(value, str) or len(value) > 512 or not value.isascii() or not _SAFE_PATH.fullmatch(value):
-        return "/"  # non-ASCII too: a Location header must be ASCII
-    if "@" in value.split("?", 1)[0] or ":" in value.split("/", 2)[1]:
-        return "/"
-    return value
 
 
 class Submission(BaseModel):
@@ -58,44 +41,6 @@ class Submission(BaseModel):
         """What makes two submissions with one id the same choice (`necessary` is always granted)."""
         chosen = ",".join(c for c in self.categories if c != "necessary") if self.action == "custom" else ""
         return hashlib.sha256(f"{self.action}|{chosen}".encode()).hexdigest()
-
-
-def truncate_ip(raw: str | None) -> str | None:
-    """The /24 (IPv4) or /48 (IPv6) network, written so that it is never an address: `203.0.113/24`.
-
-    IPv6 forms that carry an IPv4 address (mapped, 6to4, Teredo) are cut as that IPv4 address:
-    their /48 would hold it whole.
-    """
-    if not raw:
-        return None
-    try:
-        address = ipaddress.ip_address(raw.strip().split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
-        if embedded is not None:
-            address = embedded
-    if isinstance(address, ipaddress.IPv4Address):
-        return ".".join(str(address).split(".")[:3]) + "/24"
-    groups = address.exploded.split(":")[:3]
-    return ":".join(group.lstrip("0") or "0" for group in groups) + "/48"
-
-
-def viewer_country(raw: str | None) -> str | None:
-    """`CloudFront-Viewer-Country` when it is a country code: nothing else is stored from it."""
-    return raw if raw is not None and re.fullmatch(r"[A-Z]{2}", raw) else None
-
-
-def receipt_time(now: float) -> str:
-    """A receipt's time: UTC to the millisecond, `2026-11-26T14:12:03.123Z`."""
-    moment = datetime.fromtimestamp(now, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def unix_time(text: str) -> float:
-    """The Unix time of a receipt's time."""
-    return datetime.fromisoformat(text).timestamp()
 
 
 class Receipt(BaseModel):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from consent_core.config import CONSENT_PATHS
 
-from .schema import LANGUAGES, Site
+from .site_policy import LANGUAGES, Site
 from .texts import BROWSER_HELP, CNIL_URL, UI, duration_in_days_text, lifetime_text
 
 if TYPE_CHECKING:

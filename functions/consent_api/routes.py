@@ -13,18 +13,24 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from consent_core import consent, signing
 from consent_core.config import BANNER_PATH_PREFIX, CONSENT_PATHS, EdgeConfig
 from consent_edge import cloudfront
-from pydantic import ValidationError
 
 from . import banner, observability, pages, service, texts
 from .adapter import Request, Response, html_response, json_response
-from .models import MAX_PAGE_PATH, Collection, Submission, safe_return_to, seal_problems, viewer_country
-from .schema import Site
+from .site_policy import Site
 from .store import ReceiptStore, StoreUnavailable, SubmissionConflict
+from .values import MAX_PAGE_PATH, Collection, safe_return_to, viewer_country
+
+if TYPE_CHECKING:
+    from .models import Submission
+
+# The receipt and submission models (`models`, pydantic) are imported by the routes that read or
+# write receipts, when they first run: a cold page, banner or `GET /consent` never pays for them.
 
 MAX_BODY_BYTES = 8 * 1024
 
@@ -38,6 +44,8 @@ class Refused(Exception):
 
 
 def _explain(exc: Exception) -> str:
+    from pydantic import ValidationError  # already loaded: only a submission's validation fails with it
+
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
     return str(exc) or type(exc).__name__
@@ -66,6 +74,8 @@ def error_response(exc: Exception) -> Response | None:
 
 def read_submission(request: Request) -> tuple[Submission, Collection]:
     """The choice in the body: JSON from the banner or a script, or the no-JavaScript form."""
+    from .models import Submission
+
     if len(request.body) > MAX_BODY_BYTES or request.truncated:
         raise Refused(413, f"body over {MAX_BODY_BYTES} bytes")
     if not request.from_same_site():
@@ -190,6 +200,8 @@ def get_banner(request: Request, config: EdgeConfig, store: ReceiptStore, now: f
 
 def get_receipts(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:
     """The visitor's receipts, oldest first, a page at a time (`next` is the `after` of the next page)."""
+    from .models import seal_problems
+
     current = cloudfront.read_visitor(request.headers, config, now).consent
     if current.state != consent.VALID or not current.consent_id:
         raise Refused(404, "no valid consent cookie: no receipts to show")

@@ -1,24 +1,24 @@
 """What visitors are told, typed: the `site` section of the compiled policy.
 
 The compiler (`edge-consent policy compile`, `sam build`) validates the policy with these
-models and writes their dump; the consent endpoint reads that dump back into them once
-per container (`Site.of`). Every default, language and shape is written here once, and
-nothing downstream checks a shape again.
+models and writes their dump; the consent endpoint reads that dump with the standard
+library (`site_policy`, held to these models by the tests). Every default, language and
+shape is written here once, and nothing downstream checks a shape again.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
-from consent_core.config import NECESSARY, STABLE_BANNER_PATH
+from consent_core.config import STABLE_BANNER_PATH
 from consent_core.cookies import DOMAIN_PATTERN, HOST_PATTERN, PATH_PATTERN, TOKEN_CHARACTERS
 from consent_core.token import CATEGORY_ID_PATTERN
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
-Language = Literal["fr", "en"]
-LANGUAGES: tuple[str, ...] = get_args(Language)
+from .site_policy import LANGUAGES, LIFETIME_RE
+
+Language = Literal["fr", "en"]  # site_policy.LANGUAGES
 MAX_LIFETIME_MONTHS = 13
 # The shortest span 13 calendar months can be (Jan 31 to Feb 28 of the next year but one).
 MAX_LIFETIME_DAYS = 393
@@ -46,10 +46,9 @@ CategoryId = Annotated[str, Field(pattern=f"^{CATEGORY_ID_PATTERN}$")]
 # A cookie name of the catalogue: token characters (consent_core.cookies), and `?` for globs (`*` is one).
 CookieName = Annotated[str, Field(pattern=f"^{_character_class(TOKEN_CHARACTERS + '?')}{{1,128}}$")]
 
-# `session`, or a whole number of units from 1: a cookie that lives no time at all is a deletion,
-# not a cookie of the catalogue, and one that lives as long as the browser is `session`.
-# Read whole (`fullmatch`): `$` would let a trailing newline through.
-LIFETIME_RE = re.compile(r"session|([1-9][0-9]*) (minutes|hours|days|months)")
+# A lifetime is `session`, or a whole number of units from 1 (LIFETIME_RE): a cookie that lives
+# no time at all is a deletion, not a cookie of the catalogue, and one that lives as long as
+# the browser is `session`.
 _DAYS_PER_UNIT = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1}
 
 
@@ -108,10 +107,6 @@ class Category(Strict):
     id: CategoryId
     name: Texts
     purpose: Texts
-
-    @property
-    def required(self) -> bool:
-        return self.id == NECESSARY
 
 
 class Cookie(Strict):
@@ -173,26 +168,9 @@ class Site(Strict):
     # Google Consent Mode v2: a signal is granted when all its categories are.
     consent_mode: dict[ConsentModeSignal, list[CategoryId]] = DEFAULT_CONSENT_MODE
 
-    @staticmethod
-    @functools.cache
-    def of(compiled: Any) -> Site:
-        """The `site` section of a loaded config (an `EdgeConfig`), parsed once per container."""
-        return Site.model_validate(compiled.site)
-
     def section(self) -> dict[str, Any]:
         """This model as the compiled config carries it."""
         return self.model_dump(mode="json", include=set(Site.model_fields))
-
-    def cookies_of(self, category_id: str) -> list[Cookie]:
-        return [cookie for cookie in self.cookies if cookie.category == category_id]
-
-    def third_parties(self) -> dict[str, str | None]:
-        """Each third-party provider once, with its privacy policy (the first one given)."""
-        providers: dict[str, str | None] = {}
-        for cookie in self.cookies:
-            if cookie.party == "third" and not providers.get(cookie.provider):
-                providers[cookie.provider] = cookie.privacy_policy
-        return providers
 
 
 # --- The whole compiled config --------------------------------------------------------

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consent_core import consent, dates, token
 from consent_core.config import CONSENT_PATHS, NECESSARY, RECEIPT_MONTHS, EdgeConfig
 
-from .models import Collection, Event, Receipt, Submission, receipt_time, truncate_ip
 from .store import ReceiptStore
+from .values import Collection, Event, receipt_time, truncate_ip
+
+if TYPE_CHECKING:  # pydantic's: imported by the first choice, never by a page (docs/benchmarks.md)
+    from .models import Receipt, Submission
 
 
 class BadChoice(ValueError):
@@ -59,6 +62,8 @@ def record_choice(
     submission: Submission, context: Context, config: EdgeConfig, store: ReceiptStore, now: float
 ) -> Recorded:
     """Append the receipt, then sign the cookie from what was stored (the first receipt on a replay)."""
+    from .models import Receipt
+
     granted = granted_for(submission, config)
     previous = None
     if context.current.state == consent.VALID and context.current.consent_id:

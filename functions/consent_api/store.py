@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .models import Receipt
+if TYPE_CHECKING:  # the receipt model (pydantic) is imported by the routes that read or write receipts
+    from .models import Receipt
 
 DEADLINE_SECONDS = 8.0  # every receipt call of a request, retries included, from the request's start
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .schema import LANGUAGES, LIFETIME_RE
+from .site_policy import LANGUAGES, LIFETIME_RE
 
 _MAX_HEADER_LENGTH = 4096
 _QVALUE_RE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
@@ -81,7 +81,7 @@ _UNITS: dict[str, dict[str, tuple[str, str]]] = {
 
 
 def lifetime_text(lifetime: str, lang: str) -> str:
-    """A catalogue lifetime (`schema.LIFETIME_RE`: `13 months`, `1 days`, `session`) as a reader would write it.
+    """A catalogue lifetime (`site_policy.LIFETIME_RE`: `13 months`, `1 days`, `session`) as a reader would write it.
 
     An unexpected value is returned unchanged: showing it is better than failing the page.
     """

@@ -25,6 +25,7 @@ from consent_api.schema import (
     Receipts,
     Site,
 )
+from consent_api.site_policy import read_site
 from consent_core import signing, token
 from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
 from consent_core.config import DEFAULT_REGION as DEFAULT_REGION  # the compiler's defaults are the reader's
@@ -301,7 +302,9 @@ def compile_policy(
     # The section as the endpoint will read it back: the banner rendered from it has the same
     # bytes, and so the same path, as the one the endpoint serves.
     site = Site.model_validate(Site.section(policy))
-    script = banner.render(site, state_cookie_name(policy.consent_cookie.name), policy.reconsent_version)
+    script = banner.render(
+        read_site(site.section()), state_cookie_name(policy.consent_cookie.name), policy.reconsent_version
+    )
     compiled = CompiledConfig(
         format=CONFIG_FORMAT,
         policy_sha256=policy_sha256(policy),

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from consent_api.dynamodb_store import DynamoReceiptStore, receipt_from_item
-from consent_api.models import Receipt, seal_problems, unix_time
+from consent_api.models import Receipt, seal_problems
+from consent_api.values import unix_time
 from consent_core import token
 from consent_core.config import NECESSARY, RECEIPT_MONTHS
 from consent_core.dates import add_calendar_months

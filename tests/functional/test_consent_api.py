@@ -6,6 +6,7 @@ import base64
 import copy
 import gzip
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -19,7 +20,8 @@ import boto3
 import pytest
 from consent_api import app, dynamodb_store, routes, service
 from consent_api.dynamodb_store import DynamoReceiptStore
-from consent_api.models import Submission, receipt_time
+from consent_api.models import Submission
+from consent_api.values import receipt_time
 from consent_core import consent, token
 from consent_core.config import forget_loaded_configs, load_config, static_cookie_paths
 from consent_edge import cloudfront
@@ -555,16 +557,40 @@ def test_pages_never_make_a_dynamodb_client(fresh: dict[str, dict[str, Any]]) ->
     assert app.dynamodb_client.cache_info().currsize == 0
 
 
-def loaded_by_a_fresh_process(code: str) -> list[str]:
-    """The modules of the AWS SDK loaded once `code` has run in a new interpreter (a cold container)."""
+AWS_SDK = ("boto3", "s3transfer", "botocore")
+# What only a choice or a receipt needs: the receipt models, the logs and metrics, the AWS client.
+A_CHOICES_OWN = ("pydantic", "pydantic_core", "aws_lambda_powertools", "jmespath", "botocore", "boto3")
+
+
+def loaded_by_a_fresh_process(code: str, packages: tuple[str, ...] = AWS_SDK) -> list[str]:
+    """The modules of `packages` loaded once `code` has run in a new interpreter (a cold container)."""
     probe = (
         "import json, sys; sys.path[:0] = ['functions', 'layers/consent_core']\n"
         f"{code}\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 's3transfer', 'botocore'))))"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {packages!r})))"
     )
-    result = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    env = {**os.environ, "EDGE_CONSENT_CONFIG": str(DEV_CONFIG_PATH)}
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, env=env
+    )
     loaded: list[str] = json.loads(result.stdout.splitlines()[-1])
     return loaded
+
+
+@pytest.mark.parametrize("sample", ["get-state.json", "get-banner-js.json", "get-preferences.json"])
+def test_a_cold_page_loads_nothing_only_a_choice_needs(sample: str) -> None:
+    """pydantic, powertools and the AWS client are a choice's: a cold `GET /consent`, banner or page pays for none."""
+    # Given a fresh interpreter, when the handler answers its first request, a page or the state
+    code = (
+        "from consent_api import app\n"
+        f"event = json.load(open('events/consent-api/{sample}'))\n"
+        "assert app.lambda_handler(event, None)['status'] == '200'"
+    )
+    # Then nothing of what only a choice or a receipt needs was imported
+    assert loaded_by_a_fresh_process(code, A_CHOICES_OWN) == []
+    # And the probe sees them when a choice's parts are imported
+    a_choice = "from consent_api import dynamodb_store, models, observability\nobservability.logger()"
+    assert {"pydantic", "aws_lambda_powertools", "botocore"} <= set(loaded_by_a_fresh_process(a_choice, A_CHOICES_OWN))
 
 
 def test_a_cold_choice_loads_neither_boto3_nor_s3transfer() -> None:
@@ -618,7 +644,7 @@ def test_choices_and_failures_are_counted(
     ],
 )
 def test_ipv6_forms_carrying_an_ipv4_address_are_cut_as_ipv4(raw: str, network: str) -> None:
-    from consent_api.models import truncate_ip
+    from consent_api.values import truncate_ip
 
     assert truncate_ip(raw) == network
 

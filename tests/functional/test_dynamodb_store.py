@@ -13,8 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 from consent_api import dynamodb_store
 from consent_api.dynamodb_store import DynamoReceiptStore, StoreUnavailable, SubmissionConflict
-from consent_api.models import MAX_PAGE_PATH, Receipt, seal_problems, truncate_ip, unix_time
+from consent_api.models import Receipt, seal_problems
 from consent_api.store import DEADLINE_SECONDS
+from consent_api.values import MAX_PAGE_PATH, truncate_ip, unix_time
 from consent_core.signing import SEALING_BEGAN
 
 from edge_consent.table import table_properties

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from consent_api import app
 from consent_api.dynamodb_store import DynamoReceiptStore
-from consent_api.models import Receipt, receipt_time
+from consent_api.models import Receipt
+from consent_api.values import receipt_time
 
 from edge_consent import cli, events, policy
 from tests.helpers.dev import RECEIPTS_TABLE as TABLE

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from consent_api.dynamodb_store import receipt_from_item
-from consent_api.models import Receipt, receipt_time
+from consent_api.models import Receipt
+from consent_api.values import receipt_time
 
 
 def chained_receipt(consent_id: str, index: int, previous: Receipt | None, expires_at: int, receipt_id: str) -> Receipt:

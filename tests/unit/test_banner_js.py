@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from consent_api import banner
-from consent_api.schema import Site
+from consent_api.site_policy import Site, read_site
 from consent_core import consent
 
 from tests.helpers.dev import DEV_CONFIG, Issue
@@ -51,7 +51,7 @@ def test_the_banner_path_names_its_content() -> None:
     assert banner.VERSIONED_PATH_RE.fullmatch(script.path) and served() == script  # the same wherever rendered
     site = {**DEV_CONFIG.site, "site": {**DEV_CONFIG.site["site"], "privacy_policy_url": "/vie-privee"}}
     assert (
-        banner.render(Site.model_validate(site), DEV_CONFIG.state_cookie_name, DEV_CONFIG.reconsent_version).version
+        banner.render(read_site(site), DEV_CONFIG.state_cookie_name, DEV_CONFIG.reconsent_version).version
         != script.version
     )
     assert banner.render(Site.of(DEV_CONFIG), DEV_CONFIG.state_cookie_name, 99).version != script.version

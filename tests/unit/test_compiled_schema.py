@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from consent_api import schema, site_policy
 from consent_api.schema import CompiledConfig, Site
 from consent_core.config import ConfigError, config_from_dict
 from pydantic import BaseModel, ValidationError
@@ -86,3 +88,44 @@ def test_every_edge_field_the_reader_knows_is_in_the_schema() -> None:
     extra["edge"]["surprise"] = 1
     assert not valid(extra)
     assert {p[1] for p in FIELDS if p[0] == "edge" and len(p) == 2} == set(COMPILED["edge"])
+
+
+# --- The site section as the consent endpoint reads it (consent_api.site_policy) -------------
+
+SITE_READINGS = [
+    (schema.Site, site_policy.Site),
+    (schema.SiteInfo, site_policy.SiteInfo),
+    (schema.ConsentCookie, site_policy.ConsentCookie),
+    (schema.Category, site_policy.Category),
+    (schema.Cookie, site_policy.Cookie),
+]
+
+
+def test_the_endpoint_reads_the_site_section_as_the_schema_writes_it() -> None:
+    written = Site.model_validate(COMPILED["site"]).section()
+    read = site_policy.read_site(written)
+    assert json.loads(json.dumps(dataclasses.asdict(read))) == written
+    assert get_args(schema.Language) == site_policy.LANGUAGES
+
+
+@pytest.mark.parametrize(("model", "reading"), SITE_READINGS, ids=[m.__name__ for m, _ in SITE_READINGS])
+def test_each_site_model_and_its_reading_have_the_same_fields(model: type[BaseModel], reading: type) -> None:
+    assert [field.name for field in dataclasses.fields(reading)] == list(model.model_fields)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda site: site["site"].pop("contact"),
+        lambda site: site["cookies"][0].update(colour="blue"),
+        lambda site: site.pop("consent_mode"),
+        lambda site: site["categories"][0].pop("purpose"),
+    ],
+    ids=["a field missing", "a field unknown", "a section missing", "a nested field missing"],
+)
+def test_a_site_section_the_compiler_did_not_write_is_refused(change: Any) -> None:
+    """A config written by hand or by another version raises, and the handler answers 500: nothing half-read."""
+    section = copy.deepcopy(COMPILED["site"])
+    change(section)
+    with pytest.raises((TypeError, KeyError)):
+        site_policy.read_site(section)

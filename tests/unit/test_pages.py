@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from consent_api import banner, pages
-from consent_api.schema import LANGUAGES, Site
+from consent_api.schema import Site
+from consent_api.site_policy import LANGUAGES, read_site
 from consent_api.texts import UI, choose_language, lifetime_text
 from hypothesis import given
 from hypothesis import strategies as st
@@ -75,11 +76,11 @@ def site() -> dict[str, Any]:
 
 
 def render_preferences(site: dict[str, Any], *args: Any) -> str:
-    return pages.render_preferences(Site.model_validate(site), *args)
+    return pages.render_preferences(read_site(Site.model_validate(site).section()), *args)
 
 
 def render_cookie_page(site: dict[str, Any], lang: str) -> str:
-    return pages.render_cookie_page(Site.model_validate(site), lang)
+    return pages.render_cookie_page(read_site(Site.model_validate(site).section()), lang)
 
 
 def preferences(site: dict[str, Any], lang: str, granted: frozenset[str] | None = None, state: str = "absent") -> str:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from consent_api import banner
-from consent_api.schema import MAX_LIFETIME_MONTHS, Site
+from consent_api import banner, site_policy
+from consent_api.schema import MAX_LIFETIME_MONTHS
 from consent_core.config import ConfigError, config_from_dict
 from hypothesis import given
 from hypothesis import strategies as st
@@ -135,7 +135,10 @@ def test_compiled_config_loads_with_the_standard_library_only(tmp_path: Path) ->
     assert config.classify("__Host-consent")[0] == "necessary"
     assert config.classify("somethingelse")[0] is None
     assert config.consent_max_age == 182 * 86400
-    assert config.banner_path == banner.render(Site.of(config), config.state_cookie_name, config.reconsent_version).path
+    assert (
+        config.banner_path
+        == banner.render(site_policy.Site.of(config), config.state_cookie_name, config.reconsent_version).path
+    )
 
 
 @pytest.mark.parametrize(

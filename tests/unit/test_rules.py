@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import pytest
 import yaml
-from consent_api import banner, pages, routes, texts
+from consent_api import banner, pages, routes, site_policy, texts
 from consent_api.adapter import Request
 from consent_api.models import Submission
 from consent_api.schema import (
@@ -32,7 +32,6 @@ from consent_api.schema import (
     Cookie,
     CookieLocation,
     CookieName,
-    Site,
     SiteInfo,
 )
 from consent_api.store import ReceiptStore
@@ -385,7 +384,7 @@ def test_the_routes_are_the_table_of_paths() -> None:
 
 
 def test_the_pages_and_the_banner_link_to_the_table_of_paths() -> None:
-    site = Site.of(DEV_CONFIG)
+    site = site_policy.Site.of(DEV_CONFIG)
     preferences = pages.render_preferences(site, "fr", None, "absent", "rules-0001", "/")
     cookie_page = pages.render_cookie_page(site, "fr")
     assert f'action="{CONSENT_PATHS["consent"]}"' in preferences
