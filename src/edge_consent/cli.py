@@ -182,6 +182,34 @@ def distribution_command(args: argparse.Namespace) -> int:
         raise CommandError(f"AWS: {exc}") from None
 
 
+def logs_command(args: argparse.Namespace) -> int:
+    """`logs list|tail|retention`: the edge functions' log groups in every region (boto3 only here)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from . import logs
+    from .exports import ExportError, read_stack_outputs
+
+    if not args.stack and not args.stack_outputs:
+        raise CommandError("logs: name the stack (--stack NAME) or give its outputs (--stack-outputs FILE.json)")
+    api = logs.CloudWatchLogs()
+    try:
+        outputs = read_stack_outputs(Path(args.stack_outputs)) if args.stack_outputs else api.stack_outputs(args.stack)
+        if args.distribution_id:
+            outputs = {**outputs, "DistributionId": args.distribution_id}
+        found = logs.groups(outputs, args.function or ())
+        regions = args.region or api.regions()
+        if args.logs_command == "list":
+            return logs.list_groups(api, regions, found, sys.stdout)
+        if args.logs_command == "retention":
+            return logs.set_retention(api, regions, found, args.days, sys.stdout)
+        start = logs.since(args.since, time.time())
+        return logs.tail(api, regions, found, start, args.filter, sys.stdout, follow=args.follow)
+    except (logs.LogsError, ExportError) as exc:
+        raise CommandError(str(exc)) from None
+    except (BotoCoreError, ClientError) as exc:
+        raise CommandError(f"AWS: {exc}") from None
+
+
 def _parameter(text: str) -> tuple[str, str]:
     name, equals, value = text.partition("=")
     if not equals or not name:
@@ -434,6 +462,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute the change on a config as get-distribution-config prints it (with --dry-run)",
     )
     attach_parser.add_argument("--output", metavar="FILE.json", help="write the changed config there")
+
+    logs_parser = commands.add_parser("logs", help="the edge functions' logs, in every region their replicas ran")
+    logs_commands = logs_parser.add_subparsers(dest="logs_command", required=True)
+    logs_verbs = {
+        "list": logs_commands.add_parser("list", help="each log group, region by region, with its retention"),
+        "tail": logs_commands.add_parser("tail", help="the events of every region, merged by time"),
+        "retention": logs_commands.add_parser("retention", help="set every group's retention (made where missing)"),
+    }
+    logs_verbs["retention"].add_argument("days", type=int, help="1, 3, 5, 7, 14, 30, 60, 90, ... 3653")
+    logs_verbs["tail"].add_argument("--since", default="15m", help="15m, 2h, 3d, or a time; default %(default)s")
+    logs_verbs["tail"].add_argument("--filter", help="a CloudWatch Logs filter pattern, such as handler_error")
+    logs_verbs["tail"].add_argument("--follow", action="store_true", help="keep reading every 5 s (Ctrl-C stops)")
+    for logs_verb in logs_verbs.values():
+        logs_verb.add_argument("--stack", help="the edge-consent stack in us-east-1, whose outputs name the functions")
+        logs_verb.add_argument("--stack-outputs", metavar="FILE.json", help="its outputs from a file (describe-stacks)")
+        logs_verb.add_argument(
+            "--function",
+            action="append",
+            help="viewer-request, viewer-response, origin-response, static-response, "
+            "consent-api or cloudfront; repeatable; default all",
+        )
+        logs_verb.add_argument(
+            "--region", action="append", help="only this region; repeatable; default every enabled one"
+        )
+        logs_verb.add_argument(
+            "--distribution-id", metavar="ID", help="a site's own distribution, for CloudFront's group"
+        )
+        logs_verb.set_defaults(run=logs_command)
 
     sam_local_parser = commands.add_parser(
         "sam-local", help="copy sam build's output for sam local invoke, with the development config"

@@ -18,7 +18,7 @@ from consent_core.config import DEFAULT_REGION, DEFAULT_TABLE
 from edge_consent.local.distribution import load_distribution
 from edge_consent.template import conditions, load_template, parameter_values, resolve_ifs
 from tests.helpers import iam
-from tests.helpers.cloudformation import failed_rules
+from tests.helpers.cloudformation import failed_rules, resolved
 from tests.helpers.dev import ROOT
 
 VIEWER = ["ViewerRequestFunction", "ViewerResponseFunction"]
@@ -451,17 +451,6 @@ STACK_ACL = {"Fn::GetAtt": ["ConsentWebAcl", "Arn"]}
 GIVEN_ACL = {"Ref": "WebAclArn"}
 
 
-def resolved(template: dict[str, Any], parameters: dict[str, str]) -> tuple[dict[str, bool], dict[str, Any]]:
-    """The conditions and the resources CloudFormation would create with these parameters."""
-    chosen = conditions(template, parameter_values(template, parameters))
-    resources = {
-        name: resource
-        for name, resource in resolve_ifs(template["Resources"], chosen).items()
-        if chosen.get(resource.get("Condition", ""), True)
-    }
-    return chosen, resources
-
-
 @pytest.mark.parametrize(
     ("parameters", "acl", "output"),
     [
@@ -832,6 +821,10 @@ def referenced(node: Any) -> set[str]:
     return names
 
 
+# The alarms on CloudFront's metrics, which name a distribution (docs/operating.md).
+DISTRIBUTION_ALARMS = {"DistributionErrorRateAlarm", "EdgeFunctionErrorsAlarm"}
+
+
 def with_default(mode: str) -> str:
     """template.yaml's text with CreateDistribution's default set to `mode`."""
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
@@ -863,7 +856,9 @@ def test_without_a_distribution_nothing_names_one(template: dict[str, Any], para
     kinds = {resource["Type"] for resource in resources.values()}
     assert not kinds & {"AWS::CloudFront::Distribution", "AWS::WAFv2::WebACL"}
     # Everything else is there: a site's own distribution runs these functions with these policies.
-    assert set(resources) == set(template["Resources"]) - {"Distribution", "ConsentWebAcl"}
+    assert set(resources) == set(template["Resources"]) - {"Distribution", "ConsentWebAcl", *DISTRIBUTION_ALARMS} - {
+        "AlarmEmailSubscription"
+    }
     for name, resource in resources.items():
         assert not referenced(resource) & {"Distribution", "ConsentWebAcl"}, name
         assert not {resource.get("Condition"), *resource.get("DependsOn", [])} & {"Distribution", "ConsentWebAcl"}
@@ -884,7 +879,7 @@ def test_with_a_distribution_the_stack_is_what_it_was(template: dict[str, Any]) 
     }
     chosen, resources = resolved(template, SITE)
     assert chosen["CreatesDistribution"] and chosen["CreatesWebAcl"]
-    assert set(resources) == set(template["Resources"])
+    assert set(resources) == set(template["Resources"]) - {"AlarmEmailSubscription"}
     distribution = template["Resources"]["Distribution"]
     assert distribution["Condition"] == "CreatesDistribution"
     # Nothing inside the distribution turns on the mode: "true" is the distribution as written.
@@ -894,9 +889,14 @@ def test_with_a_distribution_the_stack_is_what_it_was(template: dict[str, Any]) 
     assert outputs["DistributionId"] == {"Ref": "Distribution"}
     assert outputs["DistributionDomainName"] == {"Fn::GetAtt": ["Distribution", "DomainName"]}
     assert outputs["WebAcl"] == STACK_ACL
-    # Only what names the distribution, or guards it, is conditional on it.
-    conditional = {name for name, r in template["Resources"].items() if r.get("Condition")}
-    assert conditional == {"Distribution", "ConsentWebAcl"}
+    # Only what names the distribution, guards it or watches it is conditional, and the e-mail on an address.
+    conditional = {name: r["Condition"] for name, r in template["Resources"].items() if r.get("Condition")}
+    assert conditional == {
+        "Distribution": "CreatesDistribution",
+        "ConsentWebAcl": "CreatesWebAcl",
+        **dict.fromkeys(DISTRIBUTION_ALARMS, "MonitorsDistribution"),
+        "AlarmEmailSubscription": "NotifiesByEmail",
+    }
 
 
 @pytest.mark.parametrize("mode", ["true", "false"])
