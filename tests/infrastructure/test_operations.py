@@ -13,7 +13,7 @@ import contextlib
 import io
 import json
 import re
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from moto import mock_aws
@@ -193,3 +193,48 @@ def test_cloudwatch_accepts_the_alarms_as_written(template: dict[str, Any], para
         assert {a["AlarmName"] for a in described} == set(found)
         for alarm in described:
             assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+
+
+def dashboard(parameters: dict[str, str]) -> dict[str, Any]:
+    """The dashboard's body as CloudFormation would send it, its `Fn::Sub` filled in."""
+    _, resources = resolved(TEMPLATE, parameters)
+    text, variables = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    values = {
+        "Id": with_values(variables["Id"], {"Distribution": "E1DISTRIBUTION01", **OWN_DISTRIBUTION}),
+        "AWS::StackName": "edge-consent",
+        **{name: f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}" for name in variables if name != "Id"},
+    }
+    body: dict[str, Any] = json.loads(re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], text))
+    return body
+
+
+@pytest.mark.parametrize(
+    ("parameters", "distribution"), [(SITE, "E1DISTRIBUTION01"), (OWN_DISTRIBUTION, "E2QWRUHAPOMQZL")]
+)
+def test_the_dashboard_shows_the_distribution_and_what_the_endpoint_publishes(
+    parameters: dict[str, str], distribution: str
+) -> None:
+    from consent_api.values import Action
+
+    body = dashboard(parameters)
+    metrics = [m for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+    cloudfront = [m for m in metrics if m[0] == "AWS/CloudFront"]
+    assert cloudfront and all(m[2:6] == ["DistributionId", distribution, "Region", "Global"] for m in cloudfront)
+    [line] = emitted_metrics()
+    published = {m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    endpoint = {m[1] for m in metrics if m[0] == "EdgeConsent"}
+    assert {f"Choice_{action}" for action in get_args(Action)} <= endpoint
+    assert all(m[2:4] == ["service", "consent-api"] for m in metrics if m[0] == "EdgeConsent")
+    assert endpoint - {f"Choice_{action}" for action in get_args(Action)} <= published
+    [alarms_widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert len(alarms_widget["properties"]["alarms"]) == 3
+    with mock_aws():
+        import boto3
+
+        boto3.client("cloudwatch", region_name="us-east-1").put_dashboard(
+            DashboardName="edge-consent", DashboardBody=json.dumps(body)
+        )
+
+
+def test_without_a_distribution_to_watch_there_is_no_dashboard() -> None:
+    assert "Dashboard" not in resolved(TEMPLATE, {"CreateDistribution": "false"})[1]

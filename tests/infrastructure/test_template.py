@@ -821,8 +821,8 @@ def referenced(node: Any) -> set[str]:
     return names
 
 
-# The alarms on CloudFront's metrics, which name a distribution (docs/operating.md).
-DISTRIBUTION_ALARMS = {"DistributionErrorRateAlarm", "EdgeFunctionErrorsAlarm"}
+# What watches CloudFront's metrics, which name a distribution (docs/deploying.md, "Alarms").
+DISTRIBUTION_WATCHERS = {"DistributionErrorRateAlarm", "EdgeFunctionErrorsAlarm", "Dashboard"}
 
 
 def with_default(mode: str) -> str:
@@ -856,7 +856,7 @@ def test_without_a_distribution_nothing_names_one(template: dict[str, Any], para
     kinds = {resource["Type"] for resource in resources.values()}
     assert not kinds & {"AWS::CloudFront::Distribution", "AWS::WAFv2::WebACL"}
     # Everything else is there: a site's own distribution runs these functions with these policies.
-    assert set(resources) == set(template["Resources"]) - {"Distribution", "ConsentWebAcl", *DISTRIBUTION_ALARMS} - {
+    assert set(resources) == set(template["Resources"]) - {"Distribution", "ConsentWebAcl", *DISTRIBUTION_WATCHERS} - {
         "AlarmEmailSubscription"
     }
     for name, resource in resources.items():
@@ -894,7 +894,7 @@ def test_with_a_distribution_the_stack_is_what_it_was(template: dict[str, Any]) 
     assert conditional == {
         "Distribution": "CreatesDistribution",
         "ConsentWebAcl": "CreatesWebAcl",
-        **dict.fromkeys(DISTRIBUTION_ALARMS, "MonitorsDistribution"),
+        **dict.fromkeys(DISTRIBUTION_WATCHERS, "MonitorsDistribution"),
         "AlarmEmailSubscription": "NotifiesByEmail",
     }
 
