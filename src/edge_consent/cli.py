@@ -210,6 +210,15 @@ def logs_command(args: argparse.Namespace) -> int:
         raise CommandError(f"AWS: {exc}") from None
 
 
+def report_command(args: argparse.Namespace) -> int:
+    from . import report_run  # pydantic's receipt model, boto3 when a table or CloudWatch is read
+
+    try:
+        return report_run.run(args)
+    except (report_run.ReportError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _parameter(text: str) -> tuple[str, str]:
     name, equals, value = text.partition("=")
     if not equals or not name:
@@ -490,6 +499,25 @@ def build_parser() -> argparse.ArgumentParser:
             "--distribution-id", metavar="ID", help="a site's own distribution, for CloudFront's group"
         )
         logs_verb.set_defaults(run=logs_command)
+
+    report_parser = commands.add_parser(
+        "report", help="what visitors chose and which cookies the site sets, as one HTML page"
+    )
+    report_parser.add_argument("-o", "--output", default="report.html", help="default %(default)s")
+    report_parser.add_argument("--since", help="a date or time (UTC); default 30 days before --until")
+    report_parser.add_argument("--until", help="a date or time (UTC); default now")
+    report_parser.add_argument("--lang", choices=["fr", "en"], default="fr", help="default %(default)s")
+    report_parser.add_argument("--receipts-export", metavar="FILE.jsonl", help="receipts export's JSON lines")
+    report_parser.add_argument("--table", default=policy.DEFAULT_TABLE, help="default %(default)s")
+    report_parser.add_argument("--region", default=policy.DEFAULT_REGION, help="the table's; default %(default)s")
+    report_parser.add_argument("--endpoint-url", help="a local DynamoDB (make run's)")
+    report_parser.add_argument(
+        "--edge-log", action="append", metavar="FILE", help="a log with edge_counts lines (make run's); repeatable"
+    )
+    report_parser.add_argument("--stack", help="read edge_counts from the stack's log groups, every region")
+    report_parser.add_argument("--log-region", action="append", help="only this region's logs; repeatable")
+    report_parser.add_argument("--policy", default=None, help="default the project's policy/policy.yaml")
+    report_parser.set_defaults(run=report_command)
 
     sam_local_parser = commands.add_parser(
         "sam-local", help="copy sam build's output for sam local invoke, with the development config"

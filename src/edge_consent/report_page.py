@@ -1,0 +1,277 @@
+"""The report as one self-contained HTML page, in French or English: no script, no request, nothing to fetch.
+
+Every figure is written as a number in a table, so that a screen reader, a printout and a
+search read the same thing; the bars beside the shares are decoration (`aria-hidden`).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+from .report import ACTIONS, EVENTS, METHODS, Choices, EdgeSeen, InventoryRow, policy_snippet, share
+
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "title": "Rapport de consentement",
+        "period": "Période",
+        "generated": "Généré le",
+        "sources": "Sources lues",
+        "unread": "Non lu",
+        "summary": "En bref",
+        "figure": "Chiffre",
+        "page_views": "Pages vues à la périphérie",
+        "no_choice": "Pages vues sans choix (bannière affichée)",
+        "decisions": "Choix enregistrés",
+        "per_banner": "Choix pour 100 pages vues sans choix",
+        "withdrawals": "Retraits",
+        "gpc": "Choix faits avec Global Privacy Control",
+        "by_day": "Choix par jour",
+        "day": "Jour",
+        "methods": "Comment les visiteurs ont choisi",
+        "method": "Choix",
+        "count": "Nombre",
+        "share": "Part",
+        "opt_in": "Consentement par finalité",
+        "category": "Finalité",
+        "opt_in_rate": "Part des choix qui l'acceptent",
+        "opt_in_by_day": "Consentement par finalité et par jour (%)",
+        "countries": "Par pays",
+        "languages": "Par langue",
+        "collections": "Par moyen (bannière, formulaire, API)",
+        "versions": "Versions de la politique",
+        "states": "Pages vues par état du consentement",
+        "state": "État",
+        "inventory": "Inventaire des cookies",
+        "inventory_intro": "Chaque nom de cookie que la périphérie a vu et traité, les inconnus du catalogue "
+        "d'abord : la notice les oublie.",
+        "name": "Nom",
+        "known": "Au catalogue",
+        "treated_as": "Traité comme",
+        "closest": "Entrée la plus proche",
+        "first_seen": "Vu la première fois",
+        "last_seen": "Vu la dernière fois",
+        "yes": "oui",
+        "no": "non",
+        "to_add": "À ajouter à policy/policy.yaml (cookies:), puis à compléter",
+        "failures": "Réponses en mode dégradé (seuls les cookies nécessaires), par région",
+        "region": "Région",
+        "trigger": "Fonction",
+        "none": "Aucune.",
+        "chain": "Vérification des chaînes de preuves",
+        "chain_ok": "Toutes les chaînes de preuves sont intactes.",
+        "nothing": "Rien sur cette période.",
+    },
+    "en": {
+        "title": "Consent report",
+        "period": "Period",
+        "generated": "Generated on",
+        "sources": "Sources read",
+        "unread": "Not read",
+        "summary": "At a glance",
+        "figure": "Figure",
+        "page_views": "Page views at the edge",
+        "no_choice": "Page views with no choice (banner shown)",
+        "decisions": "Choices recorded",
+        "per_banner": "Choices per 100 page views with no choice",
+        "withdrawals": "Withdrawals",
+        "gpc": "Choices made with Global Privacy Control",
+        "by_day": "Choices by day",
+        "day": "Day",
+        "methods": "How visitors chose",
+        "method": "Choice",
+        "count": "Count",
+        "share": "Share",
+        "opt_in": "Consent by purpose",
+        "category": "Purpose",
+        "opt_in_rate": "Share of choices accepting it",
+        "opt_in_by_day": "Consent by purpose and day (%)",
+        "countries": "By country",
+        "languages": "By language",
+        "collections": "By means (banner, form, API)",
+        "versions": "Policy versions",
+        "states": "Page views by consent state",
+        "state": "State",
+        "inventory": "Cookie inventory",
+        "inventory_intro": "Every cookie name the edge saw and acted on, those missing from the catalogue "
+        "first: the notice forgets them.",
+        "name": "Name",
+        "known": "Catalogued",
+        "treated_as": "Treated as",
+        "closest": "Closest entry",
+        "first_seen": "First seen",
+        "last_seen": "Last seen",
+        "yes": "yes",
+        "no": "no",
+        "to_add": "To add to policy/policy.yaml (cookies:), then to complete",
+        "failures": "Answers that failed closed (necessary cookies only), by region",
+        "region": "Region",
+        "trigger": "Function",
+        "none": "None.",
+        "chain": "Evidence chain check",
+        "chain_ok": "Every evidence chain is intact.",
+        "nothing": "Nothing in this period.",
+    },
+}
+
+CSS = (
+    "body{font:16px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#111;"
+    "background:#fff}h1,h2{line-height:1.2}table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
+    "th,td{border:1px solid #767676;padding:.25rem .5rem;text-align:left;vertical-align:top}"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}.bar{display:inline-block;height:.7rem;"
+    "background:#1d4ed8;margin-left:.4rem}pre{background:#f3f4f6;padding:.5rem;overflow:auto}"
+    ".warn{color:#8a1c00}"
+)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} %"
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: frozenset[int] | set[int] = frozenset()) -> str:
+    head = "".join(f'<th scope="col">{_e(h)}</th>' for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<th scope="row">{cell}</th>'
+            if i == 0
+            else f'<td class="n">{cell}</td>'
+            if i in numeric
+            else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _shares(t: dict[str, str], counts: dict[Any, int], total: int, label: str) -> str:
+    if not counts:
+        return f"<p>{_e(t['nothing'])}</p>"
+    rows = []
+    for key, count in sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))):
+        part = share(count, total)
+        bar = f'<span class="bar" style="width:{(part or 0) / 4:.1f}rem" aria-hidden="true"></span>'
+        rows.append([_e(key), f"{count:,}", _percent(part) + bar])
+    return _table([label, t["count"], t["share"]], rows, {1, 2})
+
+
+def render(
+    lang: str,
+    site: str,
+    since: float,
+    until: float,
+    now: float,
+    choices: Choices,
+    edge: EdgeSeen,
+    rows: list[InventoryRow],
+    categories: list[str],
+    catalogue_categories: dict[str, str],
+    sources: list[str],
+    unread: list[str],
+) -> str:
+    t = TEXTS[lang]
+    colon = "\u00a0:" if lang == "fr" else ":"  # French puts a (non-breaking) space before a colon
+    parts = [
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(t['title'])} – {_e(site)}</title><style>{CSS}</style></head><body><main>",
+        f"<h1>{_e(t['title'])} – {_e(site)}</h1>",
+        f"<p>{_e(t['period'])}{colon} {_e(_time(since))} → {_e(_time(until))}. "
+        f"{_e(t['generated'])} {_e(_time(now))}.</p>",
+        f"<p>{_e(t['sources'])}{colon} {_e('; '.join(sources))}</p>",
+    ]
+    for problem in unread:
+        parts.append(f'<p class="warn">{_e(t["unread"])}{colon} {_e(problem)}</p>')
+    withdrawals = sum(c["withdrawn"] for c in choices.by_day.values())
+    summary = [
+        [_e(t["page_views"]), f"{edge.page_views:,}"],
+        [_e(t["no_choice"]), f"{edge.no_choice:,}"],
+        [_e(t["decisions"]), f"{choices.decisions:,}"],
+        [_e(t["per_banner"]), _percent(share(choices.decisions, edge.no_choice))],
+        [_e(t["withdrawals"]), f"{withdrawals:,}"],
+        [_e(t["gpc"]), f"{choices.gpc:,} ({_percent(share(choices.gpc, choices.total))})"],
+    ]
+    parts += [f"<h2>{_e(t['summary'])}</h2>", _table([t["figure"], t["count"]], summary, {1})]
+    parts.append(f"<h2>{_e(t['by_day'])}</h2>")
+    days = [[_e(d), *(f"{c[e]:,}" for e in EVENTS)] for d, c in sorted(choices.by_day.items())]
+    parts.append(_table([t["day"], *EVENTS], days, {1, 2, 3, 4}) if days else f"<p>{_e(t['nothing'])}</p>")
+    parts += [
+        f"<h2>{_e(t['methods'])}</h2>",
+        _shares(t, {m: choices.methods[m] for m in METHODS if choices.methods[m]}, choices.total, t["method"]),
+    ]
+    parts.append(f"<h2>{_e(t['opt_in'])}</h2>")
+    parts.append(
+        _table(
+            [t["category"], t["opt_in_rate"]],
+            [[_e(c), _percent(choices.opt_in(c))] for c in categories],
+            {1},
+        )
+    )
+    by_day = sorted(choices.decisions_by_day)
+    if by_day:
+        parts.append(f"<h2>{_e(t['opt_in_by_day'])}</h2>")
+        rows_by_day = [
+            [_e(d), *(_percent(share(choices.granted_by_day[d][c], choices.decisions_by_day[d])) for c in categories)]
+            for d in by_day
+        ]
+        parts.append(_table([t["day"], *categories], rows_by_day, set(range(1, len(categories) + 1))))
+    for key, counts in (
+        ("countries", choices.countries),
+        ("languages", choices.languages),
+        ("collections", choices.collections),
+        ("versions", choices.policy_versions),
+    ):
+        parts += [f"<h2>{_e(t[key])}</h2>", _shares(t, dict(counts), choices.total, t[key])]
+    parts += [f"<h2>{_e(t['states'])}</h2>", _shares(t, dict(edge.views), edge.page_views, t["state"])]
+    parts += [f"<h2>{_e(t['inventory'])}</h2>", f"<p>{_e(t['inventory_intro'])}</p>"]
+    if rows:
+        table_rows = [
+            [
+                f"<code>{_e(r.name)}</code>",
+                _e(t["yes"] if r.known else t["no"]),
+                _e(r.category or "–"),
+                f"<code>{_e(r.closest)}</code>" if r.closest else "–",
+                *(f"{r.actions.get(a, 0):,}" for a in ACTIONS),
+                _e(_time(r.first)),
+                _e(_time(r.last)),
+            ]
+            for r in rows
+        ]
+        parts.append(
+            _table(
+                [t["name"], t["known"], t["treated_as"], t["closest"], *ACTIONS, t["first_seen"], t["last_seen"]],
+                table_rows,
+                set(range(4, 4 + len(ACTIONS))),
+            )
+        )
+        unknown = [r for r in rows if not r.known]
+        if unknown:
+            snippets = "\n".join(policy_snippet(r, catalogue_categories) for r in unknown)
+            parts.append(f"<h3>{_e(t['to_add'])}</h3><pre><code>{_e(snippets)}</code></pre>")
+    else:
+        parts.append(f"<p>{_e(t['nothing'])}</p>")
+    parts.append(f"<h2>{_e(t['failures'])}</h2>")
+    if edge.failures:
+        failure_rows = [[_e(region), _e(trigger), f"{n:,}"] for (region, trigger), n in sorted(edge.failures.items())]
+        parts.append(_table([t["region"], t["trigger"], t["count"]], failure_rows, {2}))
+    else:
+        parts.append(f"<p>{_e(t['none'])}</p>")
+    parts.append(f"<h2>{_e(t['chain'])}</h2>")
+    if choices.chain_problems:
+        items = "".join(f"<li>{_e(p)}</li>" for p in choices.chain_problems[:100])
+        parts.append(f'<ul class="warn">{items}</ul>')
+    else:
+        parts.append(f"<p>{_e(t['chain_ok'])}</p>")
+    parts.append("</main></body></html>")
+    return "\n".join(parts)
