@@ -16,7 +16,7 @@ STAMP_SAM := $(VENV_SAM)/$(call made_from,requirements/sam.txt)
 VENV_PINS := .venv-pins
 STAMP_PINS := $(VENV_PINS)/$(call made_from,requirements/pins.txt)
 
-.PHONY: test lint fix suite unit test-lambda-python sam-check sam-local cost bench events config clean run browser-deps screenshots load pins \
+.PHONY: test lint fix suite unit test-lambda-python sam-check sam-local cost bench events config clean run browser-deps screenshots load report pins \
 	build-ViewerRequestFunction build-ViewerResponseFunction build-OriginResponseFunction build-ConsentApiFunction \
 	build-StaticResponseFunction build-EdgeConfigFunction build-SharedLayer
 
@@ -139,6 +139,11 @@ events: $(STAMP)
 # What a page view costs at the edge, before and after a change: Chromium through the local edge.
 cost: $(STAMP) browser-deps
 	$(BIN)/python benchmarks/page_view_cost.py
+
+# The consent report of a few hundred visitors through the local edge (edge-consent report's page),
+# and its picture in the docs.
+report: $(STAMP) browser-deps
+	$(BIN)/python -m edge_consent.local.visits --visitors 300 -o report.html --screenshot docs/screenshots/report.png
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_hot_path.py

@@ -256,6 +256,7 @@ def run_command(args: argparse.Namespace) -> int:
         region=args.region,
         cache=not args.no_cache,
         parameters=dict(args.parameter),
+        function_log=Path(args.function_log) if args.function_log else None,
     )
     try:
         return server.run(options)
@@ -415,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--viewer-country", default="FR", help="CloudFront-Viewer-Country, where a policy forwards it (default FR)"
     )
     run_parser.add_argument("--no-cache", action="store_true", help="send every request to the origin")
+    run_parser.add_argument(
+        "--function-log", metavar="FILE", help="keep the functions' log lines there (edge_counts for the report)"
+    )
     run_parser.add_argument(
         "--parameter",
         action="append",

@@ -115,6 +115,28 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+# The words of the figures' own values, in each language.
+LABELS: dict[str, dict[str, str]] = {
+    "fr": {
+        "given": "donné", "refused": "refusé", "updated": "modifié", "withdrawn": "retiré",
+        "accept_all": "tout accepter", "reject_all": "tout refuser", "custom": "personnalisé", "withdraw": "retrait",
+        "absent": "aucun choix", "valid": "choix valide", "outdated": "politique changée depuis",
+        "expired": "expiré", "invalid": "invalide", "error": "erreur",
+        "stripped": "retiré des requêtes", "removed": "Set-Cookie supprimé", "capped": "durée réduite",
+        "deleted": "effacé du navigateur", "unknown_in_request": "inconnu (requêtes)",
+        "unknown_in_response": "inconnu (réponses)", "banner": "bannière", "form": "formulaire", "api": "API",
+    },
+    "en": {
+        "given": "given", "refused": "refused", "updated": "updated", "withdrawn": "withdrawn",
+        "accept_all": "accept all", "reject_all": "reject all", "custom": "custom", "withdraw": "withdrawal",
+        "absent": "no choice", "valid": "valid choice", "outdated": "policy changed since",
+        "expired": "expired", "invalid": "invalid", "error": "error",
+        "stripped": "stripped from requests", "removed": "Set-Cookie removed", "capped": "lifetime capped",
+        "deleted": "deleted from browsers", "unknown_in_request": "unknown (requests)",
+        "unknown_in_response": "unknown (responses)", "banner": "banner", "form": "form", "api": "API",
+    },
+}  # fmt: skip
+
 CSS = (
     "body{font:16px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#111;"
     "background:#fff}h1,h2{line-height:1.2}table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
@@ -133,8 +155,20 @@ def _time(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} %"
+class Numbers:
+    """Counts and shares as the page's language writes them: `1 224` and `41,5 %`, or `1,224` and `41.5%`."""
+
+    def __init__(self, lang: str) -> None:
+        self.french = lang == "fr"
+
+    def count(self, value: int) -> str:
+        text = f"{value:,}"
+        return text.replace(",", "\u202f") if self.french else text
+
+    def share(self, value: float | None) -> str:
+        if value is None:
+            return "–"
+        return f"{value:.1f}".replace(".", ",") + "\u202f%" if self.french else f"{value:.1f}%"
 
 
 def _table(headers: list[str], rows: list[list[Any]], numeric: frozenset[int] | set[int] = frozenset()) -> str:
@@ -155,15 +189,17 @@ def _table(headers: list[str], rows: list[list[Any]], numeric: frozenset[int] | 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _shares(t: dict[str, str], counts: dict[Any, int], total: int, label: str) -> str:
+def _shares(
+    t: dict[str, str], num: Numbers, words: dict[str, str], counts: dict[Any, int], total: int, label: str
+) -> str:
     if not counts:
         return f"<p>{_e(t['nothing'])}</p>"
     rows = []
     for key, count in sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))):
         part = share(count, total)
         bar = f'<span class="bar" style="width:{(part or 0) / 4:.1f}rem" aria-hidden="true"></span>'
-        rows.append([_e(key), f"{count:,}", _percent(part) + bar])
-    return _table([label, t["count"], t["share"]], rows, {1, 2})
+        rows.append([_e(words.get(str(key), key)), num.count(count), num.share(part) + bar])
+    return _table([label, t["count"], t["share"]], rows, {1})
 
 
 def render(
@@ -175,12 +211,12 @@ def render(
     choices: Choices,
     edge: EdgeSeen,
     rows: list[InventoryRow],
-    categories: list[str],
+    categories: dict[str, str],  # id -> its name in `lang`, in the policy's order
     catalogue_categories: dict[str, str],
     sources: list[str],
     unread: list[str],
 ) -> str:
-    t = TEXTS[lang]
+    t, words, num = TEXTS[lang], LABELS[lang], Numbers(lang)
     colon = "\u00a0:" if lang == "fr" else ":"  # French puts a (non-breaking) space before a colon
     parts = [
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">',
@@ -195,26 +231,29 @@ def render(
         parts.append(f'<p class="warn">{_e(t["unread"])}{colon} {_e(problem)}</p>')
     withdrawals = sum(c["withdrawn"] for c in choices.by_day.values())
     summary = [
-        [_e(t["page_views"]), f"{edge.page_views:,}"],
-        [_e(t["no_choice"]), f"{edge.no_choice:,}"],
-        [_e(t["decisions"]), f"{choices.decisions:,}"],
-        [_e(t["per_banner"]), _percent(share(choices.decisions, edge.no_choice))],
-        [_e(t["withdrawals"]), f"{withdrawals:,}"],
-        [_e(t["gpc"]), f"{choices.gpc:,} ({_percent(share(choices.gpc, choices.total))})"],
+        [_e(t["page_views"]), num.count(edge.page_views)],
+        [_e(t["no_choice"]), num.count(edge.no_choice)],
+        [_e(t["decisions"]), num.count(choices.decisions)],
+        [_e(t["per_banner"]), num.share(share(choices.decisions, edge.no_choice))],
+        [_e(t["withdrawals"]), num.count(withdrawals)],
+        [_e(t["gpc"]), f"{num.count(choices.gpc)} ({num.share(share(choices.gpc, choices.total))})"],
     ]
     parts += [f"<h2>{_e(t['summary'])}</h2>", _table([t["figure"], t["count"]], summary, {1})]
     parts.append(f"<h2>{_e(t['by_day'])}</h2>")
-    days = [[_e(d), *(f"{c[e]:,}" for e in EVENTS)] for d, c in sorted(choices.by_day.items())]
-    parts.append(_table([t["day"], *EVENTS], days, {1, 2, 3, 4}) if days else f"<p>{_e(t['nothing'])}</p>")
+    days = [[_e(d), *(num.count(c[e]) for e in EVENTS)] for d, c in sorted(choices.by_day.items())]
+    events = [words[e] for e in EVENTS]
+    parts.append(_table([t["day"], *events], days, {1, 2, 3, 4}) if days else f"<p>{_e(t['nothing'])}</p>")
     parts += [
         f"<h2>{_e(t['methods'])}</h2>",
-        _shares(t, {m: choices.methods[m] for m in METHODS if choices.methods[m]}, choices.total, t["method"]),
+        _shares(
+            t, num, words, {m: choices.methods[m] for m in METHODS if choices.methods[m]}, choices.total, t["method"]
+        ),
     ]
     parts.append(f"<h2>{_e(t['opt_in'])}</h2>")
     parts.append(
         _table(
             [t["category"], t["opt_in_rate"]],
-            [[_e(c), _percent(choices.opt_in(c))] for c in categories],
+            [[_e(name), num.share(choices.opt_in(c))] for c, name in categories.items()],
             {1},
         )
     )
@@ -222,27 +261,28 @@ def render(
     if by_day:
         parts.append(f"<h2>{_e(t['opt_in_by_day'])}</h2>")
         rows_by_day = [
-            [_e(d), *(_percent(share(choices.granted_by_day[d][c], choices.decisions_by_day[d])) for c in categories)]
+            [_e(d), *(num.share(share(choices.granted_by_day[d][c], choices.decisions_by_day[d])) for c in categories)]
             for d in by_day
         ]
-        parts.append(_table([t["day"], *categories], rows_by_day, set(range(1, len(categories) + 1))))
+        parts.append(_table([t["day"], *categories.values()], rows_by_day, set(range(1, len(categories) + 1))))
     for key, counts in (
         ("countries", choices.countries),
         ("languages", choices.languages),
         ("collections", choices.collections),
         ("versions", choices.policy_versions),
     ):
-        parts += [f"<h2>{_e(t[key])}</h2>", _shares(t, dict(counts), choices.total, t[key])]
-    parts += [f"<h2>{_e(t['states'])}</h2>", _shares(t, dict(edge.views), edge.page_views, t["state"])]
+        parts += [f"<h2>{_e(t[key])}</h2>", _shares(t, num, words, dict(counts), choices.total, t[key])]
+    parts += [f"<h2>{_e(t['states'])}</h2>", _shares(t, num, words, dict(edge.views), edge.page_views, t["state"])]
     parts += [f"<h2>{_e(t['inventory'])}</h2>", f"<p>{_e(t['inventory_intro'])}</p>"]
     if rows:
+        actions = [words[a] for a in ACTIONS]
         table_rows = [
             [
                 f"<code>{_e(r.name)}</code>",
                 _e(t["yes"] if r.known else t["no"]),
-                _e(r.category or "–"),
+                _e(categories.get(r.category or "", r.category or "–")),
                 f"<code>{_e(r.closest)}</code>" if r.closest else "–",
-                *(f"{r.actions.get(a, 0):,}" for a in ACTIONS),
+                *(num.count(r.actions.get(a, 0)) for a in ACTIONS),
                 _e(_time(r.first)),
                 _e(_time(r.last)),
             ]
@@ -250,7 +290,7 @@ def render(
         ]
         parts.append(
             _table(
-                [t["name"], t["known"], t["treated_as"], t["closest"], *ACTIONS, t["first_seen"], t["last_seen"]],
+                [t["name"], t["known"], t["treated_as"], t["closest"], *actions, t["first_seen"], t["last_seen"]],
                 table_rows,
                 set(range(4, 4 + len(ACTIONS))),
             )
@@ -263,7 +303,8 @@ def render(
         parts.append(f"<p>{_e(t['nothing'])}</p>")
     parts.append(f"<h2>{_e(t['failures'])}</h2>")
     if edge.failures:
-        failure_rows = [[_e(region), _e(trigger), f"{n:,}"] for (region, trigger), n in sorted(edge.failures.items())]
+        failures = sorted(edge.failures.items())
+        failure_rows = [[_e(region), _e(trigger), num.count(n)] for (region, trigger), n in failures]
         parts.append(_table([t["region"], t["trigger"], t["count"]], failure_rows, {2}))
     else:
         parts.append(f"<p>{_e(t['none'])}</p>")

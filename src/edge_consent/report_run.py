@@ -131,7 +131,7 @@ def run(args: Any) -> int:
         choices,
         edge,
         rows,
-        [category.id for category in loaded.categories],
+        {category.id: category.name[args.lang] for category in loaded.categories},
         catalogue,
         sources,
         unread,

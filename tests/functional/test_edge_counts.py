@@ -10,11 +10,15 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import pytest
 from consent_edge import runtime, tally
 
+from edge_consent.local import server
+from edge_consent.local.edge import HttpRequest
+from edge_consent.local.server import OriginClient
 from functions.origin_response import app as origin_response
 from functions.viewer_request import app as viewer_request
 from functions.viewer_response import app as viewer_response
@@ -154,3 +158,26 @@ def test_counting_never_costs_an_answer(clock: Clock, monkeypatch: pytest.Monkey
     monkeypatch.setattr(tally.Tally, "close", refuses)
     request = viewer_request.lambda_handler(copy.deepcopy(event("viewer-request/reject-all")))
     assert request["headers"]["x-consent-state"] == [{"key": "X-Consent-State", "value": "valid"}]
+
+
+def test_a_local_run_keeps_its_function_log_and_writes_the_last_counts_when_it_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `make report` reads: a Lambda container takes its last minute with it; the local run writes it."""
+    for name in server.RUN_ENV:  # the run sets these for its functions; they come back as they were
+        monkeypatch.setenv(name, "before")
+        monkeypatch.delenv(name)
+    tally.forget()
+    function_log = tmp_path / "functions.log"
+    running = server.start(server.Options(port=0, function_log=function_log), io.StringIO())
+    try:
+        for cookie in ([], ["lang=fr"]):
+            headers = [("Host", "localhost"), ("Accept", "text/html"), *(("Cookie", c) for c in cookie)]
+            answer = OriginClient(running.edge_url)(HttpRequest("GET", "/", "", headers), "localhost")
+            assert answer.status == 200
+    finally:
+        running.stop()
+    lines = [json.loads(line) for line in function_log.read_text().splitlines() if '"edge_counts"' in line]
+    views = {line["trigger"]: line["views"] for line in lines}
+    assert views["viewer-request"] == {"absent": 2}
+    assert function_log.exists()  # kept: the run removes only its own temporary files

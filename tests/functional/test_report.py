@@ -140,14 +140,28 @@ def test_the_page_from_an_export_and_a_log(tmp_path: Path, capsys: pytest.Captur
     page = out.read_text(encoding="utf-8")
     assert table_row(page, "Page views with no choice (banner shown)") == ["100"]
     assert table_row(page, "Choices recorded") == ["3"]
-    assert table_row(page, "Choices per 100 page views with no choice") == ["3.0 %"]
-    assert table_row(page, "analytics") == ["66.7 %"]
+    assert table_row(page, "Choices per 100 page views with no choice") == ["3.0%"]
+    assert table_row(page, "Audience measurement") == ["66.7%"]
     assert table_row(page, DAY) == ["2", "1", "0", "0"]
     # What could not be read is on the page and on stderr, and the rest is reported
     for problem in ("1 lines are not receipts", "gone", "1 edge_counts lines could not be read"):
         assert problem in page and problem in printed.err
     assert '- name: "_ttp"' in html.unescape(page)
     assert not (tmp_path / "report.html.partial").exists()
+
+
+def test_the_french_page_writes_numbers_as_french_does(tmp_path: Path) -> None:
+    export = tmp_path / "receipts.jsonl"
+    export.write_text("".join(json.dumps(r.public()) + "\n" for r in known_receipts()))
+    log = tmp_path / "edge.log"
+    log.write_text("\n".join([*EDGE_LOG, edge_line("viewer-request", "eu-west-3", T_DAY, views={"absent": 1200})]))
+    out = tmp_path / "rapport.html"
+    args = ["report", "--receipts-export", str(export), "--edge-log", str(log), "-o", str(out)]
+    assert cli.main([*args, "--since", SINCE, "--until", UNTIL]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert table_row(page, "Pages vues sans choix (bannière affichée)") == ["1\u202f300"]
+    assert table_row(page, "Mesure d'audience")[0].startswith("66,7\u202f%")
+    assert table_row(page, "tout refuser")[0] == "1"
 
 
 def test_no_receipts_and_no_log_still_write_a_page(tmp_path: Path) -> None:

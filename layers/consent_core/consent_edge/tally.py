@@ -68,12 +68,12 @@ class Tally:
     def empty(self) -> bool:
         return not (self.views or self.cookies or self.failures)
 
-    def close(self, trigger: str, now: float) -> None:
-        """Write the counts since the last line when a minute has passed, and start again; else nothing."""
-        if self.since is None:
+    def close(self, trigger: str, now: float, last: bool = False) -> None:
+        """Write the counts since the last line when a minute has passed (or `last`), and start again; else nothing."""
+        if self.since is None and not last:
             self.since = now
             return
-        if now - self.since < FLUSH_SECONDS:
+        if not last and now - (self.since or now) < FLUSH_SECONDS:
             return
         if not self.empty():
             line = {
@@ -81,7 +81,7 @@ class Tally:
                 "event": "edge_counts",
                 "trigger": trigger,
                 "region": os.environ.get("AWS_REGION", "local"),
-                "since": round(self.since, 3),
+                "since": round(self.since if self.since is not None else now, 3),
                 "until": round(now, 3),
                 "views": self.views,
                 "cookies": self.cookies,
@@ -101,6 +101,12 @@ def of(trigger: str) -> Tally:
     if counts is None:
         counts = _COUNTS[trigger] = Tally()
     return counts
+
+
+def close_all(now: float) -> None:
+    """Every trigger's counts written now, whatever the minute: the local run's, when it stops."""
+    for trigger, counts in _COUNTS.items():
+        counts.close(trigger, now, last=True)
 
 
 def forget() -> None:

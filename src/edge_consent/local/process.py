@@ -43,11 +43,12 @@ class LocalEdgeProcess:
             self.process.kill()
 
 
-def spawn(console: Path, timeout: float = 60) -> LocalEdgeProcess:
-    """Start `edge-consent run` on a free port, its output in `console`; return once it has said where it is."""
+def spawn(console: Path, timeout: float = 60, extra: list[str] | None = None) -> LocalEdgeProcess:
+    """Start `edge-consent run` on a free port (and `extra` options), its output in `console`; return once it has
+    said where it is."""
     with console.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "edge_consent.cli", "run", "--port", "0"],
+            [sys.executable, "-m", "edge_consent.cli", "run", "--port", "0", *(extra or [])],
             cwd=project.root(),
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=out,

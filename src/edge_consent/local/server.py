@@ -17,6 +17,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from consent_core.config import CONFIG_ENV, forget_loaded_configs
+from consent_edge import tally
 
 from .. import policy, project
 from ..table import create_table
@@ -53,6 +55,7 @@ class Options:
     distribution_config: Path | None = None
     stack_outputs: Path | None = None  # the stack's outputs: the ids of its policies and versions in that config
     origins: dict[str, str] = field(default_factory=dict)  # origin id -> URL (`--origin ID=URL`)
+    function_log: Path | None = None  # where the functions' lines go, kept after the run (default: a temporary file)
 
 
 def local_config(
@@ -275,7 +278,8 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
 
     # The functions' own log lines (CloudWatch's, once deployed) go to a file; the console
     # keeps one line per request.
-    log = (workdir / "functions.log").open("a", encoding="utf-8", buffering=1)
+    log_path = options.function_log or workdir / "functions.log"
+    log = log_path.open("a", encoding="utf-8", buffering=1)
     saved = sys.stdout, warnings.showwarning, FUNCTION_LOG.target
 
     def restore() -> None:
@@ -286,6 +290,9 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
         log.write(f"{category.__name__}: {message}\n")
 
     stoppers.append(restore)
+    # Unlike a Lambda container, the run writes each function's last counts when it stops
+    # (edge_counts: the report reads them), before its log is closed.
+    stoppers.append(lambda: tally.close_all(time.time()))
     FUNCTION_LOG.target = log
     sys.stdout, warnings.showwarning = FUNCTION_LOG, log_warning
     handlers = {name: load_handler(spec, fresh=True) for name, spec in distribution.functions.items()}
@@ -310,7 +317,7 @@ def _start(options: Options, console: TextIO, stoppers: list[Callable[[], None]]
         *_origin_lines(site, given, origin_label),
         f"  DynamoDB: {endpoint} ({where}), table {options.table}",
         f"  config: {config_path} - the DEVELOPMENT key and config: never deploy them",
-        f"  function logs: {workdir / 'functions.log'} (removed when the run stops)",
+        f"  function logs: {log_path}" + ("" if options.function_log else " (removed when the run stops)"),
         f"  cache: {'as the cache policies say (--no-cache: none)' if options.cache else 'none (--no-cache)'}",
         "  method path  status  consent  cache  stripped  set-cookie removed  capped  deleted  time",
     ):
