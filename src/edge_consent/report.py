@@ -27,6 +27,18 @@ NO_CHOICE_STATES = ("absent", "outdated", "expired", "invalid")  # the banner is
 ACTIONS = ("stripped", "removed", "capped", "deleted", "unknown_in_request", "unknown_in_response")
 
 
+BUCKETS = (86400, 3600, 60)  # a chart's step: a day, an hour or a minute
+
+
+def bucket(times: Iterable[float]) -> int:
+    """The longest step that gives a chart of these times two points at least (a minute at the shortest)."""
+    moments = list(times)
+    if not moments:
+        return BUCKETS[0]
+    first, last = min(moments), max(moments)
+    return next((size for size in BUCKETS if last // size > first // size), BUCKETS[-1])
+
+
 def day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d")
 
@@ -51,6 +63,7 @@ class Choices:
     policy_versions: Counter[int] = field(default_factory=Counter)
     gpc: int = 0
     chain_problems: list[str] = field(default_factory=list)
+    moments: list[tuple[float, str, tuple[str, ...]]] = field(default_factory=list)  # (time, event, granted)
 
     @property
     def decisions(self) -> int:
@@ -81,6 +94,7 @@ def read_choices(receipts: Iterable[Receipt], since: float, until: float, now: f
         figures.collections[receipt.collection] += 1
         figures.policy_versions[receipt.policy_version] += 1
         figures.gpc += receipt.gpc
+        figures.moments.append((moment, receipt.event, receipt.granted))
         if receipt.event != "withdrawn":
             figures.decisions_by_day[when] += 1
             for category in receipt.granted:
@@ -106,6 +120,8 @@ class EdgeSeen:
 
     lines: int = 0
     views: Counter[str] = field(default_factory=Counter)
+    views_by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # day -> state -> n
+    views_at: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (a line's start, its views)
     cookies: dict[str, CookieSeen] = field(default_factory=dict)
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)  # (region, trigger) -> answers
     regions: set[str] = field(default_factory=set)
@@ -146,7 +162,10 @@ def read_edge(messages: Iterable[str], since: float, until: float) -> tuple[Edge
                 continue
             seen.lines += 1
             seen.regions.add(str(line.get("region", "?")))
-            seen.views.update({str(k): int(v) for k, v in line.get("views", {}).items()})
+            views = {str(k): int(v) for k, v in line.get("views", {}).items()}
+            seen.views.update(views)
+            seen.views_by_day[day(start)].update(views)
+            seen.views_at.append((start, views))
             for action, names in line.get("cookies", {}).items():
                 for name, count in names.items():
                     cookie = seen.cookies.setdefault(str(name), CookieSeen(str(name)))

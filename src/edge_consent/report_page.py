@@ -1,16 +1,35 @@
-"""The report as one self-contained HTML page, in French or English: no script, no request, nothing to fetch.
+"""The report as one self-contained HTML page, in French or English: nothing to fetch, no network needed.
 
 Every figure is written as a number in a table, so that a screen reader, a printout and a
-search read the same thing; the bars beside the shares are decoration (`aria-hidden`).
+search read the same thing. The charts above the tables draw the same figures over time
+with uPlot (MIT; its minified script and style are embedded, 53 KB, in `vendor/uplot`,
+the version pinned in tests/node and checked byte for byte), and are hidden from
+assistive technology, which reads the tables; the bars beside the shares are decoration.
 """
 
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from .report import ACTIONS, EVENTS, METHODS, Choices, EdgeSeen, InventoryRow, policy_snippet, share
+from consent_core.config import NECESSARY
+
+from .report import (
+    ACTIONS,
+    EVENTS,
+    METHODS,
+    NO_CHOICE_STATES,
+    Choices,
+    EdgeSeen,
+    InventoryRow,
+    bucket,
+    policy_snippet,
+    share,
+)
 
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
@@ -62,6 +81,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "chain": "Vérification des chaînes de preuves",
         "chain_ok": "Toutes les chaînes de preuves sont intactes.",
         "nothing": "Rien sur cette période.",
+        "chart_note": "Graphique, {step} : les chiffres sont dans les tableaux.",
+        "step_86400": "par jour",
+        "step_3600": "par heure",
+        "step_60": "par minute",
+        "views_by_day": "Pages vues par jour",
+        "with_choice": "avec un choix valide",
+        "without_choice": "sans choix (bannière)",
     },
     "en": {
         "title": "Consent report",
@@ -112,6 +138,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "chain": "Evidence chain check",
         "chain_ok": "Every evidence chain is intact.",
         "nothing": "Nothing in this period.",
+        "chart_note": "Chart, {step}: the figures are in the tables.",
+        "step_86400": "by day",
+        "step_3600": "by hour",
+        "step_60": "by minute",
+        "views_by_day": "Page views by day",
+        "with_choice": "with a valid choice",
+        "without_choice": "with no choice (banner)",
     },
 }
 
@@ -143,8 +176,98 @@ CSS = (
     "th,td{border:1px solid #767676;padding:.25rem .5rem;text-align:left;vertical-align:top}"
     "td.n{text-align:right;font-variant-numeric:tabular-nums}.bar{display:inline-block;height:.7rem;"
     "background:#1d4ed8;margin-left:.4rem}pre{background:#f3f4f6;padding:.5rem;overflow:auto}"
-    ".warn{color:#8a1c00}"
+    ".warn{color:#8a1c00}.chart{margin:0 0 .5rem}.legend{list-style:none;padding:0;display:flex;"
+    "flex-wrap:wrap;gap:1rem}.swatch{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem}"
+    "figcaption{font-size:.9rem;color:#444}"
 )
+
+
+UPLOT = Path(__file__).with_name("vendor") / "uplot"
+UPLOT_VERSION = "1.6.32"  # tests/node/package.json's, whose files these are
+COLOURS = ["#1d4ed8", "#b91c1c", "#047857", "#a16207", "#6d28d9", "#0e7490", "#be185d"]
+# Draws each chart of #chart-data into its element: one x (Unix seconds, a step apart), a y a series.
+DRAW = """(function () {
+  var charts = JSON.parse(document.getElementById("chart-data").textContent);
+  charts.forEach(function (chart) {
+    var box = document.getElementById(chart.id);
+    var series = [{}].concat(chart.series.map(function (name, i) {
+      return {label: name, stroke: chart.colours[i], width: 2, points: {show: true, size: 6}};
+    }));
+    var percent = function (u, ticks) { return ticks.map(function (v) { return v + " %"; }); };
+    new uPlot({width: Math.max(320, Math.min(900, box.clientWidth)), height: 240, series: series,
+      legend: {show: false}, cursor: {show: false},
+      scales: {x: {time: true}, y: chart.percent ? {range: [0, 100]} : {}},
+      axes: [{}, chart.percent ? {values: percent} : {}]}, [chart.x].concat(chart.y), box);
+  });
+})();"""
+
+
+def _chart(chart_id: str, series: list[str], note: str) -> str:
+    """The chart's place, its legend (the series' names beside their colours), hidden from assistive technology."""
+    legend = "".join(
+        f'<li><span class="swatch" style="background:{COLOURS[i % len(COLOURS)]}"></span>{_e(name)}</li>'
+        for i, name in enumerate(series)
+    )
+    return (
+        f'<figure class="chart" aria-hidden="true"><div id="{chart_id}" class="plot"></div>'
+        f'<ul class="legend">{legend}</ul><figcaption>{_e(note)}</figcaption></figure>'
+    )
+
+
+def _series(chart_id: str, xs: list[float], series: dict[str, list[Any]], percent: bool) -> dict[str, Any]:
+    return {
+        "id": chart_id,
+        "x": xs,
+        "series": list(series),
+        "y": list(series.values()),
+        "colours": [COLOURS[i % len(COLOURS)] for i in range(len(series))],
+        "percent": percent,
+    }
+
+
+def _slots(times: Iterable[float], step: int) -> tuple[list[float], Callable[[float], int]]:
+    """The chart's x values (each time's step, once, in order) and the index of a time's step among them."""
+    xs = sorted({moment // step * step for moment in times})
+    index = {x: i for i, x in enumerate(xs)}
+    return xs, lambda moment: index[moment // step * step]
+
+
+def _choices_chart(choices: Choices, step: int, words: dict[str, str]) -> dict[str, Any] | None:
+    """Choices by event, a step a point; None when they fit in one step (a line needs two points)."""
+    xs, at = _slots((moment for moment, _, _ in choices.moments), step)
+    if len(xs) < 2:
+        return None
+    by_event = {words[e]: [0] * len(xs) for e in EVENTS}
+    for moment, event, _ in choices.moments:
+        by_event[words[event]][at(moment)] += 1
+    return _series("chart-choices", xs, by_event, percent=False)
+
+
+def _opt_in_chart(choices: Choices, step: int, optional: dict[str, str]) -> dict[str, Any] | None:
+    """The share of a step's decisions granting each optional purpose."""
+    decided = [(moment, granted) for moment, event, granted in choices.moments if event != "withdrawn"]
+    xs, at = _slots((moment for moment, _ in decided), step)
+    if len(xs) < 2:
+        return None
+    totals, accepted = [0] * len(xs), {c: [0] * len(xs) for c in optional}
+    for moment, granted in decided:
+        totals[at(moment)] += 1
+        for c in set(granted) & set(optional):
+            accepted[c][at(moment)] += 1
+    rates = {optional[c]: [share(n, total) for n, total in zip(accepted[c], totals, strict=True)] for c in optional}
+    return _series("chart-opt-in", xs, rates, percent=True)
+
+
+def _views_chart(edge: EdgeSeen, step: int, labels: list[str]) -> dict[str, Any] | None:
+    """Page views with a valid choice, and with none (the banner's), a step a point."""
+    xs, at = _slots((start for start, _ in edge.views_at), step)
+    if len(xs) < 2:
+        return None
+    valid, none = [0] * len(xs), [0] * len(xs)
+    for start, views in edge.views_at:
+        valid[at(start)] += views.get("valid", 0)
+        none[at(start)] += sum(views.get(state, 0) for state in NO_CHOICE_STATES)
+    return _series("chart-views", xs, dict(zip(labels, (valid, none), strict=True)), percent=False)
 
 
 def _e(value: Any) -> str:
@@ -217,11 +340,13 @@ def render(
     unread: list[str],
 ) -> str:
     t, words, num = TEXTS[lang], LABELS[lang], Numbers(lang)
+    charts: list[dict[str, Any]] = []
     colon = "\u00a0:" if lang == "fr" else ":"  # French puts a (non-breaking) space before a colon
     parts = [
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(t['title'])} – {_e(site)}</title><style>{CSS}</style></head><body><main>",
+        f"<title>{_e(t['title'])} – {_e(site)}</title>",
+        f"<style>{CSS}{(UPLOT / 'uPlot.min.css').read_text(encoding='utf-8')}</style></head><body><main>",
         f"<h1>{_e(t['title'])} – {_e(site)}</h1>",
         f"<p>{_e(t['period'])}{colon} {_e(_time(since))} → {_e(_time(until))}. "
         f"{_e(t['generated'])} {_e(_time(now))}.</p>",
@@ -242,6 +367,12 @@ def render(
     parts.append(f"<h2>{_e(t['by_day'])}</h2>")
     days = [[_e(d), *(num.count(c[e]) for e in EVENTS)] for d, c in sorted(choices.by_day.items())]
     events = [words[e] for e in EVENTS]
+    step = bucket([moment for moment, _, _ in choices.moments] + [start for start, _ in edge.views_at])
+    note = t["chart_note"].replace("{step}", t[f"step_{step}"])
+    chart = _choices_chart(choices, step, words)
+    if chart:
+        charts.append(chart)
+        parts.append(_chart(chart["id"], chart["series"], note))
     parts.append(_table([t["day"], *events], days, {1, 2, 3, 4}) if days else f"<p>{_e(t['nothing'])}</p>")
     parts += [
         f"<h2>{_e(t['methods'])}</h2>",
@@ -260,6 +391,11 @@ def render(
     by_day = sorted(choices.decisions_by_day)
     if by_day:
         parts.append(f"<h2>{_e(t['opt_in_by_day'])}</h2>")
+        optional = {c: name for c, name in categories.items() if c != NECESSARY}  # necessary: always 100 %
+        chart = _opt_in_chart(choices, step, optional)
+        if chart:
+            charts.append(chart)
+            parts.append(_chart(chart["id"], chart["series"], note))
         rows_by_day = [
             [_e(d), *(num.share(share(choices.granted_by_day[d][c], choices.decisions_by_day[d])) for c in categories)]
             for d in by_day
@@ -273,6 +409,19 @@ def render(
     ):
         parts += [f"<h2>{_e(t[key])}</h2>", _shares(t, num, words, dict(counts), choices.total, t[key])]
     parts += [f"<h2>{_e(t['states'])}</h2>", _shares(t, num, words, dict(edge.views), edge.page_views, t["state"])]
+    view_days = sorted(edge.views_by_day)
+    if view_days:
+        parts.append(f"<h2>{_e(t['views_by_day'])}</h2>")
+        with_choice = [edge.views_by_day[d]["valid"] for d in view_days]
+        without = [sum(edge.views_by_day[d][k] for k in NO_CHOICE_STATES) for d in view_days]
+        labels = [t["with_choice"], t["without_choice"]]
+        chart = _views_chart(edge, step, labels)
+        if chart:
+            charts.append(chart)
+            parts.append(_chart(chart["id"], chart["series"], note))
+        counted = zip(view_days, with_choice, without, strict=True)
+        view_rows = [[_e(d), num.count(a), num.count(b)] for d, a, b in counted]
+        parts.append(_table([t["day"], *labels], view_rows, {1, 2}))
     parts += [f"<h2>{_e(t['inventory'])}</h2>", f"<p>{_e(t['inventory_intro'])}</p>"]
     if rows:
         actions = [words[a] for a in ACTIONS]
@@ -314,5 +463,11 @@ def render(
         parts.append(f'<ul class="warn">{items}</ul>')
     else:
         parts.append(f"<p>{_e(t['chain_ok'])}</p>")
-    parts.append("</main></body></html>")
+    parts.append("</main>")
+    if charts:
+        data = json.dumps(charts).replace("</", "<\\/")  # never closes the script element
+        script = (UPLOT / "uPlot.iife.min.js").read_text(encoding="utf-8")
+        parts.append(f'<script type="application/json" id="chart-data">{data}</script>')
+        parts.append(f"<script>{script}</script><script>{DRAW}</script>")
+    parts.append("</body></html>")
     return "\n".join(parts)

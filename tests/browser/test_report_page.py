@@ -1,7 +1,8 @@
-"""The report page in headless Chromium: it opens from a file with no network, and axe-core finds nothing.
+"""The report page in headless Chromium: it opens from a file with no network, its charts are drawn, axe finds nothing.
 
 axe-core is the npm package of tests/node (pinned in its package-lock.json), injected into
-the page by the test: the report itself carries no script.
+the page by the test; uPlot, the charts' library, is embedded in the page, from the same
+npm package the tests pin.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Route
 
 from edge_consent import cli
-from tests.functional.test_report import EDGE_LOG, SINCE, UNTIL, known_receipts
+from tests.functional.test_report import EDGE_LOG, SINCE, T_DAY, UNTIL, edge_line, known_receipts, receipt
 from tests.helpers.dev import ROOT
 
 AXE = ROOT / "tests" / "node" / "node_modules" / "axe-core" / "axe.min.js"
@@ -23,9 +24,12 @@ AXE = ROOT / "tests" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("report")
     export = folder / "receipts.jsonl"
-    export.write_text("".join(json.dumps(r.public()) + "\n" for r in known_receipts()))
+    # The known figures, and a second day of them: a line needs two days to be one
+    next_day = receipt("r5", "c5", "2026-11-21T12:00:00.000Z", granted=("necessary", "preferences"))
+    export.write_text("".join(json.dumps(r.public()) + "\n" for r in [*known_receipts(), next_day]))
     log = folder / "edge.log"
-    log.write_text("\n".join(EDGE_LOG) + "\n")
+    next_views = edge_line("viewer-request", "eu-west-3", T_DAY + 86400, views={"absent": 30, "valid": 70})
+    log.write_text("\n".join([*EDGE_LOG, next_views]) + "\n")
     written = {}
     for lang in ("fr", "en"):
         out = folder / f"report-{lang}.html"
@@ -54,7 +58,33 @@ def test_the_report_opens_offline_and_axe_finds_nothing(browser: Browser, report
     page.goto(reports[lang].as_uri())
     assert page.locator("h1").inner_text().startswith("Rapport" if lang == "fr" else "Consent report")
     assert requested == []  # the page asks for nothing
+    # Every chart drawn: its canvas holds pixels of its first series' colour (#1d4ed8), not only axes
+    drawn = page.evaluate(
+        """() => [...document.querySelectorAll('.plot')].map(plot => {
+            const canvas = plot.querySelector('canvas');
+            if (!canvas || !canvas.width) return 0;
+            const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let painted = 0;
+            for (let i = 0; i < pixels.length; i += 4) {
+                const near = Math.abs(pixels[i] - 29) + Math.abs(pixels[i + 1] - 78) + Math.abs(pixels[i + 2] - 216);
+                painted += pixels[i + 3] > 200 && near < 40;
+            }
+            return painted;
+        })"""
+    )
+    assert len(drawn) == 3 and all(painted > 20 for painted in drawn), drawn
     page.add_script_tag(path=str(AXE))
     results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in results["violations"]] == []
     context.close()
+
+
+def test_the_embedded_charts_library_is_the_pinned_npm_package() -> None:
+    from edge_consent import report_page
+
+    installed = ROOT / "tests" / "node" / "node_modules" / "uplot"
+    pinned = json.loads((ROOT / "tests" / "node" / "package.json").read_text())["dependencies"]["uplot"]
+    assert pinned == report_page.UPLOT_VERSION == json.loads((installed / "package.json").read_text())["version"]
+    for name in ("uPlot.iife.min.js", "uPlot.min.css"):
+        assert (report_page.UPLOT / name).read_bytes() == (installed / "dist" / name).read_bytes(), name
+    assert (report_page.UPLOT / "LICENSE").read_bytes() == (installed / "LICENSE").read_bytes()

@@ -188,3 +188,17 @@ def test_bad_periods_are_refused(
     assert cli.main(["report", "--receipts-export", str(empty), "-o", str(tmp_path / "r.html"), *args]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("times", "step"),
+    [
+        ([T_DAY, T_DAY + 3 * 86400], 86400),  # days apart: a point a day
+        ([T_DAY + 3600, T_DAY + 5 * 3600], 3600),  # one day: a point an hour
+        ([T_DAY + 60, T_DAY + 200], 60),  # minutes: a point a minute
+        ([T_DAY + 10, T_DAY + 20], 60),  # within a minute: no line to draw, the minute still
+        ([], 86400),
+    ],
+)
+def test_a_chart_has_the_longest_step_that_gives_it_two_points(times: list[float], step: int) -> None:
+    assert report.bucket(times) == step

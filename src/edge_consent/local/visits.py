@@ -4,7 +4,8 @@
 process, its functions' log kept; each visitor here arrives with no cookie, reads a page or
 more under the banner, and most choose (all, nothing, or some purposes; from the banner's
 JSON or the no-JavaScript form; in French or English), then read on with their consent
-cookie; a few withdraw later. The receipts are exported while the run is up, the run is
+cookie; a few withdraw later, over two minutes or so (the report's charts have a point a
+minute for so short a run). The receipts are exported while the run is up, the run is
 stopped (it writes the functions' last counts), and the report is written from both.
 Seeded: the same visits every time.
 """
@@ -115,6 +116,9 @@ def screenshot(report: Path, picture: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--visitors", type=int, default=300)
+    parser.add_argument(
+        "--pace", type=float, default=0.3, help="seconds between two visitors (the charts' minutes need a few)"
+    )
     parser.add_argument("--lang", choices=["fr", "en"], default="fr")
     parser.add_argument("-o", "--output", default="report.html")
     parser.add_argument("--screenshot", metavar="PNG", help="also a picture of the report's top")
@@ -126,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         for seed in range(args.visitors):
             visit(running.url, seed)
+            time.sleep(args.pace)
         exported = workdir / "receipts.jsonl"
         count = export_receipts(running, exported)
     finally:
