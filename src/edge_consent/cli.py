@@ -519,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--edge-log", action="append", metavar="FILE", help="a log with edge_counts lines (make run's); repeatable"
     )
     report_parser.add_argument("--stack", help="read edge_counts from the stack's log groups, every region")
+    report_parser.add_argument(
+        "--stack-outputs", metavar="FILE.json", help="the stack's outputs from a file (describe-stacks), for --stack"
+    )
     report_parser.add_argument("--log-region", action="append", help="only this region's logs; repeatable")
     report_parser.add_argument("--policy", default=None, help="default the project's policy/policy.yaml")
     report_parser.set_defaults(run=report_command)

@@ -80,11 +80,18 @@ def _edge_lines_from_files(paths: list[str], unread: list[str]) -> Iterator[str]
 
 
 def _edge_lines_from_cloudwatch(args: Any, since: float, unread: list[str]) -> list[str]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from . import logs
+    from .exports import ExportError, read_stack_outputs
 
     api = logs.CloudWatchLogs()
-    outputs = api.stack_outputs(args.stack)
-    found = logs.groups(outputs, EDGE_FUNCTIONS)
+    try:
+        outputs = read_stack_outputs(Path(args.stack_outputs)) if args.stack_outputs else api.stack_outputs(args.stack)
+        found = logs.groups(outputs, EDGE_FUNCTIONS)
+    except (BotoCoreError, ClientError, ExportError, logs.LogsError) as exc:
+        unread.append(f"the stack's log groups: {exc}")
+        return []
     problems = logs.Unread()
     events = logs.read_events(api, args.log_region or api.regions(), found, since, '"edge_counts"', problems)
     unread += [f"CloudWatch Logs in {region}: {problem}" for region, problem in sorted(problems.problems.items())]
@@ -110,11 +117,11 @@ def run(args: Any) -> int:
     if args.edge_log:
         sources.append(f"edge counts: {', '.join(args.edge_log)}")
         messages: Any = _edge_lines_from_files(args.edge_log, unread)
-    elif args.stack:
-        sources.append(f"edge counts: CloudWatch Logs of stack {args.stack}, every region")
+    elif args.stack or args.stack_outputs:
+        sources.append(f"edge counts: CloudWatch Logs of stack {args.stack or args.stack_outputs}, every region")
         messages = _edge_lines_from_cloudwatch(args, since, unread)
     else:
-        sources.append("edge counts: none given (--edge-log or --stack)")
+        sources.append("edge counts: none given (--edge-log, --stack or --stack-outputs)")
         messages = []
     edge, unreadable = report.read_edge(messages, since, until)
     if unreadable:

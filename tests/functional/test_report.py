@@ -202,3 +202,42 @@ def test_bad_periods_are_refused(
 )
 def test_a_chart_has_the_longest_step_that_gives_it_two_points(times: list[float], step: int) -> None:
     assert report.bucket(times) == step
+
+
+def test_the_edge_counts_are_read_from_every_regions_log_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replicas' lines where they ran (Paris, Frankfurt), found by the stack's function names."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    names = {"ViewerRequestVersion": "edge-ViewerRequest-A1", "ViewerResponseVersion": "edge-ViewerResponse-B2",
+             "OriginResponseVersion": "edge-OriginResponse-C3", "StaticResponseVersion": "edge-Static-D4",
+             "ConsentApiVersion": "edge-ConsentApi-E5"}  # fmt: skip
+    outputs = tmp_path / "outputs.json"
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:{}:3"
+    outputs.write_text(json.dumps({key: arn.format(name) for key, name in names.items()}))
+    frankfurt = edge_line("origin-response", "eu-central-1", T_DAY + 36120, failures=2)
+    with mock_aws():
+        for region, output, line in (
+            ("eu-west-3", "ViewerRequestVersion", EDGE_LOG[0]),
+            ("eu-central-1", "OriginResponseVersion", frankfurt),
+        ):
+            logs = boto3.client("logs", region_name=region)
+            group = f"/aws/lambda/us-east-1.{names[output]}"
+            logs.create_log_group(logGroupName=group)
+            logs.create_log_stream(logGroupName=group, logStreamName="s")
+            event = {"timestamp": int(json.loads(line)["since"] * 1000), "message": line}
+            logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[event])
+        empty = tmp_path / "none.jsonl"
+        empty.write_text("")
+        out = tmp_path / "report.html"
+        args = ["report", "--receipts-export", str(empty), "--stack-outputs", str(outputs), "--lang", "en"]
+        status = cli.main([*args, "--since", SINCE, "--until", UNTIL, "-o", str(out)])
+    assert status == 0, capsys.readouterr()
+    page = out.read_text(encoding="utf-8")
+    assert table_row(page, "Page views with no choice (banner shown)") == ["100"]
+    assert "2 edge_counts lines" in capsys.readouterr().out
+    assert re.search(r"<th scope=\"row\">eu-central-1</th><td>origin-response</td><td class=\"n\">2</td>", page)
