@@ -523,6 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack-outputs", metavar="FILE.json", help="the stack's outputs from a file (describe-stacks), for --stack"
     )
     report_parser.add_argument("--log-region", action="append", help="only this region's logs; repeatable")
+    report_parser.add_argument("--keys", help="a file with the keys secret's JSON: checks every receipt's seal too")
+    report_parser.add_argument("--keys-secret", metavar="SECRET_ID", help="the stack's keys secret, read for --keys")
     report_parser.add_argument("--policy", default=None, help="default the project's policy/policy.yaml")
     report_parser.set_defaults(run=report_command)
 

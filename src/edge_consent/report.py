@@ -19,7 +19,7 @@ from typing import Any
 from consent_api.models import Receipt
 from consent_core.config import EdgeConfig
 
-from .receipts import chain_problems
+from .receipts import SealKeys, chain_problems
 
 EVENTS = ("given", "refused", "updated", "withdrawn")
 METHODS = ("accept_all", "reject_all", "custom", "withdraw")
@@ -76,8 +76,11 @@ class Choices:
         return [(d, share(self.granted_by_day[d][category], n)) for d, n in sorted(self.decisions_by_day.items())]
 
 
-def read_choices(receipts: Iterable[Receipt], since: float, until: float, now: float) -> Choices:
-    """The period's receipts counted; each visitor's history checked as `receipts verify` checks it."""
+def read_choices(
+    receipts: Iterable[Receipt], since: float, until: float, now: float, seals: SealKeys | None = None
+) -> Choices:
+    """The period's receipts counted; each visitor's history checked as `receipts verify` checks it (seals too,
+    given the keys)."""
     figures = Choices()
     histories: dict[str, list[Receipt]] = defaultdict(list)
     for receipt in receipts:
@@ -102,7 +105,7 @@ def read_choices(receipts: Iterable[Receipt], since: float, until: float, now: f
                 figures.granted_by_day[when][category] += 1
     for history in histories.values():
         history.sort(key=lambda r: r.sort_key)
-        figures.chain_problems += chain_problems(history, now)
+        figures.chain_problems += chain_problems(history, now, seals)
     return figures
 
 

@@ -92,10 +92,14 @@ def _edge_lines_from_cloudwatch(args: Any, since: float, unread: list[str]) -> l
     except (BotoCoreError, ClientError, ExportError, logs.LogsError) as exc:
         unread.append(f"the stack's log groups: {exc}")
         return []
-    problems = logs.Unread()
-    events = logs.read_events(api, args.log_region or api.regions(), found, since, '"edge_counts"', problems)
+    problems, messages = logs.Unread(), []
+    regions = args.log_region or api.regions()
+    show = receipts.progress_bar(len(regions))
+    for done, region in enumerate(regions, 1):  # a region at a time, the bar moving
+        messages += [e.message for e in logs.read_events(api, [region], found, since, '"edge_counts"', problems)]
+        show(done)
     unread += [f"CloudWatch Logs in {region}: {problem}" for region, problem in sorted(problems.problems.items())]
-    return [event.message for event in events]
+    return messages
 
 
 def run(args: Any) -> int:
@@ -126,7 +130,8 @@ def run(args: Any) -> int:
     edge, unreadable = report.read_edge(messages, since, until)
     if unreadable:
         unread.append(f"{unreadable} edge_counts lines could not be read")
-    choices = report.read_choices(all_receipts, since, until, now)
+    seals = receipts.load_seal_keys(args.keys, args.keys_secret, now)
+    choices = report.read_choices(all_receipts, since, until, now, seals)
     catalogue = {cookie.name: cookie.category for cookie in loaded.cookies}
     rows = report.inventory(edge, config, list(catalogue))
     page = report_page.render(

@@ -241,3 +241,18 @@ def test_the_edge_counts_are_read_from_every_regions_log_groups(
     assert table_row(page, "Page views with no choice (banner shown)") == ["100"]
     assert "2 edge_counts lines" in capsys.readouterr().out
     assert re.search(r"<th scope=\"row\">eu-central-1</th><td>origin-response</td><td class=\"n\">2</td>", page)
+
+
+def test_with_the_keys_every_seal_is_checked(tmp_path: Path) -> None:
+    """Receipts no consent endpoint sealed (these fixtures) are named when the keys are given, as `receipts verify`."""
+    export = tmp_path / "receipts.jsonl"
+    export.write_text("".join(json.dumps(r.public()) + "\n" for r in known_receipts()))
+    out = tmp_path / "report.html"
+    args = ["report", "--receipts-export", str(export), "--since", SINCE, "--until", UNTIL, "--lang", "en"]
+    assert cli.main([*args, "-o", str(out)]) == 0
+    assert "Every evidence chain is intact." in out.read_text(encoding="utf-8")
+    keys = str(policy.DEVELOPMENT_KEYS_PATH)
+    assert cli.main([*args, "--keys", keys, "-o", str(out)]) == 0
+    page = html.unescape(out.read_text(encoding="utf-8"))
+    assert "Every evidence chain is intact." not in page
+    assert re.search(r"<li>r1: [^<]*seal", page), page[-1500:]
