@@ -215,7 +215,7 @@ def report_command(args: argparse.Namespace) -> int:
 
     try:
         return report_run.run(args)
-    except (report_run.ReportError, ValueError) as exc:
+    except ValueError as exc:  # report_run.ReportError, logs.LogsError and a bad keys file among them
         raise CommandError(str(exc)) from None
 
 
@@ -508,8 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="what visitors chose and which cookies the site sets, as one HTML page"
     )
     report_parser.add_argument("-o", "--output", default="report.html", help="default %(default)s")
-    report_parser.add_argument("--since", help="a date or time (UTC); default 30 days before --until")
-    report_parser.add_argument("--until", help="a date or time (UTC); default now")
+    report_parser.add_argument(
+        "--since", help="a date or time (UTC), or a span back from now (3d); default --until - 30d"
+    )
+    report_parser.add_argument("--until", help="a date or time (UTC), or a span back from now; default now")
     report_parser.add_argument("--lang", choices=["fr", "en"], default="fr", help="default %(default)s")
     report_parser.add_argument("--receipts-export", metavar="FILE.jsonl", help="receipts export's JSON lines")
     report_parser.add_argument("--table", default=policy.DEFAULT_TABLE, help="default %(default)s")

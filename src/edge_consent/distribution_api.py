@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from . import attach
 from .attach import Refused, StackParts
 from .exports import read_exported_config, read_stack_outputs
+from .policy import write_text_atomically
 
 REGION = attach.STACK_REGION  # the stack, its SSM parameters and CloudFront's API all live there
 STACK_TAG = "edge-consent:stack"
@@ -37,10 +38,7 @@ def record_name(stack: str, distribution_id: str) -> str:
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
-    target = Path(path)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    partial.replace(target)
+    write_text_atomically(path, json.dumps(data, indent=2) + "\n")
 
 
 class Distributions:

@@ -34,7 +34,11 @@ class ExportError(ValueError):
 
 def read_stack_outputs(path: Path) -> dict[str, str]:
     """`aws cloudformation describe-stacks --stack-name STACK` as it prints it, or a flat {OutputKey: OutputValue}."""
-    document = read_json(path)
+    return stack_outputs(read_json(path), path)
+
+
+def stack_outputs(document: Any, path: Path | str) -> dict[str, str]:
+    """The outputs of DescribeStacks' answer for one stack (or a flat {OutputKey: OutputValue}), `path` naming it."""
     outputs: Any = document
     if isinstance(document, dict) and "Stacks" in document:
         stacks = document["Stacks"]

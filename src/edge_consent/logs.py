@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from .exports import stack_outputs
+
 HOME_REGION = "us-east-1"  # Lambda@Edge's: the stack, its outputs, and the region list
 # Short name -> the stack output naming the function's version (docs/deploying.md, outputs).
 FUNCTIONS = {
@@ -117,15 +119,16 @@ def groups(outputs: dict[str, str], functions: Iterable[str] = ()) -> list[Group
     return found
 
 
-def since(text: str, now: float) -> float:
-    """`15m`, `2h`, `3d` before now, or an ISO 8601 time (UTC unless it says otherwise)."""
+def since(text: str, now: float, option: str = "--since") -> float:
+    """`15m`, `2h`, `3d` before now, or an ISO 8601 date or time (UTC unless it says otherwise)."""
     span = _SPAN.fullmatch(text)
     if span:
         return now - int(span.group(1)) * _SPAN_SECONDS[span.group(2)]
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise LogsError(f"--since: {text!r} is neither a span (15m, 2h, 3d) nor a time (2026-12-03T08:00Z)") from None
+        example = "a span (15m, 2h, 3d) nor a date or time (2026-11-01, 2026-12-03T08:00Z)"
+        raise LogsError(f"{option}: {text!r} is neither {example}") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
@@ -152,8 +155,7 @@ class CloudWatchLogs:
 
     def stack_outputs(self, stack: str) -> dict[str, str]:
         cloudformation = self._session.client("cloudformation", region_name=HOME_REGION)
-        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-        return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        return stack_outputs(cloudformation.describe_stacks(StackName=stack), f"stack {stack}")
 
     def describe(self, region: str, group: str) -> dict[str, Any] | None:
         pages = self.client(region).get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)

@@ -331,9 +331,13 @@ def compile_policy(
     return compiled.model_dump(mode="json")
 
 
-def write_json_atomically(path: str | Path, data: dict[str, Any]) -> None:
-    """Write beside the target and rename over it: a failure never leaves a half-written config."""
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write beside the target and rename over it: a failure never leaves a half-written file."""
     target = Path(path)
     temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(target)
+
+
+def write_json_atomically(path: str | Path, data: dict[str, Any]) -> None:
+    write_text_atomically(path, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n")

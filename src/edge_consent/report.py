@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,11 @@ NO_CHOICE_STATES = ("absent", "outdated", "expired", "invalid")  # the banner is
 ACTIONS = ("stripped", "removed", "capped", "deleted", "unknown_in_request", "unknown_in_response")
 
 
-BUCKETS = (86400, 3600, 60)  # a chart's step: a day, an hour or a minute
+DAY = 86400
+BUCKETS = (DAY, 3600, 60)  # a chart's step: a day, an hour or a minute
+# Figures over time: the start of each step that has any (Unix seconds, in order), and a list a
+# series, one value a step.
+Series = tuple[list[float], dict[str, list[Any]]]
 
 
 def bucket(times: Iterable[float]) -> int:
@@ -37,6 +41,13 @@ def bucket(times: Iterable[float]) -> int:
         return BUCKETS[0]
     first, last = min(moments), max(moments)
     return next((size for size in BUCKETS if last // size > first // size), BUCKETS[-1])
+
+
+def steps(times: Iterable[float], step: int) -> tuple[list[float], Callable[[float], int]]:
+    """The start of each step these times fall in, once, in order; and the index of a time's step among them."""
+    starts = sorted({moment // step * step for moment in times})
+    index = {start: i for i, start in enumerate(starts)}
+    return starts, lambda moment: index[moment // step * step]
 
 
 def day(timestamp: float) -> str:
@@ -51,29 +62,49 @@ def share(part: int, whole: int) -> float | None:
 class Choices:
     """What the receipts of the period say."""
 
-    total: int = 0
-    by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # day -> event -> count
+    moments: list[tuple[float, str, tuple[str, ...]]] = field(default_factory=list)  # (time, event, granted)
     methods: Counter[str] = field(default_factory=Counter)
-    granted: Counter[str] = field(default_factory=Counter)  # category -> decisions granting it
-    granted_by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    decisions_by_day: Counter[str] = field(default_factory=Counter)  # given, refused, updated: not withdrawals
     countries: Counter[str] = field(default_factory=Counter)
     languages: Counter[str] = field(default_factory=Counter)
     collections: Counter[str] = field(default_factory=Counter)
     policy_versions: Counter[int] = field(default_factory=Counter)
     gpc: int = 0
     chain_problems: list[str] = field(default_factory=list)
-    moments: list[tuple[float, str, tuple[str, ...]]] = field(default_factory=list)  # (time, event, granted)
+
+    @property
+    def total(self) -> int:
+        return len(self.moments)
+
+    @property
+    def decided(self) -> list[tuple[float, tuple[str, ...]]]:
+        """(time, granted) of each decision on the purposes: given, refused, updated; a withdrawal is none."""
+        return [(moment, granted) for moment, event, granted in self.moments if event != "withdrawn"]
 
     @property
     def decisions(self) -> int:
-        return sum(self.decisions_by_day.values())
+        return len(self.decided)
 
     def opt_in(self, category: str) -> float | None:
-        return share(self.granted[category], self.decisions)
+        return share(sum(category in granted for _, granted in self.decided), self.decisions)
 
-    def opt_in_by_day(self, category: str) -> list[tuple[str, float | None]]:
-        return [(d, share(self.granted_by_day[d][category], n)) for d, n in sorted(self.decisions_by_day.items())]
+    def events(self, step: int) -> Series:
+        """How many receipts of each event, a step a value."""
+        starts, at = steps((moment for moment, _, _ in self.moments), step)
+        counts = {event: [0] * len(starts) for event in EVENTS}
+        for moment, event, _ in self.moments:
+            counts[event][at(moment)] += 1
+        return starts, counts
+
+    def opt_in_by_step(self, step: int, categories: Iterable[str]) -> Series:
+        """The share of a step's decisions granting each category."""
+        decided = self.decided
+        starts, at = steps((moment for moment, _ in decided), step)
+        totals, accepted = [0] * len(starts), {c: [0] * len(starts) for c in categories}
+        for moment, granted in decided:
+            totals[at(moment)] += 1
+            for category in accepted.keys() & set(granted):
+                accepted[category][at(moment)] += 1
+        return starts, {c: [share(n, total) for n, total in zip(ns, totals, strict=True)] for c, ns in accepted.items()}
 
 
 def read_choices(
@@ -88,21 +119,13 @@ def read_choices(
         moment = receipt.unix_time
         if not since <= moment < until:
             continue
-        when = day(moment)
-        figures.total += 1
-        figures.by_day[when][receipt.event] += 1
+        figures.moments.append((moment, receipt.event, receipt.granted))
         figures.methods[receipt.method] += 1
         figures.countries[receipt.country or "?"] += 1
         figures.languages[receipt.language] += 1
         figures.collections[receipt.collection] += 1
         figures.policy_versions[receipt.policy_version] += 1
         figures.gpc += receipt.gpc
-        figures.moments.append((moment, receipt.event, receipt.granted))
-        if receipt.event != "withdrawn":
-            figures.decisions_by_day[when] += 1
-            for category in receipt.granted:
-                figures.granted[category] += 1
-                figures.granted_by_day[when][category] += 1
     for history in histories.values():
         history.sort(key=lambda r: r.sort_key)
         figures.chain_problems += chain_problems(history, now, seals)
@@ -122,12 +145,17 @@ class EdgeSeen:
     """What the edge's `edge_counts` lines of the period say."""
 
     lines: int = 0
-    views: Counter[str] = field(default_factory=Counter)
-    views_by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # day -> state -> n
     views_at: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (a line's start, its views)
     cookies: dict[str, CookieSeen] = field(default_factory=dict)
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)  # (region, trigger) -> answers
-    regions: set[str] = field(default_factory=set)
+
+    @property
+    def views(self) -> Counter[str]:
+        """Page views by consent state."""
+        total: Counter[str] = Counter()
+        for _, views in self.views_at:
+            total.update(views)
+        return total
 
     @property
     def page_views(self) -> int:
@@ -135,7 +163,20 @@ class EdgeSeen:
 
     @property
     def no_choice(self) -> int:
-        return sum(self.views[state] for state in NO_CHOICE_STATES)
+        return _no_choice(self.views)
+
+    def views_by_step(self, step: int) -> Series:
+        """Page views with a valid choice (`valid`) and with none (`no_choice`, the banner's), a step a value."""
+        starts, at = steps((start for start, _ in self.views_at), step)
+        counts = {"valid": [0] * len(starts), "no_choice": [0] * len(starts)}
+        for start, views in self.views_at:
+            counts["valid"][at(start)] += views.get("valid", 0)
+            counts["no_choice"][at(start)] += _no_choice(views)
+        return starts, counts
+
+
+def _no_choice(views: dict[str, int]) -> int:
+    return sum(views.get(state, 0) for state in NO_CHOICE_STATES)
 
 
 def edge_counts(message: str) -> dict[str, Any] | None:
@@ -164,11 +205,7 @@ def read_edge(messages: Iterable[str], since: float, until: float) -> tuple[Edge
             if end <= since or start >= until:
                 continue
             seen.lines += 1
-            seen.regions.add(str(line.get("region", "?")))
-            views = {str(k): int(v) for k, v in line.get("views", {}).items()}
-            seen.views.update(views)
-            seen.views_by_day[day(start)].update(views)
-            seen.views_at.append((start, views))
+            seen.views_at.append((start, {str(k): int(v) for k, v in line.get("views", {}).items()}))
             for action, names in line.get("cookies", {}).items():
                 for name, count in names.items():
                     cookie = seen.cookies.setdefault(str(name), CookieSeen(str(name)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,15 @@ from consent_core.config import NECESSARY
 
 from .report import (
     ACTIONS,
+    DAY,
     EVENTS,
     METHODS,
-    NO_CHOICE_STATES,
     Choices,
     EdgeSeen,
     InventoryRow,
+    Series,
     bucket,
+    day,
     policy_snippet,
     share,
 )
@@ -225,49 +227,11 @@ def _series(chart_id: str, xs: list[float], series: dict[str, list[Any]], percen
     }
 
 
-def _slots(times: Iterable[float], step: int) -> tuple[list[float], Callable[[float], int]]:
-    """The chart's x values (each time's step, once, in order) and the index of a time's step among them."""
-    xs = sorted({moment // step * step for moment in times})
-    index = {x: i for i, x in enumerate(xs)}
-    return xs, lambda moment: index[moment // step * step]
-
-
-def _choices_chart(choices: Choices, step: int, words: dict[str, str]) -> dict[str, Any] | None:
-    """Choices by event, a step a point; None when they fit in one step (a line needs two points)."""
-    xs, at = _slots((moment for moment, _, _ in choices.moments), step)
-    if len(xs) < 2:
-        return None
-    by_event = {words[e]: [0] * len(xs) for e in EVENTS}
-    for moment, event, _ in choices.moments:
-        by_event[words[event]][at(moment)] += 1
-    return _series("chart-choices", xs, by_event, percent=False)
-
-
-def _opt_in_chart(choices: Choices, step: int, optional: dict[str, str]) -> dict[str, Any] | None:
-    """The share of a step's decisions granting each optional purpose."""
-    decided = [(moment, granted) for moment, event, granted in choices.moments if event != "withdrawn"]
-    xs, at = _slots((moment for moment, _ in decided), step)
-    if len(xs) < 2:
-        return None
-    totals, accepted = [0] * len(xs), {c: [0] * len(xs) for c in optional}
-    for moment, granted in decided:
-        totals[at(moment)] += 1
-        for c in set(granted) & set(optional):
-            accepted[c][at(moment)] += 1
-    rates = {optional[c]: [share(n, total) for n, total in zip(accepted[c], totals, strict=True)] for c in optional}
-    return _series("chart-opt-in", xs, rates, percent=True)
-
-
-def _views_chart(edge: EdgeSeen, step: int, labels: list[str]) -> dict[str, Any] | None:
-    """Page views with a valid choice, and with none (the banner's), a step a point."""
-    xs, at = _slots((start for start, _ in edge.views_at), step)
-    if len(xs) < 2:
-        return None
-    valid, none = [0] * len(xs), [0] * len(xs)
-    for start, views in edge.views_at:
-        valid[at(start)] += views.get("valid", 0)
-        none[at(start)] += sum(views.get(state, 0) for state in NO_CHOICE_STATES)
-    return _series("chart-views", xs, dict(zip(labels, (valid, none), strict=True)), percent=False)
+def _by_day(t: dict[str, str], series: Series, names: dict[str, str], written: Callable[[Any], str]) -> str:
+    """A series a day a row, its columns named by `names` (key -> header)."""
+    starts, values = series
+    rows = [[_e(day(start)), *(written(values[key][i]) for key in names)] for i, start in enumerate(starts)]
+    return _table([t["day"], *names.values()], rows, set(range(1, len(names) + 1)))
 
 
 def _e(value: Any) -> str:
@@ -354,53 +318,47 @@ def render(
     ]
     for problem in unread:
         parts.append(f'<p class="warn">{_e(t["unread"])}{colon} {_e(problem)}</p>')
-    withdrawals = sum(c["withdrawn"] for c in choices.by_day.values())
     summary = [
         [_e(t["page_views"]), num.count(edge.page_views)],
         [_e(t["no_choice"]), num.count(edge.no_choice)],
         [_e(t["decisions"]), num.count(choices.decisions)],
         [_e(t["per_banner"]), num.share(share(choices.decisions, edge.no_choice))],
-        [_e(t["withdrawals"]), num.count(withdrawals)],
+        [_e(t["withdrawals"]), num.count(choices.total - choices.decisions)],
         [_e(t["gpc"]), f"{num.count(choices.gpc)} ({num.share(share(choices.gpc, choices.total))})"],
     ]
     parts += [f"<h2>{_e(t['summary'])}</h2>", _table([t["figure"], t["count"]], summary, {1})]
-    parts.append(f"<h2>{_e(t['by_day'])}</h2>")
-    days = [[_e(d), *(num.count(c[e]) for e in EVENTS)] for d, c in sorted(choices.by_day.items())]
-    events = [words[e] for e in EVENTS]
     step = bucket([moment for moment, _, _ in choices.moments] + [start for start, _ in edge.views_at])
     note = t["chart_note"].replace("{step}", t[f"step_{step}"])
-    chart = _choices_chart(choices, step, words)
-    if chart:
-        charts.append(chart)
-        parts.append(_chart(chart["id"], chart["series"], note))
-    parts.append(_table([t["day"], *events], days, {1, 2, 3, 4}) if days else f"<p>{_e(t['nothing'])}</p>")
-    parts += [
-        f"<h2>{_e(t['methods'])}</h2>",
-        _shares(
-            t, num, words, {m: choices.methods[m] for m in METHODS if choices.methods[m]}, choices.total, t["method"]
-        ),
-    ]
+
+    def over_time(
+        chart_id: str, at: Callable[[int], Series], names: dict[str, str], charted: list[str], percent: bool = False
+    ) -> list[str]:
+        """The `charted` series a step a point, when that makes two points at least; then all of them a day a row."""
+        starts, values = at(step)
+        shown = []
+        if len(starts) >= 2:
+            charts.append(_series(chart_id, starts, {names[k]: values[k] for k in charted}, percent))
+            shown.append(_chart(chart_id, [names[k] for k in charted], note))
+        return [*shown, _by_day(t, at(DAY), names, num.share if percent else num.count)]
+
+    parts.append(f"<h2>{_e(t['by_day'])}</h2>")
+    if choices.moments:
+        parts += over_time("chart-choices", choices.events, {e: words[e] for e in EVENTS}, list(EVENTS))
+    else:
+        parts.append(f"<p>{_e(t['nothing'])}</p>")
+    methods = {m: choices.methods[m] for m in METHODS if choices.methods[m]}
+    parts += [f"<h2>{_e(t['methods'])}</h2>", _shares(t, num, words, methods, choices.total, t["method"])]
     parts.append(f"<h2>{_e(t['opt_in'])}</h2>")
-    parts.append(
-        _table(
-            [t["category"], t["opt_in_rate"]],
-            [[_e(name), num.share(choices.opt_in(c))] for c, name in categories.items()],
-            {1},
-        )
-    )
-    by_day = sorted(choices.decisions_by_day)
-    if by_day:
+    opt_in = [[_e(name), num.share(choices.opt_in(c))] for c, name in categories.items()]
+    parts.append(_table([t["category"], t["opt_in_rate"]], opt_in, {1}))
+    if choices.decided:
         parts.append(f"<h2>{_e(t['opt_in_by_day'])}</h2>")
-        optional = {c: name for c, name in categories.items() if c != NECESSARY}  # necessary: always 100 %
-        chart = _opt_in_chart(choices, step, optional)
-        if chart:
-            charts.append(chart)
-            parts.append(_chart(chart["id"], chart["series"], note))
-        rows_by_day = [
-            [_e(d), *(num.share(share(choices.granted_by_day[d][c], choices.decisions_by_day[d])) for c in categories)]
-            for d in by_day
-        ]
-        parts.append(_table([t["day"], *categories.values()], rows_by_day, set(range(1, len(categories) + 1))))
+        optional = [c for c in categories if c != NECESSARY]  # necessary: always 100 %, no line to draw
+
+        def opt_in_at(size: int) -> Series:
+            return choices.opt_in_by_step(size, categories)
+
+        parts += over_time("chart-opt-in", opt_in_at, categories, optional, percent=True)
     for key, counts in (
         ("countries", choices.countries),
         ("languages", choices.languages),
@@ -409,19 +367,10 @@ def render(
     ):
         parts += [f"<h2>{_e(t[key])}</h2>", _shares(t, num, words, dict(counts), choices.total, t[key])]
     parts += [f"<h2>{_e(t['states'])}</h2>", _shares(t, num, words, dict(edge.views), edge.page_views, t["state"])]
-    view_days = sorted(edge.views_by_day)
-    if view_days:
+    if edge.views_at:
         parts.append(f"<h2>{_e(t['views_by_day'])}</h2>")
-        with_choice = [edge.views_by_day[d]["valid"] for d in view_days]
-        without = [sum(edge.views_by_day[d][k] for k in NO_CHOICE_STATES) for d in view_days]
-        labels = [t["with_choice"], t["without_choice"]]
-        chart = _views_chart(edge, step, labels)
-        if chart:
-            charts.append(chart)
-            parts.append(_chart(chart["id"], chart["series"], note))
-        counted = zip(view_days, with_choice, without, strict=True)
-        view_rows = [[_e(d), num.count(a), num.count(b)] for d, a, b in counted]
-        parts.append(_table([t["day"], *labels], view_rows, {1, 2}))
+        labels = {"valid": t["with_choice"], "no_choice": t["without_choice"]}
+        parts += over_time("chart-views", edge.views_by_step, labels, list(labels))
     parts += [f"<h2>{_e(t['inventory'])}</h2>", f"<p>{_e(t['inventory_intro'])}</p>"]
     if rows:
         actions = [words[a] for a in ACTIONS]

@@ -13,30 +13,19 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from consent_api.models import Receipt
 from consent_core.config import config_from_dict
 
-from . import policy, project, receipts, report, report_page
+from . import logs, policy, project, receipts, report, report_page
 
 EDGE_FUNCTIONS = ["viewer-request", "viewer-response", "origin-response"]
 
 
 class ReportError(ValueError):
     """Something the user can fix; one line."""
-
-
-def _moment(text: str | None, default: float, option: str) -> float:
-    if text is None:
-        return default
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ReportError(f"{option}: {text!r} is not a date or a time such as 2026-11-01") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _receipts_from_file(path: Path, unread: list[str]) -> Iterator[Receipt]:
@@ -82,7 +71,6 @@ def _edge_lines_from_files(paths: list[str], unread: list[str]) -> Iterator[str]
 def _edge_lines_from_cloudwatch(args: Any, since: float, unread: list[str]) -> list[str]:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from . import logs
     from .exports import ExportError, read_stack_outputs
 
     api = logs.CloudWatchLogs()
@@ -104,8 +92,8 @@ def _edge_lines_from_cloudwatch(args: Any, since: float, unread: list[str]) -> l
 
 def run(args: Any) -> int:
     now = time.time()
-    until = _moment(args.until, now, "--until")
-    since = _moment(args.since, until - 30 * 86400, "--since")
+    until = now if args.until is None else logs.since(args.until, now, "--until")
+    since = until - 30 * 86400 if args.since is None else logs.since(args.since, now, "--since")
     if since >= until:
         raise ReportError("--since must come before --until")
     loaded = policy.load_policy(args.policy or project.policy())
@@ -149,9 +137,7 @@ def run(args: Any) -> int:
         unread,
     )
     target = Path(args.output)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(target)  # whole or not at all
+    policy.write_text_atomically(target, page)  # whole or not at all
     print(
         f"wrote {target}: {choices.total} receipts, {edge.lines} edge_counts lines, "
         f"{len(rows)} cookie names ({sum(not r.known for r in rows)} missing from the catalogue)",

@@ -80,12 +80,13 @@ def test_the_receipts_figures() -> None:
     since, until = T_DAY - 5 * 86400, T_DAY + 5 * 86400
     figures = report.read_choices(known_receipts(), since, until, now=T_DAY + 6 * 86400)
     assert figures.total == 4 and figures.decisions == 3  # a withdrawal is not a decision on purposes
-    assert dict(figures.by_day[DAY]) == {"given": 2, "refused": 1}
-    assert dict(figures.by_day["2026-11-21"]) == {"withdrawn": 1}
+    days, events = figures.events(report.DAY)  # DAY, then 2026-11-21
+    assert days == [T_DAY, T_DAY + report.DAY]
+    assert events == {"given": [2, 0], "refused": [1, 0], "updated": [0, 0], "withdrawn": [0, 1]}
     assert dict(figures.methods) == {"accept_all": 1, "reject_all": 1, "custom": 1, "withdraw": 1}
     assert figures.opt_in("analytics") == 66.7 and figures.opt_in("advertising") == 33.3
     assert figures.opt_in("necessary") == 100.0
-    assert figures.opt_in_by_day("analytics") == [(DAY, 66.7)]
+    assert figures.opt_in_by_step(report.DAY, ["analytics"]) == ([T_DAY], {"analytics": [66.7]})
     assert dict(figures.countries) == {"FR": 3, "DE": 1} and dict(figures.languages) == {"fr": 3, "en": 1}
     assert dict(figures.collections) == {"banner": 3, "form": 1} and figures.gpc == 1
     assert figures.chain_problems == []
@@ -102,6 +103,7 @@ def test_the_edge_figures_and_what_could_not_be_read() -> None:
     seen, unreadable = report.read_edge(EDGE_LOG, T_DAY - 5 * 86400, T_DAY + 5 * 86400)
     assert (seen.lines, unreadable) == (3, 1)
     assert seen.page_views == 140 and seen.no_choice == 100  # absent and outdated: the banner is shown
+    assert seen.views_by_step(report.DAY) == ([T_DAY], {"valid": [40], "no_choice": [100]})
     assert dict(seen.failures) == {("us-east-1", "origin-response"): 2}
     assert dict(seen.cookies["_ga"].actions) == {"stripped": 12, "deleted": 2}
     assert (seen.cookies["_ga"].first, seen.cookies["_ga"].last) == (T_DAY + 36000, T_DAY + 36120)
@@ -147,7 +149,7 @@ def test_the_page_from_an_export_and_a_log(tmp_path: Path, capsys: pytest.Captur
     for problem in ("1 lines are not receipts", "gone", "1 edge_counts lines could not be read"):
         assert problem in page and problem in printed.err
     assert '- name: "_ttp"' in html.unescape(page)
-    assert not (tmp_path / "report.html.partial").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge.log", "receipts.jsonl", "report.html"]  # no leftover
 
 
 def test_the_french_page_writes_numbers_as_french_does(tmp_path: Path) -> None:
@@ -176,7 +178,7 @@ def test_no_receipts_and_no_log_still_write_a_page(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--since", "yesterday"], "--since: 'yesterday' is not a date"),
+        (["--since", "yesterday"], "--since: 'yesterday' is neither"),
         (["--since", UNTIL, "--until", SINCE], "before"),
     ],
 )
