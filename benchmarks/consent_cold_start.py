@@ -4,7 +4,8 @@ Each figure is a fresh Python 3.13 process (the runtime's) running the package a
 `sam build` makes it, bytecode included, with the AWS SDK the runtime carries beside it
 (compiled for 3.13, as the runtime ships it): importing the handler; importing it and
 answering the first `POST /consent` (accept all, written to DynamoDB: a moto server on
-loopback, in this process); the first preferences page; the first `GET /consent`. Runs
+loopback, in this process); the first preferences page; the first `GET /consent`; and, as
+the floor under any POST, botocore's DynamoDB client alone (imported, made, one read). Runs
 alternate with a bare `python -c pass`; minima are compared (noise only ever adds time),
 medians given beside them. The figures say what each adds before the first byte of the
 answer, not counting the network.
@@ -41,6 +42,9 @@ SCENARIOS = {  # name: sample event (None: the import alone)
     "first GET /consent/preferences": "get-preferences.json",
     "first GET /consent": "get-state.json",
 }
+# What any POST pays before the endpoint's own work: botocore imported, the client made as the
+# endpoint makes it, one read. A target for the POST below this plus the handler is out of reach.
+AWS_CLIENT_ALONE = "botocore's DynamoDB client alone"
 TARGETS_MS = {"first POST /consent (accept all)": 200, "first GET /consent/preferences": 150, "first GET /consent": 100}
 
 # As Lambda's runtime: the package first on the path, the SDK after it; the event from a file.
@@ -53,6 +57,16 @@ if len(sys.argv) > 3:
     with open(sys.argv[3], encoding="utf-8") as file:
         result = app.lambda_handler(json.load(file), None)
     assert result["status"] == "200", result
+"""
+CLIENT_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+sys.path.append(sys.argv[2])
+import botocore.session
+from botocore.config import Config
+config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
+client = botocore.session.get_session().create_client("dynamodb", region_name=sys.argv[3], config=config)
+client.get_item(TableName=sys.argv[4], Key={"pk": {"S": "cold-start"}, "sk": {"S": "cold-start"}})
 """
 
 
@@ -125,9 +139,12 @@ def cold_starts(python: str, packages: dict[str, Path], sdk: Path, workdir: Path
         "LD_LIBRARY_PATH": str(Path(python).parent.parent / "lib"),
     }
     bare: list[float] = []
+    alone: list[float] = []
     samples: dict[tuple[str, str], list[float]] = {(tree, name): [] for tree in packages for name in SCENARIOS}
+    any_package = str(next(iter(packages.values())))
     for run in range(ROUNDS):
         bare.append(timed([python, "-I", "-B", "-c", "pass"], env))
+        alone.append(timed([python, "-I", "-B", "-c", CLIENT_PROBE, any_package, str(sdk), REGION, TABLE], env))
         for name, sample in SCENARIOS.items():
             for tree, package in packages.items():
                 extra = [str(event_file(workdir, sample, run))] if sample else []
@@ -136,6 +153,10 @@ def cold_starts(python: str, packages: dict[str, Path], sdk: Path, workdir: Path
     return {
         "bare_python_ms_min": round(min(bare) * 1000, 1),
         "bare_python_ms_median": round(statistics.median(bare) * 1000, 1),
+        AWS_CLIENT_ALONE: {
+            "over_bare_ms_min": round((min(alone) - min(bare)) * 1000, 1),
+            "over_bare_ms_median": round((statistics.median(alone) - statistics.median(bare)) * 1000, 1),
+        },
         **{
             tree: {
                 name: {
@@ -187,6 +208,8 @@ def main() -> None:
             figures = report[tree][name]
             target = f" (target <= {TARGETS_MS[name]})" if name in TARGETS_MS else ""
             print(f"  {name:34} +{figures['over_bare_ms_min']} ms; median +{figures['over_bare_ms_median']} ms{target}")
+    floor = report[AWS_CLIENT_ALONE]
+    print(f" {AWS_CLIENT_ALONE}: +{floor['over_bare_ms_min']} ms; median +{floor['over_bare_ms_median']} ms")
     print(json.dumps({"runtime_python": version, **report}, indent=1))
 
 

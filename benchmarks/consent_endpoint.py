@@ -109,7 +109,7 @@ def largest_receipt_bytes() -> int:
         previous_receipt_time="2026-11-26T14:21:02.123Z",
         expires_at=2_000_000_000,
     ).sealed("k" * 16, {"k" * 16: b"k" * 32})
-    item: dict[str, Any] = _item({"pk": largest.consent_id, "sk": largest.sort_key, **largest.model_dump(mode="json")})
+    item: dict[str, Any] = _item({"pk": largest.consent_id, "sk": largest.sort_key, **largest.public()})
     return item_size(item)
 
 

@@ -69,7 +69,7 @@ def receipt_from_item(item: dict[str, Any]) -> Receipt:
     values["expires_at"] = int(values["expires_at"])
     values["granted"] = tuple(values.get("granted", ()))
     values["refused"] = tuple(values.get("refused", ()))
-    return Receipt.model_validate(values)
+    return Receipt.from_fields(values)
 
 
 def _error_code(exc: ClientError) -> str:
@@ -147,9 +147,7 @@ class DynamoReceiptStore:
             "fingerprint": fingerprint,
             "expires_at": receipt.expires_at,
         }
-        stored = {"pk": receipt.consent_id, "sk": receipt.sort_key, **receipt.model_dump(mode="json")}
-        stored["granted"] = list(receipt.granted)
-        stored["refused"] = list(receipt.refused)
+        stored = {"pk": receipt.consent_id, "sk": receipt.sort_key, **receipt.public()}
         try:
             self._call(
                 lambda: self.client.transact_write_items(

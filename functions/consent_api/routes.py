@@ -29,8 +29,8 @@ from .values import MAX_PAGE_PATH, Collection, safe_return_to, viewer_country
 if TYPE_CHECKING:
     from .models import Submission
 
-# The receipt and submission models (`models`, pydantic) are imported by the routes that read or
-# write receipts, when they first run: a cold page, banner or `GET /consent` never pays for them.
+# The submission and receipt models (`models`: a few milliseconds of dataclass making) are imported
+# by the routes that read or write receipts, when they first run: a cold page never pays for them.
 
 MAX_BODY_BYTES = 8 * 1024
 
@@ -41,14 +41,6 @@ class Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _explain(exc: Exception) -> str:
-    from pydantic import ValidationError  # already loaded: only a submission's validation fails with it
-
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
-    return str(exc) or type(exc).__name__
 
 
 # What answers each other failure a visitor can cause: (status, message, extra headers); None: the exception's own.
@@ -95,9 +87,9 @@ def read_submission(request: Request) -> tuple[Submission, Collection]:
             fields["categories"] = form.get("categories", [])
             collection = "form"
         fields["return_to"] = safe_return_to(fields.get("return_to", "/"))
-        return Submission.model_validate(fields), collection
+        return Submission.from_fields(fields), collection
     except (ValueError, RecursionError) as exc:  # bad UTF-8, JSON, form or fields
-        raise Refused(400, _explain(exc)) from None
+        raise Refused(400, str(exc) or type(exc).__name__) from None
 
 
 def post_consent(request: Request, config: EdgeConfig, store: ReceiptStore, now: float) -> Response:

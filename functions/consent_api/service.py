@@ -13,7 +13,7 @@ from consent_core.config import CONSENT_PATHS, NECESSARY, RECEIPT_MONTHS, EdgeCo
 from .store import ReceiptStore
 from .values import Collection, Event, receipt_time, truncate_ip
 
-if TYPE_CHECKING:  # pydantic's: imported by the first choice, never by a page (docs/benchmarks.md)
+if TYPE_CHECKING:  # imported by the first choice, never by a page
     from .models import Receipt, Submission
 
 

@@ -1,6 +1,6 @@
 """What visitors are told, as the consent endpoint reads it: the compiled policy's `site` section.
 
-The policy compiler validates the policy with the pydantic models of `schema` and writes
+The policy compiler validates the policy with the pydantic models of `edge_consent.schema` and writes
 their dump, every field and default included. The endpoint reads that dump into these
 frozen dataclasses with the standard library alone: a cold page, banner or `GET /consent`
 never imports pydantic, which costs more than the rest of the handler's import

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:  # the receipt model (pydantic) is imported by the routes that read or write receipts
+if TYPE_CHECKING:  # the receipt model is imported by the routes that read or write receipts
     from .models import Receipt
 
 DEADLINE_SECONDS = 8.0  # every receipt call of a request, retries included, from the request's start

@@ -1,8 +1,4 @@
-"""The plain values a request gives and a receipt records, made safe to keep: standard library only.
-
-Apart from the receipt and submission models (`models`, pydantic) so that a page, the
-banner or `GET /consent` on a cold container imports none of pydantic (docs/benchmarks.md).
-"""
+"""The plain values a request gives and a receipt records, made safe to keep."""
 
 from __future__ import annotations
 

@@ -11,7 +11,15 @@ from typing import Any
 
 import yaml
 from consent_api import banner
-from consent_api.schema import (
+from consent_api.site_policy import read_site
+from consent_core import signing, token
+from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
+from consent_core.config import DEFAULT_REGION as DEFAULT_REGION  # the compiler's defaults are the reader's
+from consent_core.config import DEFAULT_TABLE as DEFAULT_TABLE
+from consent_core.cookies import TOKEN_CHARACTERS
+from pydantic import Field, ValidationError, model_validator
+
+from .schema import (
     MAX_LIFETIME_DAYS,
     MAX_LIFETIME_MONTHS,
     CategoryId,
@@ -25,13 +33,6 @@ from consent_api.schema import (
     Receipts,
     Site,
 )
-from consent_api.site_policy import read_site
-from consent_core import signing, token
-from consent_core.config import CONFIG_FORMAT, NECESSARY, state_cookie_name
-from consent_core.config import DEFAULT_REGION as DEFAULT_REGION  # the compiler's defaults are the reader's
-from consent_core.config import DEFAULT_TABLE as DEFAULT_TABLE
-from consent_core.cookies import TOKEN_CHARACTERS
-from pydantic import Field, ValidationError, model_validator
 
 
 class PolicyError(ValueError):

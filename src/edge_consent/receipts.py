@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sys
@@ -21,7 +22,7 @@ from consent_core.dates import add_calendar_months
 from . import keys
 from .table import create_table
 
-CSV_FIELDS = list(Receipt.model_fields)
+CSV_FIELDS = [field.name for field in dataclasses.fields(Receipt)]
 
 
 def client(region: str, endpoint_url: str | None) -> Any:

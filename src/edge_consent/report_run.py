@@ -38,7 +38,7 @@ def _receipts_from_file(path: Path, unread: list[str]) -> Iterator[Receipt]:
     for line in lines:
         if line.strip():
             try:
-                yield Receipt.model_validate(json.loads(line))
+                yield Receipt.from_fields(json.loads(line))
             except ValueError:
                 bad += 1
     if bad:

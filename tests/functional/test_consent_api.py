@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import gzip
 import json
 import os
@@ -468,8 +469,8 @@ def test_unsealed_receipts_from_before_the_stack_sealed_are_shown(
     cookie = cookie_of(call(post(choice("accept_all", "before-seals-01")), store))
     now = time.time()
     first = store.history(consent_id_of(cookie))[0]
-    unsealed = first.model_copy(
-        update={"schema_version": "1", "seal": None, "receipt_id": "0" * 32, "time": receipt_time(now - 2 * 86400)}
+    unsealed = dataclasses.replace(
+        first, schema_version="1", seal=None, receipt_id="0" * 32, time=receipt_time(now - 2 * 86400)
     )
     store.append(unsealed, "before-seals-00", "f")
     assert shown_receipts(cookie, store)["withheld"] == 1  # by default, edge-consent's own date: after it
@@ -558,8 +559,8 @@ def test_pages_never_make_a_dynamodb_client(fresh: dict[str, dict[str, Any]]) ->
 
 
 AWS_SDK = ("boto3", "s3transfer", "botocore")
-# What only a choice or a receipt needs: the receipt models, the logs and metrics, the AWS client.
-A_CHOICES_OWN = ("pydantic", "pydantic_core", "aws_lambda_powertools", "jmespath", "botocore", "boto3")
+# What only a choice or a receipt needs: the logs and metrics, the AWS client.
+A_CHOICES_OWN = ("aws_lambda_powertools", "jmespath", "botocore", "boto3")
 
 
 def loaded_by_a_fresh_process(code: str, packages: tuple[str, ...] = AWS_SDK) -> list[str]:
@@ -579,18 +580,52 @@ def loaded_by_a_fresh_process(code: str, packages: tuple[str, ...] = AWS_SDK) ->
 
 @pytest.mark.parametrize("sample", ["get-state.json", "get-banner-js.json", "get-preferences.json"])
 def test_a_cold_page_loads_nothing_only_a_choice_needs(sample: str) -> None:
-    """pydantic, powertools and the AWS client are a choice's: a cold `GET /consent`, banner or page pays for none."""
+    """Powertools and the AWS client are a choice's: a cold `GET /consent`, banner or page pays for neither."""
     # Given a fresh interpreter, when the handler answers its first request, a page or the state
     code = (
         "from consent_api import app\n"
         f"event = json.load(open('events/consent-api/{sample}'))\n"
         "assert app.lambda_handler(event, None)['status'] == '200'"
     )
-    # Then nothing of what only a choice or a receipt needs was imported
+    # Then nothing of what only a choice or a receipt needs was imported, the endpoint's own models included
     assert loaded_by_a_fresh_process(code, A_CHOICES_OWN) == []
+    assert "consent_api.models" not in loaded_by_a_fresh_process(code, ("consent_api",))
     # And the probe sees them when a choice's parts are imported
     a_choice = "from consent_api import dynamodb_store, models, observability\nobservability.logger()"
-    assert {"pydantic", "aws_lambda_powertools", "botocore"} <= set(loaded_by_a_fresh_process(a_choice, A_CHOICES_OWN))
+    assert {"aws_lambda_powertools", "botocore"} <= set(loaded_by_a_fresh_process(a_choice, A_CHOICES_OWN))
+
+
+def test_no_request_loads_pydantic() -> None:
+    """The submission and receipt models are the standard library's: pydantic stays the policy compiler's.
+
+    Importing pydantic and building the two models was about 90 ms of a visitor's first choice
+    on a cold container (docs/benchmarks.md).
+    """
+    # Given a fresh interpreter with every module of the endpoint, and a store that keeps receipts in a list
+    code = (
+        "import pathlib, importlib\n"
+        "for module in sorted(pathlib.Path('functions/consent_api').glob('*.py')):\n"
+        "    importlib.import_module(f'consent_api.{module.stem}')\n"
+        "from consent_api import app, models\n"
+        "class Kept:\n"
+        "    receipts = []\n"
+        "    def append(self, receipt, submission_id, fingerprint): self.receipts.append(receipt); return receipt\n"
+        "    def latest(self, consent_id, now=None): return self.receipts[-1] if self.receipts else None\n"
+        "    def page(self, consent_id, now=None, limit=20, after=None): return self.receipts, None\n"
+        "store = Kept()\n"
+        "event = json.load(open('events/consent-api/post-json-accept-all.json'))\n"
+        "assert app.lambda_handler(event, None, store)['status'] == '200'\n"
+        "receipt = store.receipts[0]\n"
+        "assert models.Receipt.from_fields(receipt.public()) == receipt\n"
+        "keys = app.load_config(app.HANDLER_DIR).keys\n"
+        "assert models.seal_problems(store.receipts, keys, '2026-01-01T00:00:00.000Z', 0) == {}"
+    )
+    # When it records a choice and reads the receipt back, seal and all, then nothing of pydantic was loaded
+    assert loaded_by_a_fresh_process(code, ("pydantic", "pydantic_core")) == []
+    # And the probe sees pydantic when the policy compiler's schema is imported
+    assert "pydantic" in loaded_by_a_fresh_process(
+        "sys.path.append('src')\nfrom edge_consent import schema", ("pydantic",)
+    )
 
 
 def test_a_cold_choice_loads_neither_boto3_nor_s3transfer() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -292,7 +293,7 @@ def test_no_seal_is_genuine_only_for_schema_1_before_sealing_began_and_while_it_
         "no seal, after a sealed receipt"
     ]
     assert problems(receipt().sealed("k9", {"k9": b"9" * 32})) == ["no seal these keys can check"]
-    assert problems(sealed.model_copy(update={"consent_id": "B" * 22})) == [
+    assert problems(dataclasses.replace(sealed, consent_id="B" * 22)) == [
         "its seal does not match it (changed, or moved from another key, since it was sealed)"
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import time
@@ -288,7 +289,7 @@ def test_unsealed_receipts_from_before_the_stack_sealed_are_genuine(
     """A stack that sealed from later than edge-consent did names its moment in the keys secret: sealed_since."""
     now = time.time()
     old = chained_receipt("U" * 22, 0, None, int(now) + 86400, "u" * 32)
-    old = old.model_copy(update={"schema_version": "1", "time": receipt_time(now - 2 * 86400)})
+    old = dataclasses.replace(old, schema_version="1", time=receipt_time(now - 2 * 86400))
     store.append(old, "unsealed-0001", "f")
     yesterday = receipt_time(now - 86400)
     status, _, err = run(capsys, "receipts", "show", "U" * 22, "--keys", keys_file(tmp_path, sealed_since=yesterday))

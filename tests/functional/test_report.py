@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -24,7 +25,7 @@ def receipt(receipt_id: str, consent_id: str, time: str, **fields: Any) -> Recei
     """A receipt of the sample site, everything accepted unless `fields` say otherwise."""
     everything = ("advertising", "analytics", "necessary", "preferences", "social")
     base = chained_receipt(consent_id, 0, None, 1_830_000_000, receipt_id)
-    return base.model_copy(update={"time": time, "granted": everything, "country": "FR", **fields})
+    return dataclasses.replace(base, **{"time": time, "granted": everything, "country": "FR", **fields})
 
 
 def known_receipts() -> list[Receipt]:
@@ -94,7 +95,7 @@ def test_the_receipts_figures() -> None:
 
 def test_a_broken_chain_is_reported() -> None:
     broken = known_receipts()
-    broken[3] = broken[3].model_copy(update={"previous_receipt_sha256": "b" * 64})
+    broken[3] = dataclasses.replace(broken[3], previous_receipt_sha256="b" * 64)
     figures = report.read_choices(broken, T_DAY - 86400, T_DAY + 86400 * 3, now=T_DAY + 86400 * 4)
     assert figures.chain_problems == ["r4 does not name the receipt before it"]
 

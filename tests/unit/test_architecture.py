@@ -3,6 +3,7 @@
 - `consent_core`: the sans-io rules, standard library only and nothing of CloudFront's;
 - `consent_edge`: the CloudFront adapter and the handlers' runtime, over the core;
 - the viewer and origin handlers: the two of them and the standard library (1 MB packages);
+- the consent endpoint: those, what its package carries and the runtime's botocore;
 - the config writer: the core and the SDK the Lambda runtime carries (its layer holds nothing else).
 """
 
@@ -55,6 +56,12 @@ def test_the_adapter_is_over_the_core() -> None:
 @pytest.mark.parametrize("handler", EDGE_HANDLERS, ids=lambda p: p.parent.name)
 def test_edge_handlers_use_the_core_the_adapter_and_the_standard_library(handler: Path) -> None:
     assert foreign([handler], {"consent_core", "consent_edge"}) == {}
+
+
+def test_the_consent_endpoint_imports_what_its_package_carries_and_the_runtime_sdk() -> None:
+    """requirements/lambda.in and the runtime's botocore: pydantic is the policy compiler's (decision 125)."""
+    carried = {"consent_core", "consent_edge", "aws_lambda_powertools", "jinja2", "rjsmin", "botocore"}
+    assert foreign(sorted((ROOT / "functions" / "consent_api").glob("*.py")), {".", *carried}) == {}
 
 
 def test_the_config_writer_needs_the_core_and_the_runtime_sdk() -> None:

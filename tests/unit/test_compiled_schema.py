@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from typing import Any, get_args
 
 import pytest
-from consent_api import schema, site_policy
-from consent_api.schema import CompiledConfig, Site
+from consent_api import site_policy
 from consent_core.config import ConfigError, config_from_dict
 from pydantic import BaseModel, ValidationError
 
+from edge_consent import schema
+from edge_consent.schema import CompiledConfig, Site
 from tests.helpers.dev import DEV_CONFIG_PATH
 
 COMPILED: dict[str, Any] = json.loads(DEV_CONFIG_PATH.read_text(encoding="utf-8"))

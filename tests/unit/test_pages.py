@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from consent_api import banner, pages
-from consent_api.schema import Site
 from consent_api.site_policy import LANGUAGES, read_site
 from consent_api.texts import UI, choose_language, lifetime_text
 from hypothesis import given
 from hypothesis import strategies as st
+
+from edge_consent.schema import Site
 
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "policy" / "config.dev.json"
 VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

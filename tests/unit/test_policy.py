@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import yaml
 from consent_api import banner, site_policy
-from consent_api.schema import MAX_LIFETIME_MONTHS
 from consent_core.config import ConfigError, config_from_dict
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_consent import policy
+from edge_consent.schema import MAX_LIFETIME_MONTHS
 from tests.helpers.dev import ROOT
 
 POLICY_PATH = ROOT / "policy" / "policy.yaml"

@@ -1,7 +1,7 @@
 """One home per rule: every place that applies a rule gives the same answer on its edge cases.
 
 Each rule is defined once, in the layer that owns it (the core for what the edge reads,
-`consent_api.schema` for the policy), and imported everywhere else. These tests ask every
+`edge_consent.schema` for the policy), and imported everywhere else. These tests ask every
 place that applies a rule, and hold the answers to the rule as written here: a copy written
 again in one place, and changed there, fails its test.
 """
@@ -25,15 +25,6 @@ import yaml
 from consent_api import banner, pages, routes, site_policy, texts
 from consent_api.adapter import Request
 from consent_api.models import Submission
-from consent_api.schema import (
-    CategoryId,
-    CompiledConfig,
-    ConsentCookie,
-    Cookie,
-    CookieLocation,
-    CookieName,
-    SiteInfo,
-)
 from consent_api.store import ReceiptStore
 from consent_core import cookies, dates, expiry, signing, token
 from consent_core.config import (
@@ -49,6 +40,15 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from edge_consent import policy
+from edge_consent.schema import (
+    CategoryId,
+    CompiledConfig,
+    ConsentCookie,
+    Cookie,
+    CookieLocation,
+    CookieName,
+    SiteInfo,
+)
 from tests.helpers.dev import DEV_CONFIG, NOW, ROOT, load_dev_config_dict
 
 # The product's own sources: what the rules below hold (the tests build events their own way).
@@ -247,7 +247,7 @@ def test_a_cookie_path_is_read_alike_by_deletions_the_catalogue_and_the_compiled
     assert accepted(lambda p: CookieLocation(category="analytics", path=p), path) == valid
 
 
-# --- The lifetime of a catalogued cookie: consent_api.schema.LIFETIME_RE ---------------------
+# --- The lifetime of a catalogued cookie: edge_consent.schema.LIFETIME_RE ---------------------
 
 LIFETIMES = {
     "session": True,
@@ -455,7 +455,7 @@ def test_the_header_helpers_write_cloudfront_items() -> None:
     assert cloudfront.header_items("Cookie", ["a=1"]) == headers["cookie"][:1]
 
 
-# --- The compiled config's shape: consent_api.schema.CompiledConfig ---------------------------------
+# --- The compiled config's shape: edge_consent.schema.CompiledConfig ---------------------------------
 
 
 def compiled_with(**changes: Any) -> dict[str, Any]:

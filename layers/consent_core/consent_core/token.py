@@ -33,7 +33,7 @@ _PURPOSE = b"edge-consent/consent-cookie\x00"
 
 # A category id: a lower-case letter, then lower-case letters, digits and underscores, at most
 # 32 in all. Never a `-` nor a `.`, which join the ids and end the field in the cookie. The
-# policy's ids are held to the same pattern (consent_api.schema.CategoryId).
+# policy's ids are held to the same pattern (edge_consent.schema.CategoryId).
 MAX_CATEGORY_ID_LENGTH = 32
 CATEGORY_ID_PATTERN = f"[a-z][a-z0-9_]{{0,{MAX_CATEGORY_ID_LENGTH - 1}}}"
 

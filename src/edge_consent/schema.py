@@ -1,8 +1,9 @@
-"""What visitors are told, typed: the `site` section of the compiled policy.
+"""The compiled policy, typed: what the compiler checks and writes, the `site` section above all.
 
 The compiler (`edge-consent policy compile`, `sam build`) validates the policy with these
 models and writes their dump; the consent endpoint reads that dump with the standard
-library (`site_policy`, held to these models by the tests). Every default, language and
+library (`consent_api.site_policy`, held to these models by the tests), and its package
+carries no pydantic. Every default, language and
 shape is written here once, and nothing downstream checks a shape again.
 """
 
@@ -11,12 +12,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+from consent_api.site_policy import LANGUAGES, LIFETIME_RE
 from consent_core.config import STABLE_BANNER_PATH
 from consent_core.cookies import DOMAIN_PATTERN, HOST_PATTERN, PATH_PATTERN, TOKEN_CHARACTERS
 from consent_core.token import CATEGORY_ID_PATTERN
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
-
-from .site_policy import LANGUAGES, LIFETIME_RE
 
 Language = Literal["fr", "en"]  # site_policy.LANGUAGES
 MAX_LIFETIME_MONTHS = 13
