@@ -60,13 +60,12 @@ if len(sys.argv) > 3:
 """
 CLIENT_PROBE = """
 import sys
-sys.path.insert(0, sys.argv[1])
-sys.path.append(sys.argv[2])
+sys.path.append(sys.argv[1])
 import botocore.session
 from botocore.config import Config
 config = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
-client = botocore.session.get_session().create_client("dynamodb", region_name=sys.argv[3], config=config)
-client.get_item(TableName=sys.argv[4], Key={"pk": {"S": "cold-start"}, "sk": {"S": "cold-start"}})
+client = botocore.session.get_session().create_client("dynamodb", region_name=sys.argv[2], config=config)
+client.get_item(TableName=sys.argv[3], Key={"pk": {"S": "cold-start"}, "sk": {"S": "cold-start"}})
 """
 
 
@@ -141,10 +140,9 @@ def cold_starts(python: str, packages: dict[str, Path], sdk: Path, workdir: Path
     bare: list[float] = []
     alone: list[float] = []
     samples: dict[tuple[str, str], list[float]] = {(tree, name): [] for tree in packages for name in SCENARIOS}
-    any_package = str(next(iter(packages.values())))
     for run in range(ROUNDS):
         bare.append(timed([python, "-I", "-B", "-c", "pass"], env))
-        alone.append(timed([python, "-I", "-B", "-c", CLIENT_PROBE, any_package, str(sdk), REGION, TABLE], env))
+        alone.append(timed([python, "-I", "-B", "-c", CLIENT_PROBE, str(sdk), REGION, TABLE], env))
         for name, sample in SCENARIOS.items():
             for tree, package in packages.items():
                 extra = [str(event_file(workdir, sample, run))] if sample else []

@@ -67,7 +67,7 @@ def one_of(kind: Any) -> Check:
     allowed = get_args(kind)
 
     def check(value: Any) -> str:
-        if value not in allowed or not isinstance(value, str):
+        if not isinstance(value, str) or value not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}")
         return value
 
